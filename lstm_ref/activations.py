@@ -1,0 +1,218 @@
+"""NumPy activations by Keras name.
+
+Each function computes in the dtype of its input (NumPy 2 keeps float32 with Python float
+constants), propagates NaN, and avoids overflow warnings where the exact result is finite.
+The definitions follow Keras 3's TensorFlow backend (``keras/src/backend/tensorflow/nn.py``)
+with each activation's default arguments, which is what an LSTM built with that name uses.
+
+Two functions are named hard_sigmoid in the wild:
+- Keras 3 ``hard_sigmoid``: relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1);
+- Keras 2 / tf_keras ``hard_sigmoid``: clip(0.2 x + 0.5, 0, 1), here ``"hard_sigmoid_keras2"``.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from lstm_ref.errors import ActivationError
+
+# SELU's constants, as in Klambauer et al. (2017) and TensorFlow's selu kernel.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def sigmoid(x):
+    # exp(-|x|) never overflows; both branches are exact forms of 1 / (1 + exp(-x)).
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh(x):
+    return np.tanh(x)
+
+
+def linear(x):
+    return x
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def relu6(x):
+    return np.minimum(relu(x), 6)
+
+
+def leaky_relu(x):
+    return np.where(x >= 0, x, 0.2 * x)
+
+
+def hard_sigmoid(x):
+    return relu6(x + 3) / 6
+
+
+def hard_sigmoid_keras2(x):
+    return np.clip(0.2 * x + 0.5, 0, 1)
+
+
+def hard_silu(x):
+    return x * hard_sigmoid(x)
+
+
+def hard_tanh(x):
+    return np.clip(x, -1, 1)
+
+
+def sparse_sigmoid(x):
+    return np.where(x <= -1, 0.0, np.where(x >= 1, 1.0, 0.5 * (x + 1)))
+
+
+def sparse_plus(x):
+    return np.where(x <= -1, 0.0, np.where(x < 1, 0.25 * (x + 1) ** 2, x))
+
+
+def softsign(x):
+    return x / (1 + np.abs(x))
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def log_sigmoid(x):
+    return -softplus(-x)
+
+
+def silu(x):
+    return x * sigmoid(x)
+
+
+def mish(x):
+    return x * np.tanh(softplus(x))
+
+
+def elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+def celu(x):
+    return np.maximum(x, 0) + np.expm1(np.minimum(x, 0))
+
+
+def selu(x):
+    return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def gelu(x):
+    # keras.activations.gelu defaults to approximate=False: the exact erf form.
+    # NumPy has no erf; math.erf is exact to double precision.
+    return (0.5 * x * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype)
+
+
+def exponential(x):
+    return np.exp(x)
+
+
+def squareplus(x):
+    return (x + np.sqrt(x * x + 4)) / 2
+
+
+def soft_shrink(x):
+    return np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0.0))
+
+
+def hard_shrink(x):
+    return np.where(np.abs(x) > 0.5, x, 0.0)
+
+
+def tanh_shrink(x):
+    return x - np.tanh(x)
+
+
+def softmax(x):
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def log_softmax(x):
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def sparsemax(x):
+    """Martins & Astudillo (2016), over the last axis (the units)."""
+    z = np.sort(x, axis=-1)[..., ::-1]
+    cumsum = np.cumsum(z, axis=-1)
+    k = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    support = 1 + k * z > cumsum
+    k_max = np.sum(support, axis=-1, keepdims=True)
+    tau = (np.take_along_axis(cumsum, k_max - 1, axis=-1) - 1) / k_max
+    return np.maximum(x - tau, 0)
+
+
+_BY_NAME = {
+    fn.__name__: fn
+    for fn in (sigmoid, tanh, linear, relu, relu6, leaky_relu, hard_sigmoid,
+               hard_sigmoid_keras2, hard_silu, hard_tanh, sparse_sigmoid, sparse_plus,
+               softsign, softplus, log_sigmoid, silu, mish, elu, celu, selu, gelu,
+               exponential, squareplus, soft_shrink, hard_shrink, tanh_shrink, softmax,
+               log_softmax, sparsemax)
+}
+# Keras's own aliases.
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+# Keras activations that cannot stand in an LSTM with their defaults, and why.
+UNUSABLE = {
+    "glu": "it halves the last axis, so the gate would no longer have `units` values",
+    "threshold": "it has required arguments (threshold, default_value) and no default form",
+}
+NAMES = tuple(sorted(_BY_NAME))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation resolved from a name: the canonical name and the NumPy function."""
+
+    name: str
+    fn: Callable
+
+    def __call__(self, x):
+        return self.fn(x)
+
+
+def get(identifier):
+    """Resolve an activation given as a Keras name, None (linear) or a NumPy callable.
+
+    Args:
+        identifier: a name such as "tanh", "swish" or "hard_sigmoid_keras2"; None for linear;
+            or an :class:`Activation`; or a callable taking and returning a NumPy array
+            (named after its ``__name__``), for activations Keras does not ship.
+
+    Returns:
+        An :class:`Activation`.
+
+    Raises:
+        ActivationError: an unknown name, or a Keras activation an LSTM cannot use.
+    """
+    if isinstance(identifier, Activation):
+        return identifier
+    if identifier is None:
+        return Activation("linear", linear)
+    if isinstance(identifier, str):
+        name = ALIASES.get(identifier, identifier)
+        if name in _BY_NAME:
+            return Activation(name, _BY_NAME[name])
+        if name in UNUSABLE:
+            raise ActivationError(f"activation {identifier!r} cannot be used in an LSTM: "
+                                  f"{UNUSABLE[name]}")
+        raise ActivationError(f"unknown activation {identifier!r}; expected one of "
+                              f"{', '.join(NAMES + tuple(ALIASES))}, None, or a NumPy callable")
+    if callable(identifier):
+        return Activation(getattr(identifier, "__name__", repr(identifier)), identifier)
+    raise ActivationError(f"activation must be a name, None or a callable; "
+                          f"received {type(identifier).__name__} {identifier!r}")

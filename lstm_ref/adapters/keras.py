@@ -1,0 +1,197 @@
+"""Keras 3 adapter: the twin of a Keras LSTM, and the step-by-step observation of one."""
+
+import numpy as np
+
+from lstm_ref.adapters import require
+from lstm_ref.checks import as_float_array, as_mask
+from lstm_ref.compare import Observation
+from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
+from lstm_ref.reference import forward
+from lstm_ref.weights import LSTMWeights
+
+
+def _keras():
+    return require("keras", "keras")
+
+
+def lstm_cell(layer):
+    """The LSTMCell of a Keras LSTM or RNN(LSTMCell), or a clear error for anything else."""
+    keras = _keras()
+    kind = type(layer).__name__
+    if not isinstance(layer, keras.layers.RNN):
+        raise UnsupportedLayerError(
+            f"from_keras supports keras.layers.LSTM and keras.layers.RNN(LSTMCell); "
+            f"received {kind}")
+    cell = layer.cell
+    if isinstance(cell, keras.layers.StackedRNNCells):
+        raise UnsupportedLayerError(
+            f"{kind} {layer.name!r} runs stacked cells "
+            f"({', '.join(type(c).__name__ for c in cell.cells)}); from_keras supports one LSTMCell")
+    if not isinstance(cell, keras.layers.LSTMCell):
+        raise UnsupportedLayerError(
+            f"from_keras supports keras.layers.LSTM and keras.layers.RNN(LSTMCell); received "
+            f"{kind} {layer.name!r} over a {type(cell).__name__}")
+    if not layer.built or not cell.built:
+        raise UnsupportedLayerError(
+            f"{kind} {layer.name!r} is not built, so it has no weights yet; call it on an input "
+            "or call layer.build((batch, time, features)) first")
+    return cell
+
+
+def activation_name(fn, what):
+    """The Keras name of a built-in activation function, or a clear error."""
+    keras = _keras()
+    name = getattr(fn, "__name__", None)
+    try:
+        known = name is not None and keras.activations.get(name) is fn
+    except ValueError:
+        known = False
+    if not known:
+        raise UnsupportedLayerError(f"{what} {fn!r} is not a Keras built-in activation; "
+                                    "lstm_ref cannot know what it computes")
+    return name
+
+
+def weights_of(cell):
+    """The cell's current weights as LSTMWeights."""
+    to_numpy = _keras().ops.convert_to_numpy
+    return LSTMWeights(
+        to_numpy(cell.kernel), to_numpy(cell.recurrent_kernel),
+        to_numpy(cell.bias) if cell.use_bias else None,
+        activation=activation_name(cell.activation, "activation"),
+        recurrent_activation=activation_name(cell.recurrent_activation, "recurrent_activation"))
+
+
+def describe(layer):
+    """The options of a layer that bear on what it computes, for reports and reproducers."""
+    cell = layer.cell
+    keras = _keras()
+    return {
+        "layer": f"{type(layer).__name__}(units={cell.units}, activation="
+                 f"{cell.activation.__name__}, recurrent_activation="
+                 f"{cell.recurrent_activation.__name__}, use_bias={cell.use_bias}, "
+                 f"return_sequences={layer.return_sequences}, return_state={layer.return_state}, "
+                 f"go_backwards={layer.go_backwards}, stateful={layer.stateful}, "
+                 f"unroll={layer.unroll}, implementation={cell.implementation}, "
+                 f"use_cudnn={getattr(layer, 'use_cudnn', 'n/a')}, dtype={layer.compute_dtype})",
+        "versions": f"keras {keras.__version__} (backend {keras.backend.backend()}), "
+                    f"numpy {np.__version__}",
+    }
+
+
+class KerasLSTMTwin:
+    """The reference twin of a built Keras LSTM or RNN(LSTMCell).
+
+    Called like the layer (``twin(inputs, initial_state=None, mask=None, training=None)``), it
+    returns what the layer returns (the output, or ``(output, h, c)`` with return_state), as
+    float64 NumPy arrays computed by the reference. A stateful twin keeps its own state.
+    """
+
+    def __init__(self, layer):
+        cell = lstm_cell(layer)
+        self.weights = weights_of(cell)
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.go_backwards = layer.go_backwards
+        self.zero_output_for_mask = layer.zero_output_for_mask
+        self.stateful = layer.stateful
+        self.dropout = cell.dropout
+        self.recurrent_dropout = cell.recurrent_dropout
+        self.dtype = layer.compute_dtype
+        self.config = describe(layer)
+        self.states = _layer_states(layer) if layer.stateful else None
+
+    def __call__(self, inputs, initial_state=None, mask=None, training=None):
+        if training and (self.dropout or self.recurrent_dropout):
+            raise OptionError(
+                f"training=True with dropout={self.dropout}, recurrent_dropout="
+                f"{self.recurrent_dropout} draws random masks: no reference can reproduce it; "
+                "call with training=False (dropout is a no-op at inference)")
+        if initial_state is None and self.stateful and self.states is not None:
+            _check_state_batch(self.states, np.shape(inputs))
+            initial_state = self.states
+        trace = forward(inputs, self.weights, initial_state=initial_state, mask=mask,
+                        go_backwards=self.go_backwards,
+                        zero_output_for_mask=self.zero_output_for_mask)
+        if self.stateful:
+            self.states = [trace.final_h, trace.final_c]
+        output = trace.outputs if self.return_sequences else trace.last_output
+        return (output, trace.final_h, trace.final_c) if self.return_state else output
+
+    def reset_states(self):
+        """Forget the carried state, as the layer's reset_state(): the next call starts at zeros."""
+        self.states = None
+
+
+def from_keras(layer):
+    """A :class:`KerasLSTMTwin` of a built Keras 3 LSTM or RNN(LSTMCell)."""
+    return KerasLSTMTwin(layer)
+
+
+def observe(layer, x, initial_state=None, mask=None):
+    """Run ``layer`` twice: its own cell one step at a time (for h_t and c_t at every step) and
+    the whole layer (its outputs and returned states). Returns an Observation."""
+    keras = _keras()
+    twin = KerasLSTMTwin(layer)
+    dtype = layer.compute_dtype
+    x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
+    if mask is not None:
+        mask = as_mask(mask, x.shape[0], x.shape[1])
+    own_state = initial_state is None and layer.stateful  # the layer starts from its own state
+    if own_state:
+        initial_state = twin.states
+    if initial_state is not None:
+        initial_state = [as_float_array(s, f"initial_state[{i}]", ndim=2).astype(dtype)
+                         for i, s in enumerate(initial_state)]
+    # The reference validates shapes with clear messages before the framework sees anything.
+    forward(x, twin.weights, initial_state=initial_state, mask=mask, keep="final")
+    h, c = _step_cell(keras, layer.cell, x, initial_state, mask, layer.go_backwards)
+    result = layer(x, initial_state=None if own_state else initial_state, mask=mask,
+                   training=False)
+    actual = {"h": h, "c": c}
+    if layer.return_state:
+        output, state_h, state_c = (keras.ops.convert_to_numpy(r) for r in result)
+        actual.update(output=output, state_h=state_h, state_c=state_c)
+    else:
+        actual["output"] = keras.ops.convert_to_numpy(result)
+    return Observation(actual=actual, weights=twin.weights, x=x, initial_state=initial_state,
+                       mask=mask, options={"go_backwards": layer.go_backwards,
+                                           "zero_output_for_mask": layer.zero_output_for_mask},
+                       dtype=dtype, context=twin.config)
+
+
+def _step_cell(keras, cell, x, initial_state, mask, go_backwards):
+    """h and c after every step, in processing order, from the layer's own cell."""
+    ops = keras.ops
+    batch, time, _ = x.shape
+    if initial_state is None:
+        h, c = (ops.zeros((batch, cell.units), dtype=x.dtype) for _ in range(2))
+    else:
+        h, c = (ops.convert_to_tensor(s) for s in initial_state)
+    hs, cs = [], []
+    order = range(time - 1, -1, -1) if go_backwards else range(time)
+    for t in order:
+        _, (h_new, c_new) = cell(ops.convert_to_tensor(x[:, t]), [h, c], training=False)
+        if mask is None:
+            h, c = h_new, c_new
+        else:
+            # As keras.backend.rnn does: a masked step keeps the previous state.
+            valid = ops.convert_to_tensor(mask[:, t, None])
+            h, c = ops.where(valid, h_new, h), ops.where(valid, c_new, c)
+        hs.append(ops.convert_to_numpy(h))
+        cs.append(ops.convert_to_numpy(c))
+    return np.stack(hs, axis=1), np.stack(cs, axis=1)
+
+
+def _layer_states(layer):
+    states = getattr(layer, "states", None)
+    if not states or any(s is None for s in states):
+        return None
+    to_numpy = _keras().ops.convert_to_numpy
+    return [to_numpy(s) for s in states]
+
+
+def _check_state_batch(states, input_shape):
+    if len(input_shape) >= 1 and states[0].shape[0] != input_shape[0]:
+        raise ShapeError(f"this stateful LSTM carries a state for batch size {states[0].shape[0]}; "
+                         f"received inputs of shape {tuple(input_shape)}")

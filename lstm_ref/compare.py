@@ -1,0 +1,237 @@
+"""Step-by-step comparison of a framework's LSTM with the reference -> Report."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lstm_ref import tolerance as tolerances
+from lstm_ref.reference import forward
+
+# Tensors a framework can show, in the order failures are reported within a step.
+# h, c: the state after every step (B, T, U); output: the layer's return (B, T, U) with
+# return_sequences, else (B, U) at the last step; state_h, state_c: the returned states (B, U).
+TENSORS = ("h", "c", "output", "state_h", "state_c")
+_REFERENCE_OF = {"h": "h", "c": "c", "output": "outputs", "state_h": "h", "state_c": "c"}
+
+
+@dataclass
+class Observation:
+    """What an adapter saw a framework compute, and what the reference needs to redo it.
+
+    Attributes:
+        actual: tensor name (see TENSORS) -> NumPy array from the framework.
+        weights: the framework's weights as LSTMWeights.
+        x: the input as the framework received it (in its compute dtype).
+        initial_state: [h0, c0] as the framework received them, or None.
+        mask: (B, T) booleans or None.
+        options: further keyword arguments of ``forward`` (go_backwards, zero_output_for_mask).
+        dtype: the framework's compute dtype, which picks the tolerance.
+        context: what a reproducer needs (layer config, versions, seed...).
+    """
+
+    actual: dict
+    weights: object
+    x: np.ndarray
+    initial_state: list | None = None
+    mask: np.ndarray | None = None
+    options: dict = field(default_factory=dict)
+    dtype: str = "float32"
+    context: dict = field(default_factory=dict)
+
+
+@dataclass
+class Mismatch:
+    """One element: where it is, both values, the error and the bound it was held to."""
+
+    tensor: str
+    step: int
+    batch: int
+    unit: int
+    actual: float
+    expected: float
+    error: float
+    bound: float
+
+    def __str__(self):
+        return (f"step {self.step}, tensor {self.tensor}, batch {self.batch}, unit {self.unit}: "
+                f"framework {self.actual:.9g}, reference {self.expected:.9g}, "
+                f"|error| {self.error:.3e} {'>' if self.error > self.bound else '<='} "
+                f"tolerance {self.bound:.3e}")
+
+
+@dataclass
+class TensorReport:
+    """Per-step errors of one tensor. ``steps`` lists the processing steps it covers."""
+
+    name: str
+    steps: np.ndarray
+    max_abs: np.ndarray
+    max_rel: np.ndarray
+    atol: np.ndarray
+    worst: Mismatch
+    first_failure: Mismatch | None
+
+    @property
+    def passed(self):
+        return self.first_failure is None
+
+
+@dataclass
+class Report:
+    """The verdict of one comparison.
+
+    Attributes:
+        tensors: name -> TensorReport, for each tensor the framework showed.
+        tolerance: the table entry used.
+        time: the number of steps.
+        context: layer config, sizes, seed and versions: what reproduces the case.
+    """
+
+    tensors: dict
+    tolerance: tolerances.Tolerance
+    time: int
+    context: dict = field(default_factory=dict)
+
+    @property
+    def passed(self):
+        return all(t.passed for t in self.tensors.values())
+
+    @property
+    def first_failure(self):
+        """The first failing element in processing order (ties: in TENSORS order), or None."""
+        failures = [t.first_failure for t in self.tensors.values() if t.first_failure]
+        return min(failures, key=lambda m: (m.step, TENSORS.index(m.tensor)), default=None)
+
+    @property
+    def first_failing_step(self):
+        failure = self.first_failure
+        return None if failure is None else failure.step
+
+    @property
+    def worst_ratio(self):
+        """The largest error-to-bound ratio over every tensor (< 1 means passed)."""
+        return max(t.worst.error / t.worst.bound for t in self.tensors.values())
+
+    def summary(self):
+        """A multi-line, human-readable account: verdict, per-tensor table, reproducer."""
+        failure = self.first_failure
+        lines = [f"PASSED: all {len(self.tensors)} tensors within tolerance over {self.time} steps"
+                 if failure is None else
+                 f"FAILED at {failure} (step numbers in processing order, of {self.time})"]
+        lines.append(f"{'tensor':<8} {'worst |err|':>11} {'at step':>7} {'max rel':>9} "
+                     f"{'tolerance':>10} {'err/tol':>7}  status")
+        for t in self.tensors.values():
+            lines.append(f"{t.name:<8} {t.worst.error:>11.3e} {t.worst.step:>7} "
+                         f"{np.nanmax(t.max_rel):>9.2e} {t.worst.bound:>10.3e} "
+                         f"{t.worst.error / t.worst.bound:>7.3f}  "
+                         f"{'ok' if t.passed else 'FAIL'}")
+        lines.append(f"tolerance {self.tolerance.describe()}")
+        lines.extend(f"{key}: {value}" for key, value in self.context.items())
+        return "\n".join(lines)
+
+
+def check(actual, reference, probe, tol, context=None):
+    """Compare a framework's tensors with the reference, element by element, step by step.
+
+    Args:
+        actual: tensor name (see TENSORS) -> array from the framework.
+        reference: the float64 Trace.
+        probe: the Trace of the reference re-run in float32 (scales the bound), or None.
+        tol: a :class:`~lstm_ref.tolerance.Tolerance`.
+        context: dict shown in the summary to reproduce the case.
+
+    Returns:
+        A :class:`Report`.
+    """
+    time = reference.h.shape[1]
+    atols = {}
+    for name in set(_REFERENCE_OF.values()):
+        ref_seq = getattr(reference, name)
+        atols[name] = tol.step_atol(ref_seq, None if probe is None else getattr(probe, name))
+    tensors = {}
+    for name in TENSORS:
+        if name not in actual or actual[name] is None:
+            continue
+        expected = getattr(reference, _REFERENCE_OF[name])
+        got = np.asarray(actual[name], dtype=np.float64)
+        steps = np.arange(time)
+        atol = atols[_REFERENCE_OF[name]]
+        if got.ndim == 2:  # a single step, the last: final states or the last output
+            expected, steps, atol = expected[:, -1:], steps[-1:], atol[-1:]
+            got = got[:, None, :]
+        _check_shape(name, got.shape, expected.shape)
+        tensors[name] = _tensor_report(name, got, expected, steps, atol, tol.rtol)
+    return Report(tensors=tensors, tolerance=tol, time=time, context=dict(context or {}))
+
+
+def check_observation(observation, tolerance=None):
+    """Run the reference on what an adapter observed, and compare (see :func:`check`)."""
+    obs = observation
+    tol = tolerance or tolerances.lookup(obs.dtype)
+    args = dict(initial_state=obs.initial_state, mask=obs.mask, **obs.options)
+    reference = forward(obs.x, obs.weights, dtype="float64", **args)
+    probe = forward(obs.x, obs.weights, dtype=tolerances.PROBE_DTYPE, **args)
+    return check(obs.actual, reference, probe, tol, obs.context)
+
+
+def compare(layer, x, initial_state=None, mask=None, tolerance=None):
+    """Run ``layer`` on ``x`` step by step and compare every h_t, c_t and output with the reference.
+
+    Args:
+        layer: a framework LSTM layer (Keras 3 LSTM or RNN(LSTMCell)), built.
+        x: (batch, time, features) input.
+        initial_state: None or [h0, c0].
+        mask: None or (batch, time) booleans.
+        tolerance: a Tolerance to use instead of the table's entry for the layer's dtype.
+
+    Returns:
+        A :class:`Report`.
+    """
+    from lstm_ref.adapters import adapter_for
+
+    observation = adapter_for(layer).observe(layer, x, initial_state=initial_state, mask=mask)
+    return check_observation(observation, tolerance)
+
+
+def assert_equivalent(layer, x, initial_state=None, mask=None, tolerance=None):
+    """:func:`compare`, raising AssertionError with the report's summary if it failed."""
+    report = compare(layer, x, initial_state=initial_state, mask=mask, tolerance=tolerance)
+    if not report.passed:
+        raise AssertionError(report.summary())
+    return report
+
+
+def _check_shape(name, received, expected):
+    if received != expected:
+        from lstm_ref.errors import ShapeError
+
+        raise ShapeError(f"framework tensor {name!r} has shape {received}; the reference has "
+                         f"{expected} (batch, steps, units)")
+
+
+def _tensor_report(name, got, expected, steps, atol, rtol):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        err = np.abs(got - expected)
+        agree = (np.isnan(got) & np.isnan(expected)) | (np.isinf(expected) & (got == expected))
+        err = np.where(agree, 0.0, np.where(np.isnan(err), np.inf, err))
+        bound = atol[None, :, None] + rtol * np.where(np.isfinite(expected), np.abs(expected), 0.0)
+        rel = np.where(expected != 0, err / np.abs(expected), np.where(err > 0, np.inf, 0.0))
+    ratio = err / bound
+    failing = err > bound
+    worst = _mismatch(name, np.unravel_index(np.argmax(ratio), ratio.shape), got, expected,
+                      err, bound, steps)
+    first = None
+    if failing.any():
+        step_index = int(np.argmax(failing.any(axis=(0, 2))))
+        in_step = np.where(failing[:, step_index], ratio[:, step_index], -np.inf)
+        b, u = np.unravel_index(np.argmax(in_step), in_step.shape)
+        first = _mismatch(name, (b, step_index, u), got, expected, err, bound, steps)
+    return TensorReport(name=name, steps=steps, max_abs=err.max(axis=(0, 2)),
+                        max_rel=rel.max(axis=(0, 2)), atol=atol, worst=worst, first_failure=first)
+
+
+def _mismatch(name, index, got, expected, err, bound, steps):
+    b, s, u = (int(i) for i in index)
+    return Mismatch(tensor=name, step=int(steps[s]), batch=b, unit=u, actual=float(got[b, s, u]),
+                    expected=float(expected[b, s, u]), error=float(err[b, s, u]),
+                    bound=float(bound[b, s, u]))

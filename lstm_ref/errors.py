@@ -1,0 +1,38 @@
+"""The package's exceptions.
+
+Each is a subclass of the built-in exception a caller would expect (``ValueError`` for a
+bad value or shape, ``TypeError`` for a bad type), so ``except ValueError`` keeps working,
+and of :class:`LSTMRefError`, so ``except lstm_ref.LSTMRefError`` catches all of ours.
+"""
+
+
+class LSTMRefError(Exception):
+    """Base class of every error raised by lstm_ref."""
+
+
+class ShapeError(LSTMRefError, ValueError):
+    """An array has the wrong rank or a size that does not fit the others."""
+
+
+class DTypeError(LSTMRefError, TypeError):
+    """An array has a dtype we do not accept (integer, object, complex...)."""
+
+
+class ValueRangeError(LSTMRefError, ValueError):
+    """A value is outside what is allowed (non-finite weights, a mask that is not 0/1...)."""
+
+
+class OptionError(LSTMRefError, ValueError):
+    """An option has a value we do not support."""
+
+
+class ActivationError(LSTMRefError, ValueError):
+    """An activation name we do not know, or one that cannot be used inside an LSTM."""
+
+
+class UnsupportedLayerError(LSTMRefError, TypeError):
+    """A layer, cell or model that lstm_ref cannot mirror."""
+
+
+class FrameworkMissingError(LSTMRefError, ImportError):
+    """An adapter's framework is not installed."""

@@ -1,0 +1,172 @@
+"""The reference recurrence, in NumPy, with Keras's semantics.
+
+For each step t (in processing order; reversed time when go_backwards):
+
+    z   = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias       split in gate order i, f, c, o
+    i   = recurrent_activation(z_i)      f = recurrent_activation(z_f)
+    g   = activation(z_c)                o = recurrent_activation(z_o)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * activation(c_t)
+
+Masked step (mask[b, t] False), as keras.backend.rnn does: h and c keep their previous values;
+the output repeats the previous *output* (zeros before the first valid step, not h0), or is
+zero when ``zero_output_for_mask``.
+
+Non-finite values propagate as IEEE 754 says, as in the frameworks: a NaN in x at (b, t)
+makes row b NaN from step t on, unless that step is masked (a masked step's new values are
+discarded, as tf.where discards them).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lstm_ref.checks import as_float_array, as_mask, check_size
+from lstm_ref.errors import OptionError, ShapeError
+from lstm_ref.weights import LSTMWeights
+
+DTYPES = ("float16", "float32", "float64")
+KEEP = ("states", "gates", "final")
+# With keep="final" the input projection is done this many steps at a time, so memory
+# stays O(batch * units) however long the sequence.
+FINAL_CHUNK_STEPS = 256
+
+
+@dataclass
+class Trace:
+    """Everything the reference computed, in processing order.
+
+    Attributes:
+        outputs: (B, T, U), what the layer returns with return_sequences=True (None if keep="final").
+        h, c: (B, T, U), the state after every step (None if keep="final").
+        final_h, final_c: (B, U), the state after the last step (the layer's returned state).
+        last_output: (B, U), what the layer returns with return_sequences=False.
+        gates: {"i", "f", "c", "o"} -> (B, T, U) activations, only with keep="gates".
+        dtype: the dtype the recurrence ran in.
+    """
+
+    outputs: np.ndarray | None
+    h: np.ndarray | None
+    c: np.ndarray | None
+    final_h: np.ndarray
+    final_c: np.ndarray
+    last_output: np.ndarray
+    dtype: np.dtype
+    gates: dict | None = field(default=None)
+
+
+def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype="float64",
+            keep="states", zero_output_for_mask=False):
+    """Run the reference LSTM over a batch-major sequence.
+
+    Args:
+        x: (batch, time, features) input.
+        weights: an :class:`LSTMWeights`.
+        initial_state: None (zeros) or ``[h0, c0]``, each (batch, units), as Keras takes it.
+        mask: None or (batch, time) booleans; False marks a step to skip.
+        go_backwards: process the sequence from its last step to its first; every returned
+            sequence is in processing order (as Keras returns it).
+        dtype: "float64" (default, the reference), "float32" or "float16".
+        keep: "states" (outputs, h, c), "gates" (also the gate activations) or "final"
+            (only the last step: O(batch * units) memory).
+        zero_output_for_mask: masked steps output zeros instead of the previous output.
+
+    Returns:
+        A :class:`Trace`.
+    """
+    if not isinstance(weights, LSTMWeights):
+        raise OptionError(f"weights must be an LSTMWeights; received {type(weights).__name__}")
+    dt = _dtype(dtype)
+    if keep not in KEEP:
+        raise OptionError(f"keep must be one of {KEEP}; received {keep!r}")
+    x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)")
+    batch, time, features = x.shape
+    if time == 0:
+        raise ShapeError(f"x must have at least one time step; received shape {x.shape}")
+    check_size("x", "features (last axis)", features, weights.features,
+               "the kernel's first dimension")
+    h, c = _initial_state(initial_state, batch, weights.units)
+    if mask is not None:
+        mask = as_mask(mask, batch, time)
+    if go_backwards:
+        x = x[:, ::-1]
+        mask = None if mask is None else mask[:, ::-1]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return _run(x.astype(dt), weights, h.astype(dt), c.astype(dt), mask, dt, keep,
+                    zero_output_for_mask)
+
+
+def step(x_t, h_prev, c_prev, weights, dtype="float64"):
+    """One cell step without masking: returns ``(h, c, gates)`` for (batch, features) x_t."""
+    dt = _dtype(dtype)
+    x_t = as_float_array(x_t, "x_t", ndim=2, axes="(batch, features)")
+    trace = forward(x_t[:, None, :].astype(dt), weights, [h_prev, c_prev], dtype=dt, keep="gates")
+    return trace.final_h, trace.final_c, {k: v[:, 0] for k, v in trace.gates.items()}
+
+
+def _run(x, w, h, c, mask, dt, keep, zero_output_for_mask):
+    batch, time, _ = x.shape
+    units = w.units
+    kernel = w.kernel.astype(dt)
+    recurrent = w.recurrent_kernel.astype(dt)
+    bias = w.bias.astype(dt) if w.use_bias else None
+    act, rec_act = w.activation, w.recurrent_activation
+    store = keep != "final"
+    seq = {name: np.empty((batch, time, units), dt) for name in ("outputs", "h", "c")} if store else {}
+    gates = {g: np.empty((batch, time, units), dt) for g in "ifco"} if keep == "gates" else None
+    output = np.zeros((batch, units), dt)
+    chunk = time if store else FINAL_CHUNK_STEPS
+    for start in range(0, time, max(chunk, 1)):
+        # The input projection of a whole chunk (all steps unless keep="final") is one matmul.
+        projected = x[:, start:start + chunk] @ kernel
+        if bias is not None:
+            projected += bias
+        for j in range(projected.shape[1]):
+            t = start + j
+            z = projected[:, j] + h @ recurrent
+            i = rec_act(z[:, :units])
+            f = rec_act(z[:, units:2 * units])
+            g = act(z[:, 2 * units:3 * units])
+            o = rec_act(z[:, 3 * units:])
+            c_new = f * c + i * g
+            h_new = o * act(c_new)
+            if mask is None:
+                h, c, output = h_new, c_new, h_new
+            else:
+                valid = mask[:, t, None]
+                h = np.where(valid, h_new, h)
+                c = np.where(valid, c_new, c)
+                output = np.where(valid, h_new, 0.0 if zero_output_for_mask else output)
+            if store:
+                seq["outputs"][:, t], seq["h"][:, t], seq["c"][:, t] = output, h, c
+            if gates is not None:
+                gates["i"][:, t], gates["f"][:, t], gates["c"][:, t], gates["o"][:, t] = i, f, g, o
+    return Trace(outputs=seq.get("outputs"), h=seq.get("h"), c=seq.get("c"), final_h=h,
+                 final_c=c, last_output=output, dtype=np.dtype(dt), gates=gates)
+
+
+def _dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise OptionError(f"dtype must be one of {DTYPES}; received {dtype!r}") from exc
+    if dt.name not in DTYPES:
+        raise OptionError(f"dtype must be one of {DTYPES}; received {dt.name}")
+    return dt
+
+
+def _initial_state(initial_state, batch, units):
+    if initial_state is None:
+        zeros = np.zeros((batch, units))
+        return zeros, zeros
+    if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
+        raise ShapeError("initial_state must be a list [h0, c0] of two (batch, units) arrays; "
+                         f"received {type(initial_state).__name__} of length "
+                         f"{len(initial_state) if hasattr(initial_state, '__len__') else '?'}")
+    states = []
+    for name, value in zip(("initial_state[0] (h0)", "initial_state[1] (c0)"), initial_state):
+        array = as_float_array(value, name, ndim=2, axes="(batch, units)")
+        check_size(name, "shape", array.shape, (batch, units),
+                   "(batch, units) from x and the weights")
+        states.append(array)
+    return states
