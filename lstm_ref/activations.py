@@ -45,8 +45,13 @@ def relu6(x):
     return np.minimum(relu(x), 6)
 
 
+# TensorFlow's LeakyRelu op holds alpha as a float32 attribute, so even a float64 layer
+# multiplies by float32(0.2) = 0.20000000298...; for float32 layers the two are the same.
+LEAKY_RELU_SLOPE = float(np.float32(0.2))
+
+
 def leaky_relu(x):
-    return np.where(x >= 0, x, 0.2 * x)
+    return np.where(x >= 0, x, LEAKY_RELU_SLOPE * x)
 
 
 def hard_sigmoid(x):
@@ -105,13 +110,14 @@ def selu(x):
     return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
 
 
-_erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
 def gelu(x):
-    # keras.activations.gelu defaults to approximate=False: the exact erf form.
-    # NumPy has no erf; math.erf is exact to double precision.
-    return (0.5 * x * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype)
+    # keras.activations.gelu defaults to approximate=False: x * Phi(x), Phi the normal CDF.
+    # Phi(x) = erfc(-x / sqrt 2) / 2 keeps full relative precision in the left tail, where
+    # 1 + erf(x / sqrt 2) cancels. NumPy has no erfc; math.erfc is accurate to double precision.
+    return (0.5 * x * _erfc(-x / math.sqrt(2))).astype(x.dtype)
 
 
 def exponential(x):
@@ -152,7 +158,7 @@ def sparsemax(x):
     k = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
     support = 1 + k * z > cumsum
     k_max = np.sum(support, axis=-1, keepdims=True)
-    tau = (np.take_along_axis(cumsum, k_max - 1, axis=-1) - 1) / k_max
+    tau = (np.take_along_axis(cumsum, k_max - 1, axis=-1) - 1) / k_max.astype(x.dtype)
     return np.maximum(x - tau, 0)
 
 

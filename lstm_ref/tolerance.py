@@ -84,8 +84,10 @@ TABLE = {
 
 def lookup(dtype):
     """The table's entry for a framework's compute dtype (a NumPy/Keras dtype or its name)."""
-    name = getattr(dtype, "name", None) or str(dtype)
-    name = {"double": "float64", "float": "float32", "half": "float16"}.get(name, name)
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:  # not a NumPy dtype (bfloat16 without ml_dtypes, a typo...)
+        name = str(dtype)
     if name not in TABLE:
         raise OptionError(f"no tolerance for dtype {name!r}; the table has {sorted(TABLE)}")
     return TABLE[name]

@@ -195,3 +195,42 @@ def _check_state_batch(states, input_shape):
     if len(input_shape) >= 1 and states[0].shape[0] != input_shape[0]:
         raise ShapeError(f"this stateful LSTM carries a state for batch size {states[0].shape[0]}; "
                          f"received inputs of shape {tuple(input_shape)}")
+
+
+def build_case_layer(case, dtype="float32", cell=None):
+    """A Keras LSTM for a grid Case, built, with the case's random per-gate weights set.
+
+    Args:
+        case: a :class:`lstm_ref.grid.Case`.
+        dtype: the layer's dtype (policy name).
+        cell: an LSTMCell (or subclass) to wrap in keras.layers.RNN instead of building an
+            LSTM; its own options apply, the case gives sizes, weights and the RNN's options.
+    """
+    keras = _keras()
+    arrays = case.arrays()
+    common = dict(return_sequences=case.return_sequences, return_state=case.return_state,
+                  go_backwards=case.go_backwards, unroll=case.unroll, dtype=dtype)
+    if cell is None:
+        layer = keras.layers.LSTM(case.units, activation=case.activation,
+                                  recurrent_activation=case.recurrent_activation,
+                                  use_bias=case.use_bias, implementation=case.implementation,
+                                  **common)
+    else:
+        layer = keras.layers.RNN(cell, **common)
+    layer.build((case.batch, case.time, case.features))
+    weights = [arrays["kernel"], arrays["recurrent_kernel"]]
+    weights += [arrays["bias"]] if case.use_bias else []
+    layer.set_weights([w.astype(dtype) for w in weights])
+    return layer
+
+
+def run_case(case, dtype="float32", cell=None, tolerance=None):
+    """Build the case's layer and compare it with the reference; the Report's context names
+    the case and its seed, so a failure reproduces alone."""
+    from lstm_ref.compare import check_observation
+
+    layer = build_case_layer(case, dtype=dtype, cell=cell)
+    arrays = case.arrays()
+    observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"])
+    observation.context = {"case": case.id, "seed": case.seed, **observation.context}
+    return check_observation(observation, tolerance)

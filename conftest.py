@@ -1,0 +1,83 @@
+"""Root pytest configuration: markers, the --grid option, per-test seeds, quiet TF logs,
+and a report header with the versions that matter."""
+
+import importlib.util
+import os
+import platform
+import zlib
+
+# Before anything imports TensorFlow: no INFO/WARNING spam from its C++ side.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+MARKERS = {
+    "keras": "needs Keras 3 with a backend (skipped when not installed)",
+    "slow": "long-running; run with --grid=full",
+    "full": "only with --grid=full",
+    "gpu": "needs a GPU (skipped without one)",
+}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--grid", default="default", choices=("small", "default", "full"),
+                     help="which case grid the equivalence tests run (lstm_ref.grid)")
+
+
+def pytest_configure(config):
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    if _has("tensorflow"):
+        import tensorflow as tf
+
+        # Correctness runs compare against float32 arithmetic, not TF32's 10-bit mantissa.
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
+def pytest_collection_modifyitems(config, items):
+    grid = config.getoption("--grid")
+    skip_full = pytest.mark.skip(reason="runs only with --grid=full")
+    skip_keras = pytest.mark.skip(reason="Keras 3 / TensorFlow not installed: "
+                                         "pip install 'lstm-ref[keras]'")
+    for item in items:
+        if ("full" in item.keywords or "slow" in item.keywords) and grid != "full":
+            item.add_marker(skip_full)
+        if "keras" in item.keywords and not _has("keras"):
+            item.add_marker(skip_keras)
+
+
+def pytest_report_header(config):
+    lines = [f"lstm_ref: numpy {np.__version__}, python {platform.python_version()}, "
+             f"grid={config.getoption('--grid')}"]
+    if _has("tensorflow"):
+        import keras
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        lines.append(f"tensorflow {tf.__version__}, keras {keras.__version__} (backend "
+                     f"{keras.backend.backend()}), device: {'GPU ' + str(gpus) if gpus else 'CPU'}, "
+                     f"TF32 {'on' if tf.config.experimental.tensor_float_32_execution_enabled() else 'off'}")
+    else:
+        lines.append("tensorflow: not installed (framework tests skip)")
+    return lines
+
+
+@pytest.fixture
+def seed(request):
+    """A seed derived from the test's id, not the run order: each test reproduces alone."""
+    return zlib.crc32(request.node.nodeid.encode())
+
+
+@pytest.fixture
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session")
+def grid_name(request):
+    return request.config.getoption("--grid")
+
+
+def _has(module):
+    return importlib.util.find_spec(module) is not None

@@ -1,0 +1,81 @@
+"""The lstm-ref command line.
+
+    lstm-ref verify [--grid small|default|full] [--only PATTERN] [-v]
+
+runs the grid against the installed Keras, prints one line per failing case (every case with
+-v) and a summary table, and exits 0 only if every case passed (1 if one failed, 2 if the run
+could not happen).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from lstm_ref import grid
+from lstm_ref.compare import TENSORS
+from lstm_ref.errors import LSTMRefError
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="lstm-ref", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="run the case grid against the installed Keras")
+    verify.add_argument("--grid", default="default", choices=grid.GRIDS)
+    verify.add_argument("--only", metavar="PATTERN", help="only cases whose id contains PATTERN")
+    verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
+    args = parser.parse_args(argv)
+    try:
+        return run_verify(args.grid, args.only, args.verbose)
+    except LSTMRefError as exc:
+        print(f"lstm-ref: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def run_verify(grid_name, pattern, verbose, out=sys.stdout):
+    cases = grid.select(grid.cases(grid_name), pattern)
+    if not cases:
+        raise _NoCases(f"no case of grid {grid_name!r} matches {pattern!r}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from lstm_ref.adapters import keras as keras_adapter
+
+    keras = keras_adapter._keras()
+    print(f"lstm-ref verify: {len(cases)} cases of grid {grid_name!r} against keras "
+          f"{keras.__version__} (backend {keras.backend.backend()})", file=out)
+    start = time.perf_counter()
+    worst = {}  # tensor -> (error, bound, step, case id) of the largest error/bound ratio
+    failed = []
+    for case in cases:
+        report = keras_adapter.run_case(case)
+        for name, tensor in report.tensors.items():
+            ratio = tensor.worst.error / tensor.worst.bound
+            if name not in worst or ratio > worst[name][0]:
+                worst[name] = (ratio, tensor.worst, case.id)
+        if not report.passed:
+            failed.append(case)
+            print(f"FAIL {case.id}\n  {report.first_failure}", file=out)
+        elif verbose:
+            print(f"ok   {case.id} (worst err/tol {report.worst_ratio:.3f})", file=out)
+    elapsed = time.perf_counter() - start
+    print(f"\n{len(cases)} cases, {len(cases) - len(failed)} passed, {len(failed)} failed "
+          f"in {elapsed:.1f} s", file=out)
+    print(f"{'tensor':<8} {'worst |err|':>11} {'tolerance':>10} {'err/tol':>8}  at", file=out)
+    for name in TENSORS:
+        if name in worst:
+            ratio, m, case_id = worst[name]
+            print(f"{name:<8} {m.error:>11.3e} {m.bound:>10.3e} {ratio:>8.3f}  step {m.step} "
+                  f"of {case_id}", file=out)
+    from lstm_ref.tolerance import lookup
+
+    print(f"tolerance {lookup('float32').describe()}", file=out)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+class _NoCases(LSTMRefError):
+    pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

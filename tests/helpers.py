@@ -1,0 +1,19 @@
+"""Test helpers: random per-gate weights and inputs (NumPy only)."""
+
+import numpy as np
+
+import lstm_ref
+
+
+def random_weights(rng, units, features, use_bias=True, activation="tanh",
+                   recurrent_activation="sigmoid"):
+    """Independent random weights for every gate, pre-activations of order 1."""
+    return lstm_ref.LSTMWeights(
+        rng.normal(0, 1 / np.sqrt(features), (features, 4 * units)),
+        rng.normal(0, 1 / np.sqrt(units), (units, 4 * units)),
+        rng.uniform(-1, 1, 4 * units) if use_bias else None,
+        activation=activation, recurrent_activation=recurrent_activation)
+
+
+def random_state(rng, batch, units):
+    return [rng.uniform(-1, 1, (batch, units)), rng.normal(0, 1, (batch, units))]
