@@ -130,13 +130,14 @@ class Report:
         return "\n".join(lines)
 
 
-def check(actual, reference, probe, tol, context=None):
+def check(actual, reference, probes, tol, context=None):
     """Compare a framework's tensors with the reference, element by element, step by step.
 
     Args:
         actual: tensor name (see TENSORS) -> array from the framework.
         reference: the float64 Trace.
-        probe: the Trace of the reference re-run in float32 (scales the bound), or None.
+        probes: Traces of the reference re-run in float32 (they scale the bound, see
+            lstm_ref.tolerance); an empty list for the floor alone.
         tol: a :class:`~lstm_ref.tolerance.Tolerance`.
         context: dict shown in the summary to reproduce the case.
 
@@ -147,7 +148,7 @@ def check(actual, reference, probe, tol, context=None):
     atols = {}
     for name in set(_REFERENCE_OF.values()):
         ref_seq = getattr(reference, name)
-        atols[name] = tol.step_atol(ref_seq, None if probe is None else getattr(probe, name))
+        atols[name] = tol.step_atol(ref_seq, [getattr(probe, name) for probe in probes])
     tensors = {}
     for name in TENSORS:
         if name not in actual or actual[name] is None:
@@ -164,14 +165,21 @@ def check(actual, reference, probe, tol, context=None):
     return Report(tensors=tensors, tolerance=tol, time=time, context=dict(context or {}))
 
 
+def run_reference(observation):
+    """The float64 reference and the float32 probes for what an adapter observed."""
+    obs = observation
+    args = dict(mask=obs.mask, **obs.options)
+    reference = forward(obs.x, obs.weights, initial_state=obs.initial_state, **args)
+    probes = [forward(x, obs.weights, initial_state=state, dtype=tolerances.PROBE_DTYPE, **args)
+              for x, state in tolerances.probe_inputs(obs.x, obs.initial_state)]
+    return reference, probes
+
+
 def check_observation(observation, tolerance=None):
     """Run the reference on what an adapter observed, and compare (see :func:`check`)."""
-    obs = observation
-    tol = tolerance or tolerances.lookup(obs.dtype)
-    args = dict(initial_state=obs.initial_state, mask=obs.mask, **obs.options)
-    reference = forward(obs.x, obs.weights, dtype="float64", **args)
-    probe = forward(obs.x, obs.weights, dtype=tolerances.PROBE_DTYPE, **args)
-    return check(obs.actual, reference, probe, tol, obs.context)
+    tol = tolerance or tolerances.lookup(observation.dtype)
+    reference, probes = run_reference(observation)
+    return check(observation.actual, reference, probes, tol, observation.context)
 
 
 def compare(layer, x, initial_state=None, mask=None, tolerance=None):

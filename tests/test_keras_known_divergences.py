@@ -1,0 +1,62 @@
+"""Places where the installed Keras computes something other than what its documentation
+defines, found by this suite. Each test asserts the suite *flags* the divergence while it
+exists, and that the case passes once Keras fixes it, so neither state can go unnoticed.
+
+- sparsemax (Keras 3.15, TensorFlow backend): its threshold sums the cumulative sums over the
+  support instead of taking the one at k, so rows do not sum to 1 (sparsemax([0.5, 0.2, 0.1,
+  -1]) gives [0.167, 0, 0, 0]; by hand it is [0.567, 0.267, 0.167, 0]).
+- gelu in float64 (TensorFlow 2.21): tf.nn.gelu(approximate=False) is accurate only to about
+  1e-7 relative in float64 (gelu(-1): -0.158655258, exactly -0.158655254), so a float64 LSTM
+  with gelu departs from a float64 reference; in float32 it is within float32 rounding.
+"""
+
+import numpy as np
+import pytest
+
+from lstm_ref.grid import Case
+
+pytestmark = pytest.mark.keras
+keras = pytest.importorskip("keras")
+
+
+def keras_sparsemax_is_right():
+    row = keras.ops.convert_to_numpy(keras.activations.sparsemax(np.array([[0.5, 0.2, 0.1, -1.0]])))
+    return np.allclose(row, [[0.5 + 0.2 / 3, 0.2 + 0.2 / 3, 0.1 + 0.2 / 3, 0.0]])
+
+
+def keras_float64_gelu_is_exact():
+    value = keras.ops.convert_to_numpy(keras.activations.gelu(np.array([-1.0])))[0]
+    return abs(value - -0.15865525393145705) < 1e-15
+
+
+def run(case, dtype="float32"):
+    from lstm_ref.adapters import keras as keras_adapter
+
+    return keras_adapter.run_case(case, dtype=dtype)
+
+
+def test_sparsemax_lstm():
+    report = run(Case(7, 3, 2, 9, activation="sparsemax"))
+    if keras_sparsemax_is_right():
+        assert report.passed, report.summary()
+    else:
+        assert not report.passed and report.first_failing_step == 0, report.summary()
+
+
+def test_float64_gelu_lstm():
+    report = run(Case(7, 3, 2, 9, activation="gelu"), dtype="float64")
+    if keras_float64_gelu_is_exact():
+        assert report.passed, report.summary()
+    else:
+        assert not report.passed, report.summary()
+        assert report.first_failure.error < 1e-6  # float32-sized, not a wrong formula
+
+
+@pytest.mark.parametrize("case", [Case(7, 3, 2, 9), Case(32, 16, 5, 40, activation="relu",
+                                                          recurrent_activation="hard_sigmoid"),
+                                  Case(2, 1, 1, 200, go_backwards=True, initial_state=True)],
+                         ids=lambda c: c.id)
+def test_float64_layers_without_gelu_pass_the_float64_entry(case):
+    report = run(case, dtype="float64")
+    assert report.passed, report.summary()
+    assert report.tolerance.dtype == "float64"
