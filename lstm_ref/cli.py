@@ -34,7 +34,8 @@ def main(argv=None):
         return EXIT_ERROR
 
 
-def run_verify(grid_name, pattern, verbose, out=sys.stdout):
+def run_verify(grid_name, pattern, verbose, out=None):
+    out = out or sys.stdout
     cases = grid.select(grid.cases(grid_name), pattern)
     if not cases:
         raise _NoCases(f"no case of grid {grid_name!r} matches {pattern!r}")

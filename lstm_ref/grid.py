@@ -62,8 +62,9 @@ class Case:
 
     @property
     def id(self):
-        """Readable and -k friendly: units=7-features=3-batch=2-time=9-tanh-sigmoid-..."""
-        parts = [f"{k}={getattr(self, k)}" for k in SIZES]
+        """Readable and usable in ``pytest -k`` (which takes no '='):
+        units7-features3-batch2-time9-tanh-sigmoid-go_backwards-impl2-sequences."""
+        parts = [f"{k}{getattr(self, k)}" for k in SIZES]
         parts += [self.activation, self.recurrent_activation]
         parts += [flag for flag in ("go_backwards", "initial_state", "unroll") if getattr(self, flag)]
         parts += [] if self.use_bias else ["no_bias"]
@@ -108,8 +109,9 @@ class Case:
 
 def cases(grid="default"):
     """The cases of a grid: "small", "default" (all pairs) or "full" (see module docstring)."""
-    from allpairspy import AllPairs
+    from lstm_ref.adapters import require
 
+    AllPairs = require("allpairspy", "keras").AllPairs  # noqa: N806 - the library's class
     if grid not in GRIDS:
         raise OptionError(f"grid must be one of {GRIDS}; received {grid!r}")
     if grid == "small":

@@ -26,7 +26,7 @@ class BrokenLSTMCell(keras.layers.LSTMCell):
         z = ops.matmul(inputs, self.kernel)
         if self.bug != "recurrent term dropped":
             z = z + ops.matmul(h_prev, self.recurrent_kernel)
-        if self.bug != "bias ignored":
+        if self.use_bias and self.bug != "bias ignored":
             z = z + self.bias
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         if self.bug == "gates i/f swapped":

@@ -67,7 +67,7 @@ def describe(layer):
     cell = layer.cell
     keras = _keras()
     return {
-        "layer": f"{type(layer).__name__}(units={cell.units}, activation="
+        "layer": f"{type(layer).__name__}({_cell_note(layer)}units={cell.units}, activation="
                  f"{cell.activation.__name__}, recurrent_activation="
                  f"{cell.recurrent_activation.__name__}, use_bias={cell.use_bias}, "
                  f"return_sequences={layer.return_sequences}, return_state={layer.return_state}, "
@@ -77,6 +77,11 @@ def describe(layer):
         "versions": f"keras {keras.__version__} (backend {keras.backend.backend()}), "
                     f"numpy {np.__version__}",
     }
+
+
+def _cell_note(layer):
+    cell = type(layer.cell)
+    return "" if cell is _keras().layers.LSTMCell else f"cell={cell.__module__}.{cell.__qualname__}, "
 
 
 class KerasLSTMTwin:
@@ -232,5 +237,8 @@ def run_case(case, dtype="float32", cell=None, tolerance=None):
     layer = build_case_layer(case, dtype=dtype, cell=cell)
     arrays = case.arrays()
     observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"])
-    observation.context = {"case": case.id, "seed": case.seed, **observation.context}
+    observation.context = {
+        "case": case.id, "seed": case.seed, **observation.context,
+        "reproduce": f"lstm_ref.adapters.keras.run_case(lstm_ref.grid.Case(**{case.as_dict()}), "
+                     f"dtype={dtype!r})"}
     return check_observation(observation, tolerance)
