@@ -83,7 +83,8 @@ def softsign(x):
 
 
 def softplus(x):
-    return np.logaddexp(0.0, x)
+    with np.errstate(invalid="ignore"):  # logaddexp flags a NaN input; NaN out is the answer
+        return np.logaddexp(0.0, x)
 
 
 def log_sigmoid(x):
@@ -153,13 +154,14 @@ def log_softmax(x):
 
 def sparsemax(x):
     """Martins & Astudillo (2016), over the last axis (the units)."""
-    z = np.sort(x, axis=-1)[..., ::-1]
-    cumsum = np.cumsum(z, axis=-1)
-    k = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
-    support = 1 + k * z > cumsum
-    k_max = np.sum(support, axis=-1, keepdims=True)
-    tau = (np.take_along_axis(cumsum, k_max - 1, axis=-1) - 1) / k_max.astype(x.dtype)
-    return np.maximum(x - tau, 0)
+    with np.errstate(invalid="ignore"):  # a NaN in a row makes the row NaN, without a warning
+        z = np.sort(x, axis=-1)[..., ::-1]
+        cumsum = np.cumsum(z, axis=-1)
+        k = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+        support = 1 + k * z > cumsum
+        k_max = np.maximum(np.sum(support, axis=-1, keepdims=True), 1)
+        tau = (np.take_along_axis(cumsum, k_max - 1, axis=-1) - 1) / k_max.astype(x.dtype)
+        return np.maximum(x - tau, 0)
 
 
 _BY_NAME = {

@@ -4,7 +4,7 @@ through compare() like any user's layer, and each bug is flagged where it first 
 import pytest
 
 from lstm_ref.grid import Case
-from tests.test_sensitivity import FIRST_SHOWS
+from tests.test_sensitivity import FIRST_SHOWS, assert_flagged_where_it_first_shows
 
 pytestmark = pytest.mark.keras
 
@@ -32,8 +32,6 @@ def test_the_unbroken_subclass_passes(case):
 @pytest.mark.parametrize("bug", sorted(FIRST_SHOWS))
 def test_each_broken_keras_cell_is_flagged(case, bug):
     report = run(case, bug)
-    step, tensor = FIRST_SHOWS[bug]
-    assert not report.passed, f"{bug} was not flagged:\n{report.summary()}"
-    assert (report.first_failing_step, report.first_failure.tensor) == (step, tensor), report.summary()
+    assert_flagged_where_it_first_shows(report, bug)
     # The layer's own outputs fail too, not only the stepped cell.
     assert not report.tensors["output"].passed or bug == "relative drift 1e-5 in c"
