@@ -33,6 +33,11 @@ def pytest_configure(config):
 
         # Correctness runs compare against float32 arithmetic, not TF32's 10-bit mantissa.
         tf.config.experimental.enable_tensor_float_32_execution(False)
+    if _has("torch"):  # Keras's torch backend; cuDNN RNNs take TF32 unless told not to
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
 
 def pytest_collection_modifyitems(config, items):
@@ -60,7 +65,12 @@ def pytest_report_header(config):
                      f"{keras.backend.backend()}), device: {'GPU ' + str(gpus) if gpus else 'CPU'}, "
                      f"TF32 {'on' if tf.config.experimental.tensor_float_32_execution_enabled() else 'off'}")
     else:
-        lines.append("tensorflow: not installed (framework tests skip)")
+        lines.append("tensorflow: not installed")
+    if _has("torch"):
+        import torch
+
+        lines.append(f"torch {torch.__version__}, cuda {torch.cuda.is_available()}, TF32 "
+                     f"{'on' if torch.backends.cudnn.allow_tf32 else 'off'} (cudnn)")
     return lines
 
 

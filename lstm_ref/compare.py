@@ -84,12 +84,15 @@ class Report:
         tensors: name -> TensorReport, for each tensor the framework showed.
         tolerance: the table entry used.
         time: the number of steps.
+        compared_steps: steps 0 .. compared_steps - 1 were compared; less than ``time`` when
+            the values leave float32's range (see lstm_ref.tolerance).
         context: layer config, sizes, seed and versions: what reproduces the case.
     """
 
     tensors: dict
     tolerance: tolerances.Tolerance
     time: int
+    compared_steps: int
     context: dict = field(default_factory=dict)
 
     @property
@@ -109,13 +112,14 @@ class Report:
 
     @property
     def worst_ratio(self):
-        """The largest error-to-bound ratio over every tensor (< 1 means passed)."""
-        return max(t.worst.error / t.worst.bound for t in self.tensors.values())
+        """The largest error-to-bound ratio over every tensor (<= 1 means passed)."""
+        return max((t.worst.error / t.worst.bound for t in self.tensors.values()), default=0.0)
 
     def summary(self):
         """A multi-line, human-readable account: verdict, per-tensor table, reproducer."""
         failure = self.first_failure
-        lines = [f"PASSED: all {len(self.tensors)} tensors within tolerance over {self.time} steps"
+        lines = [f"PASSED: all {len(self.tensors)} tensors within tolerance over "
+                 f"{self.compared_steps} steps"
                  if failure is None else
                  f"FAILED at {failure} (step numbers in processing order, of {self.time})"]
         lines.append(f"{'tensor':<8} {'worst |err|':>11} {'at step':>7} {'max rel':>9} "
@@ -125,19 +129,22 @@ class Report:
                          f"{np.nanmax(t.max_rel):>9.2e} {t.worst.bound:>10.3e} "
                          f"{t.worst.error / t.worst.bound:>7.3f}  "
                          f"{'ok' if t.passed else 'FAIL'}")
+        if self.compared_steps < self.time:
+            lines.append(f"steps {self.compared_steps} to {self.time - 1} not compared: there the "
+                         "values leave float32's range (a float32 probe overflows)")
         lines.append(f"tolerance {self.tolerance.describe()}")
         lines.extend(f"{key}: {value}" for key, value in self.context.items())
         return "\n".join(lines)
 
 
-def check(actual, reference, probes, tol, context=None):
+def check(actual, reference, probe, tol, context=None):
     """Compare a framework's tensors with the reference, element by element, step by step.
 
     Args:
         actual: tensor name (see TENSORS) -> array from the framework.
         reference: the float64 Trace.
-        probes: Traces of the reference re-run in float32 (they scale the bound, see
-            lstm_ref.tolerance); an empty list for the floor alone.
+        probe: the Trace of the stacked float32 probe run (it scales the bound and finds where
+            values leave float32's range, see lstm_ref.tolerance), or None for the floor alone.
         tol: a :class:`~lstm_ref.tolerance.Tolerance`.
         context: dict shown in the summary to reproduce the case.
 
@@ -145,10 +152,13 @@ def check(actual, reference, probes, tol, context=None):
         A :class:`Report`.
     """
     time = reference.h.shape[1]
-    atols = {}
+    atols, limits = {}, [time]
     for name in set(_REFERENCE_OF.values()):
         ref_seq = getattr(reference, name)
-        atols[name] = tol.step_atol(ref_seq, [getattr(probe, name) for probe in probes])
+        probe_seq = None if probe is None else getattr(probe, name)
+        atols[name] = tol.step_atol(ref_seq, probe_seq)
+        limits.append(tolerances.out_of_range_step(ref_seq, probe_seq) or time)
+    compared = min(limits)
     tensors = {}
     for name in TENSORS:
         if name not in actual or actual[name] is None:
@@ -161,25 +171,30 @@ def check(actual, reference, probes, tol, context=None):
             expected, steps, atol = expected[:, -1:], steps[-1:], atol[-1:]
             got = got[:, None, :]
         _check_shape(name, got.shape, expected.shape)
-        tensors[name] = _tensor_report(name, got, expected, steps, atol, tol.rtol)
-    return Report(tensors=tensors, tolerance=tol, time=time, context=dict(context or {}))
+        keep = steps < compared
+        if keep.any():
+            tensors[name] = _tensor_report(name, got[:, keep], expected[:, keep], steps[keep],
+                                           atol[keep], tol.rtol)
+    return Report(tensors=tensors, tolerance=tol, time=time, compared_steps=compared,
+                  context=dict(context or {}))
 
 
 def run_reference(observation):
-    """The float64 reference and the float32 probes for what an adapter observed."""
+    """The float64 reference, and the stacked float32 probe run, for what an adapter observed."""
     obs = observation
-    args = dict(mask=obs.mask, **obs.options)
-    reference = forward(obs.x, obs.weights, initial_state=obs.initial_state, **args)
-    probes = [forward(x, obs.weights, initial_state=state, dtype=tolerances.PROBE_DTYPE, **args)
-              for x, state in tolerances.probe_inputs(obs.x, obs.initial_state)]
-    return reference, probes
+    reference = forward(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
+                        **obs.options)
+    x, state, mask = tolerances.probe_batch(obs.x, obs.initial_state, obs.mask)
+    probe = forward(x, obs.weights, initial_state=state, mask=mask,
+                    dtype=tolerances.PROBE_DTYPE, **obs.options)
+    return reference, probe
 
 
 def check_observation(observation, tolerance=None):
     """Run the reference on what an adapter observed, and compare (see :func:`check`)."""
     tol = tolerance or tolerances.lookup(observation.dtype)
-    reference, probes = run_reference(observation)
-    return check(observation.actual, reference, probes, tol, observation.context)
+    reference, probe = run_reference(observation)
+    return check(observation.actual, reference, probe, tol, observation.context)
 
 
 def compare(layer, x, initial_state=None, mask=None, tolerance=None):

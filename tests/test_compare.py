@@ -17,9 +17,8 @@ def traces(rng):
     x = rng.uniform(-1, 1, (2, 6, 3)).astype(np.float32)
     state = random_state(rng, 2, 4)
     exact = lstm_ref.forward(x, w, initial_state=state)
-    probes = [lstm_ref.forward(px, w, initial_state=ps, dtype="float32")
-              for px, ps in tolerance.probe_inputs(x, state)]
-    return exact, probes
+    px, ps, _ = tolerance.probe_batch(x, state, None)
+    return exact, lstm_ref.forward(px, w, initial_state=ps, dtype="float32")
 
 
 def actual_from(trace):
@@ -28,8 +27,10 @@ def actual_from(trace):
 
 
 def test_the_float32_reference_passes_against_float64(traces):
-    exact, probes = traces
-    report = check(actual_from(probes[0]), exact, probes, tolerance.lookup("float32"))
+    exact, probe = traces
+    batch = exact.h.shape[0]
+    plain = {k: v[:batch] for k, v in actual_from(probe).items()}  # the un-nudged float32 copy
+    report = check(plain, exact, probe, tolerance.lookup("float32"))
     assert report.passed and report.first_failing_step is None and report.first_failure is None
     assert 0 < report.worst_ratio < 1
     assert report.summary().startswith("PASSED")
@@ -38,13 +39,13 @@ def test_the_float32_reference_passes_against_float64(traces):
 @pytest.mark.parametrize("tensor,step,batch,unit", [("c", 3, 1, 2), ("h", 0, 0, 0),
                                                     ("output", 5, 1, 3), ("state_c", 5, 0, 1)])
 def test_one_wrong_element_is_found_exactly(traces, tensor, step, batch, unit):
-    exact, probes = traces
+    exact, probe = traces
     actual = actual_from(exact)
     if actual[tensor].ndim == 3:
         actual[tensor][batch, step, unit] += 1e-5
     else:
         actual[tensor][batch, unit] += 1e-5
-    report = check(actual, exact, probes, tolerance.lookup("float32"))
+    report = check(actual, exact, probe, tolerance.lookup("float32"))
     assert not report.passed
     failure = report.first_failure
     assert (failure.tensor, failure.step, failure.batch, failure.unit) == (tensor, step, batch, unit)
@@ -55,10 +56,10 @@ def test_one_wrong_element_is_found_exactly(traces, tensor, step, batch, unit):
 
 
 def test_the_failure_message_names_everything(traces):
-    exact, probes = traces
+    exact, probe = traces
     actual = actual_from(exact)
     actual["c"][1, 3, 2] = 0.5
-    report = check(actual, exact, probes, tolerance.lookup("float32"), context={"seed": 42})
+    report = check(actual, exact, probe, tolerance.lookup("float32"), context={"seed": 42})
     text = report.summary()
     first_line = text.splitlines()[0]
     for part in ("FAILED at step 3", "tensor c", "batch 1", "unit 2", "framework 0.5",
@@ -68,60 +69,74 @@ def test_the_failure_message_names_everything(traces):
 
 
 def test_failures_are_reported_at_the_first_step_in_tensor_order(traces):
-    exact, probes = traces
+    exact, probe = traces
     actual = actual_from(exact)
     actual["output"][0, 1, 0] += 1.0
     actual["c"][0, 1, 1] += 1e-3
     actual["h"][0, 4, 0] += 1.0
-    failure = check(actual, exact, probes, tolerance.lookup("float32")).first_failure
+    failure = check(actual, exact, probe, tolerance.lookup("float32")).first_failure
     assert (failure.step, failure.tensor) == (1, "c")
 
 
 def test_nan_agrees_only_with_nan(traces):
-    exact, probes = traces
+    exact, probe = traces
     actual = actual_from(exact)
     exact.h[0, 2, 1] = actual["h"][0, 2, 1] = np.nan
-    assert check(actual, exact, probes, tolerance.lookup("float32")).passed
+    assert check(actual, exact, probe, tolerance.lookup("float32")).passed
     actual["h"][0, 2, 1] = 0.1
-    failure = check(actual, exact, probes, tolerance.lookup("float32")).first_failure
+    failure = check(actual, exact, probe, tolerance.lookup("float32")).first_failure
     assert (failure.step, failure.error) == (2, np.inf)
     actual["h"][0, 2, 1] = np.nan
     exact.h[0, 2, 1] = 0.1
-    assert not check(actual, exact, probes, tolerance.lookup("float32")).passed
+    assert not check(actual, exact, probe, tolerance.lookup("float32")).passed
 
 
 def test_wrong_shapes_are_clear(traces):
-    exact, probes = traces
+    exact, probe = traces
     actual = actual_from(exact)
     actual["h"] = actual["h"][:, :-1]
     with pytest.raises(ShapeError, match=r"framework tensor 'h' has shape \(2, 5, 4\); the reference has \(2, 6, 4\)"):
-        check(actual, exact, probes, tolerance.lookup("float32"))
+        check(actual, exact, probe, tolerance.lookup("float32"))
 
 
 def test_the_bound_grows_with_the_probe_deviation(traces):
-    exact, probes = traces
+    exact, probe = traces
     tol = tolerance.lookup("float32")
-    probe = probes[0].c
-    atol = tol.step_atol(exact.c, [probe])
+    atol = tol.step_atol(exact.c, probe.c)
     assert (np.diff(atol) >= 0).all() and atol[0] >= tol.atol
-    # An ill-conditioned case (a probe strays 1000x further) gets a 1000x wider bound.
-    far = exact.c + 1000 * (probe - exact.c)
-    wide = tol.step_atol(exact.c, [probe, far])
-    assert wide[-1] == pytest.approx(1000 * tol.scale * np.abs(probe - exact.c).max(), rel=1e-6)
-    assert (tol.step_atol(exact.c, []) == tol.atol).all()
+    # An ill-conditioned case (a probe copy strays 1000x further) gets a 1000x wider bound.
+    deviation = probe.c.reshape(-1, *exact.c.shape) - exact.c
+    far = (exact.c + 1000 * deviation).reshape(probe.c.shape)
+    wide = tol.step_atol(exact.c, far)
+    assert wide[-1] == pytest.approx(1000 * tol.scale * np.abs(deviation).max(), rel=1e-6)
+    assert (tol.step_atol(exact.c, None) == tol.atol).all()
 
 
-def test_probe_inputs_are_seeded_one_ulp_nudges(rng):
+def test_probe_batch_is_seeded_one_ulp_nudges(rng):
     x = rng.normal(size=(2, 5, 3))
     state = [rng.normal(size=(2, 4)), rng.normal(size=(2, 4))]
-    first, second = list(tolerance.probe_inputs(x, state)), list(tolerance.probe_inputs(x, state))
-    assert len(first) == tolerance.PROBES and first[0][0] is x
-    for (x1, s1), (x2, s2) in zip(first[1:], second[1:]):
-        np.testing.assert_array_equal(x1, x2)  # the same nudges every time: reproducible
-        assert x1.dtype == np.float32
-        ulps = np.abs(x1 - x.astype(np.float32)) / np.spacing(np.abs(x.astype(np.float32)))
-        assert ulps.max() <= 2 and (ulps > 0).mean() > 0.5
-        assert s1[0].shape == (2, 4)
+    mask = rng.random((2, 5)) < 0.5
+    xs, states, masks = tolerance.probe_batch(x, state, mask)
+    again = tolerance.probe_batch(x, state, mask)
+    assert xs.shape == (2 * tolerance.PROBES, 5, 3) and xs.dtype == np.float32
+    assert states[1].shape == (2 * tolerance.PROBES, 4) and masks.shape == (2 * tolerance.PROBES, 5)
+    np.testing.assert_array_equal(xs, again[0])  # the same nudges every time: reproducible
+    np.testing.assert_array_equal(xs[:2], x.astype(np.float32))  # copy 0: the inputs as given
+    x32 = np.tile(x.astype(np.float32), (tolerance.PROBES, 1, 1))
+    ulps = np.abs(xs - x32) / np.spacing(np.abs(x32))
+    assert ulps.max() <= 2 and (ulps[2:] > 0).mean() > 0.5
+    np.testing.assert_array_equal(masks[4:6], mask)
+
+
+def test_steps_beyond_float32_range_are_not_compared(traces):
+    exact, probe = traces
+    actual = actual_from(exact)
+    probe.h[1, 4, 0] = np.inf  # a probe copy overflows at step 4 while the reference is finite
+    actual["h"][0, 5, 0] = np.nan  # what a float32 framework would show after an overflow
+    report = check(actual, exact, probe, tolerance.lookup("float32"))
+    assert report.passed and report.compared_steps == 4
+    assert "steps 4 to 5 not compared" in report.summary()
+    assert "state_h" not in report.tensors  # the final state lies beyond the range too
 
 
 def test_lookup_names_and_errors():

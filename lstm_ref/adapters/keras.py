@@ -202,7 +202,7 @@ def _check_state_batch(states, input_shape):
                          f"received inputs of shape {tuple(input_shape)}")
 
 
-def build_case_layer(case, dtype="float32", cell=None):
+def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     """A Keras LSTM for a grid Case, built, with the case's random per-gate weights set.
 
     Args:
@@ -210,6 +210,7 @@ def build_case_layer(case, dtype="float32", cell=None):
         dtype: the layer's dtype (policy name).
         cell: an LSTMCell (or subclass) to wrap in keras.layers.RNN instead of building an
             LSTM; its own options apply, the case gives sizes, weights and the RNN's options.
+        **layer_options: further keras.layers.LSTM arguments (e.g. use_cudnn=True).
     """
     keras = _keras()
     arrays = case.arrays()
@@ -219,7 +220,7 @@ def build_case_layer(case, dtype="float32", cell=None):
         layer = keras.layers.LSTM(case.units, activation=case.activation,
                                   recurrent_activation=case.recurrent_activation,
                                   use_bias=case.use_bias, implementation=case.implementation,
-                                  **common)
+                                  **common, **layer_options)
     else:
         layer = keras.layers.RNN(cell, **common)
     layer.build((case.batch, case.time, case.features))
@@ -229,12 +230,12 @@ def build_case_layer(case, dtype="float32", cell=None):
     return layer
 
 
-def run_case(case, dtype="float32", cell=None, tolerance=None):
+def run_case(case, dtype="float32", cell=None, tolerance=None, **layer_options):
     """Build the case's layer and compare it with the reference; the Report's context names
     the case and its seed, so a failure reproduces alone."""
     from lstm_ref.compare import check_observation
 
-    layer = build_case_layer(case, dtype=dtype, cell=cell)
+    layer = build_case_layer(case, dtype=dtype, cell=cell, **layer_options)
     arrays = case.arrays()
     observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"])
     observation.context = {
