@@ -109,7 +109,7 @@ def main(argv):
     print(f"table entry {table.describe()}: {len(failures)} false failures of {n}; "
           f"error/bound ratio median {np.median([r for r, _ in ratios]):.3f}, "
           f"max {max(ratios)[0]:.3f} ({max(ratios)[1]})")
-    print(f"{cut} cases leave float32's range (steps from there not compared)")
+    print(f"{cut} cases reach float32's horizon (steps from there not compared)")
     for case_id in failures:
         print(f"  FAILED {case_id}")
 

@@ -23,7 +23,9 @@ MUTANTS = [
     ("lstm_ref/activations.py", "return np.where(x >= 0, 1 / (1 + e), e / (1 + e))", "return np.where(x >= 0, 1 / (1 + e), 1 / (1 + e))"),
     ("lstm_ref/compare.py", "failing = err > bound", "failing = err > 100 * bound"),
     ("lstm_ref/compare.py", "step_index = int(np.argmax(failing.any(axis=(0, 2))))", "step_index = int(failing.shape[1] - 1 - np.argmax(failing.any(axis=(0, 2))[::-1]))"),
-    ("lstm_ref/tolerance.py", "return np.maximum.accumulate(deviation) / EPS32", "return deviation / EPS32 * 100"),
+    ("lstm_ref/tolerance.py", "return np.maximum.accumulate(diff.max(axis=(0, 1, 3))) / EPS32", "return np.maximum.accumulate(diff.max(axis=(0, 1, 3))) / EPS32 * 100"),
+    ("lstm_ref/tolerance.py", "steps = np.flatnonzero(overflow | (deviation > HORIZON * scale))", "steps = np.flatnonzero(deviation > HORIZON * scale)"),
+    ("lstm_ref/tolerance.py", "steps = np.flatnonzero(overflow | (deviation > HORIZON * scale))", "steps = np.flatnonzero(overflow | (deviation > 1e-8 * scale))"),
 ]
 
 

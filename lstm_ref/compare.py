@@ -84,8 +84,8 @@ class Report:
         tensors: name -> TensorReport, for each tensor the framework showed.
         tolerance: the table entry used.
         time: the number of steps.
-        compared_steps: steps 0 .. compared_steps - 1 were compared; less than ``time`` when
-            the values leave float32's range (see lstm_ref.tolerance).
+        compared_steps: steps 0 .. compared_steps - 1 were compared; less than ``time`` from
+            the step float32 cannot determine (see lstm_ref.tolerance.horizon_step).
         context: layer config, sizes, seed and versions: what reproduces the case.
     """
 
@@ -130,8 +130,9 @@ class Report:
                          f"{t.worst.error / t.worst.bound:>7.3f}  "
                          f"{'ok' if t.passed else 'FAIL'}")
         if self.compared_steps < self.time:
-            lines.append(f"steps {self.compared_steps} to {self.time - 1} not compared: there the "
-                         "values leave float32's range (a float32 probe overflows)")
+            lines.append(f"steps {self.compared_steps} to {self.time - 1} not compared: float32 "
+                         "cannot determine them (a float32 probe overflows, or the probes stray "
+                         f"beyond {tolerances.HORIZON:g} of the values' scale)")
         lines.append(f"tolerance {self.tolerance.describe()}")
         lines.extend(f"{key}: {value}" for key, value in self.context.items())
         return "\n".join(lines)
@@ -157,7 +158,7 @@ def check(actual, reference, probe, tol, context=None):
         ref_seq = getattr(reference, name)
         probe_seq = None if probe is None else getattr(probe, name)
         atols[name] = tol.step_atol(ref_seq, probe_seq)
-        limits.append(tolerances.out_of_range_step(ref_seq, probe_seq) or time)
+        limits.append(tolerances.horizon_step(ref_seq, probe_seq) or time)
     compared = min(limits)
     tensors = {}
     for name in TENSORS:
