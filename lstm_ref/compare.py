@@ -67,7 +67,7 @@ class TensorReport:
     steps: np.ndarray
     max_abs: np.ndarray
     max_rel: np.ndarray
-    atol: np.ndarray
+    max_bound: np.ndarray
     worst: Mismatch
     first_failure: Mismatch | None
 
@@ -101,9 +101,11 @@ class Report:
 
     @property
     def first_failure(self):
-        """The first failing element in processing order (ties: in TENSORS order), or None."""
+        """The first failing element in processing order (ties: in the order of ``tensors``,
+        which is TENSORS order), or None."""
+        order = list(self.tensors)
         failures = [t.first_failure for t in self.tensors.values() if t.first_failure]
-        return min(failures, key=lambda m: (m.step, TENSORS.index(m.tensor)), default=None)
+        return min(failures, key=lambda m: (m.step, order.index(m.tensor)), default=None)
 
     @property
     def first_failing_step(self):
@@ -122,10 +124,11 @@ class Report:
                  f"{self.compared_steps} steps"
                  if failure is None else
                  f"FAILED at {failure} (step numbers in processing order, of {self.time})"]
-        lines.append(f"{'tensor':<8} {'worst |err|':>11} {'at step':>7} {'max rel':>9} "
+        width = max(8, *(len(name) for name in self.tensors))
+        lines.append(f"{'tensor':<{width}} {'worst |err|':>11} {'at step':>7} {'max rel':>9} "
                      f"{'tolerance':>10} {'err/tol':>7}  status")
         for t in self.tensors.values():
-            lines.append(f"{t.name:<8} {t.worst.error:>11.3e} {t.worst.step:>7} "
+            lines.append(f"{t.name:<{width}} {t.worst.error:>11.3e} {t.worst.step:>7} "
                          f"{np.nanmax(t.max_rel):>9.2e} {t.worst.bound:>10.3e} "
                          f"{t.worst.error / t.worst.bound:>7.3f}  "
                          f"{'ok' if t.passed else 'FAIL'}")
@@ -138,19 +141,33 @@ class Report:
         return "\n".join(lines)
 
 
-def check(actual, reference, probe, tol, context=None):
-    """Compare a framework's tensors with the reference, element by element, step by step.
+@dataclass
+class Expectation:
+    """What one tensor should hold: reference values, their steps, and the bound per element.
+
+    Attributes:
+        values: (B, S, U) float64 reference values.
+        steps: (S,) the step number of each of the S slices.
+        bound: (B, S, U) the largest |framework - reference| each element may show.
+    """
+
+    values: np.ndarray
+    steps: np.ndarray
+    bound: np.ndarray
+
+
+def expectations(reference, probe, tol, return_sequences=True):
+    """The Expectation of every tensor in TENSORS, and the number of comparable steps.
 
     Args:
-        actual: tensor name (see TENSORS) -> array from the framework.
         reference: the float64 Trace.
-        probe: the Trace of the stacked float32 probe run (it scales the bound and finds where
-            values leave float32's range, see lstm_ref.tolerance), or None for the floor alone.
+        probe: the Trace of the stacked float32 probe run (it scales the bound and finds the
+            steps float32 cannot determine, see lstm_ref.tolerance), or None for the floor alone.
         tol: a :class:`~lstm_ref.tolerance.Tolerance`.
-        context: dict shown in the summary to reproduce the case.
+        return_sequences: whether "output" is every step's output or only the last.
 
     Returns:
-        A :class:`Report`.
+        ``(dict name -> Expectation, compared_steps)``.
     """
     time = reference.h.shape[1]
     atols, limits = {}, [time]
@@ -159,24 +176,52 @@ def check(actual, reference, probe, tol, context=None):
         probe_seq = None if probe is None else getattr(probe, name)
         atols[name] = tol.step_atol(ref_seq, probe_seq)
         limits.append(tolerances.horizon_step(ref_seq, probe_seq) or time)
-    compared = min(limits)
-    tensors = {}
+    result = {}
     for name in TENSORS:
-        if name not in actual or actual[name] is None:
-            continue
-        expected = getattr(reference, _REFERENCE_OF[name])
-        got = np.asarray(actual[name], dtype=np.float64)
+        values, atol = getattr(reference, _REFERENCE_OF[name]), atols[_REFERENCE_OF[name]]
         steps = np.arange(time)
-        atol = atols[_REFERENCE_OF[name]]
-        if got.ndim == 2:  # a single step, the last: final states or the last output
-            expected, steps, atol = expected[:, -1:], steps[-1:], atol[-1:]
+        if name.startswith("state_") or (name == "output" and not return_sequences):
+            values, steps, atol = values[:, -1:], steps[-1:], atol[-1:]
+        magnitude = np.where(np.isfinite(values), np.abs(values), 0.0)
+        result[name] = Expectation(values, steps, atol[None, :, None] + tol.rtol * magnitude)
+    return result, min(limits)
+
+
+def check(actual, reference, probe, tol, context=None):
+    """Compare a framework's tensors with the reference, element by element, step by step.
+
+    Args:
+        actual: tensor name (see TENSORS) -> array from the framework; "output" may be
+            (B, T, U) (return_sequences) or (B, U).
+        reference, probe, tol: see :func:`expectations`.
+        context: dict shown in the summary to reproduce the case.
+
+    Returns:
+        A :class:`Report`.
+    """
+    output = actual.get("output")
+    sequences = output is None or np.ndim(output) == 3
+    expected, compared = expectations(reference, probe, tol, return_sequences=sequences)
+    return check_expectations(actual, expected, tol, reference.h.shape[1],
+                              lambda name, steps: steps < compared, compared, context)
+
+
+def check_expectations(actual, expected, tol, time, comparable, compared_steps, context=None):
+    """Compare ``actual[name]`` with ``expected[name]`` for every name both have, in the order
+    of ``expected``; ``comparable(name, steps)`` says which steps to compare. Returns a Report."""
+    tensors = {}
+    for name, expectation in expected.items():
+        if actual.get(name) is None:
+            continue
+        got = np.asarray(actual[name], dtype=np.float64)
+        if got.ndim == 2:  # a single step: final states or the last output
             got = got[:, None, :]
-        _check_shape(name, got.shape, expected.shape)
-        keep = steps < compared
+        _check_shape(name, got.shape, expectation.values.shape)
+        keep = comparable(name, expectation.steps)
         if keep.any():
-            tensors[name] = _tensor_report(name, got[:, keep], expected[:, keep], steps[keep],
-                                           atol[keep], tol.rtol)
-    return Report(tensors=tensors, tolerance=tol, time=time, compared_steps=compared,
+            tensors[name] = _tensor_report(name, got[:, keep], expectation.values[:, keep],
+                                           expectation.steps[keep], expectation.bound[:, keep])
+    return Report(tensors=tensors, tolerance=tol, time=time, compared_steps=compared_steps,
                   context=dict(context or {}))
 
 
@@ -202,9 +247,9 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     """Run ``layer`` on ``x`` step by step and compare every h_t, c_t and output with the reference.
 
     Args:
-        layer: a framework LSTM layer (Keras 3 LSTM or RNN(LSTMCell)), built.
+        layer: a framework LSTM layer, built: Keras 3 LSTM, RNN(LSTMCell), Bidirectional.
         x: (batch, time, features) input.
-        initial_state: None or [h0, c0].
+        initial_state: None, or [h0, c0] ([h_f, c_f, h_b, c_b] for a Bidirectional).
         mask: None or (batch, time) booleans.
         tolerance: a Tolerance to use instead of the table's entry for the layer's dtype.
 
@@ -213,8 +258,8 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     """
     from lstm_ref.adapters import adapter_for
 
-    observation = adapter_for(layer).observe(layer, x, initial_state=initial_state, mask=mask)
-    return check_observation(observation, tolerance)
+    return adapter_for(layer).compare(layer, x, initial_state=initial_state, mask=mask,
+                                      tolerance=tolerance)
 
 
 def assert_equivalent(layer, x, initial_state=None, mask=None, tolerance=None):
@@ -233,12 +278,11 @@ def _check_shape(name, received, expected):
                          f"{expected} (batch, steps, units)")
 
 
-def _tensor_report(name, got, expected, steps, atol, rtol):
+def _tensor_report(name, got, expected, steps, bound):
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         err = np.abs(got - expected)
         agree = (np.isnan(got) & np.isnan(expected)) | (np.isinf(expected) & (got == expected))
         err = np.where(agree, 0.0, np.where(np.isnan(err), np.inf, err))
-        bound = atol[None, :, None] + rtol * np.where(np.isfinite(expected), np.abs(expected), 0.0)
         rel = np.where(expected != 0, err / np.abs(expected), np.where(err > 0, np.inf, 0.0))
     ratio = err / bound
     failing = err > bound
@@ -251,7 +295,8 @@ def _tensor_report(name, got, expected, steps, atol, rtol):
         b, u = np.unravel_index(np.argmax(in_step), in_step.shape)
         first = _mismatch(name, (b, step_index, u), got, expected, err, bound, steps)
     return TensorReport(name=name, steps=steps, max_abs=err.max(axis=(0, 2)),
-                        max_rel=rel.max(axis=(0, 2)), atol=atol, worst=worst, first_failure=first)
+                        max_rel=rel.max(axis=(0, 2)), max_bound=bound.max(axis=(0, 2)),
+                        worst=worst, first_failure=first)
 
 
 def _mismatch(name, index, got, expected, err, bound, steps):

@@ -35,3 +35,46 @@ class BrokenLSTMCell(keras.layers.LSTMCell):
         c = f * c_prev + i * self.activation(z_c)
         h = o * self.activation(c)
         return h, [h, c]
+
+
+LAYER_BUGS = ("mask ignored", "masked outputs zeroed", "go_backwards not applied",
+              "initial state ignored", "stateful state not carried")
+
+
+class BrokenLSTM(keras.layers.LSTM):
+    """A keras.layers.LSTM whose call has one bug in the layer's own logic (or none). Its
+    attributes still say what it should do, so a twin built from it expects the right thing."""
+
+    def __init__(self, units, bug=None, **kwargs):
+        super().__init__(units, **kwargs)
+        self.bug = bug
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if self.bug == "mask ignored":
+            mask = None
+        if self.bug == "initial state ignored":
+            initial_state = None
+        if self.bug == "stateful state not carried":
+            self.reset_state()
+        saved = self.zero_output_for_mask, self.go_backwards
+        if self.bug == "masked outputs zeroed":
+            self.zero_output_for_mask = True
+        if self.bug == "go_backwards not applied":
+            self.go_backwards = False
+        try:
+            return super().call(sequences, initial_state=initial_state, mask=mask,
+                                training=training)
+        finally:
+            self.zero_output_for_mask, self.go_backwards = saved
+
+
+class UnflippedBidirectional(keras.layers.Bidirectional):
+    """A Bidirectional that forgets to flip the backward sequence back to time order."""
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        self.return_sequences = False  # the flip happens only when this is True
+        try:
+            return super().call(sequences, initial_state=initial_state, mask=mask,
+                                training=training)
+        finally:
+            self.return_sequences = True

@@ -20,8 +20,8 @@ def lstm_cell(layer):
     kind = type(layer).__name__
     if not isinstance(layer, keras.layers.RNN):
         raise UnsupportedLayerError(
-            f"from_keras supports keras.layers.LSTM and keras.layers.RNN(LSTMCell); "
-            f"received {kind}")
+            f"from_keras supports keras.layers.LSTM, keras.layers.RNN(LSTMCell) and "
+            f"Bidirectional over either; received {kind}")
     cell = layer.cell
     if isinstance(cell, keras.layers.StackedRNNCells):
         raise UnsupportedLayerError(
@@ -29,8 +29,9 @@ def lstm_cell(layer):
             f"({', '.join(type(c).__name__ for c in cell.cells)}); from_keras supports one LSTMCell")
     if not isinstance(cell, keras.layers.LSTMCell):
         raise UnsupportedLayerError(
-            f"from_keras supports keras.layers.LSTM and keras.layers.RNN(LSTMCell); received "
-            f"{kind} {layer.name!r} over a {type(cell).__name__}")
+            f"from_keras supports keras.layers.LSTM, keras.layers.RNN(LSTMCell) and "
+            f"Bidirectional over either; received {kind} {layer.name!r} over a "
+            f"{type(cell).__name__}")
     if not layer.built or not cell.built:
         raise UnsupportedLayerError(
             f"{kind} {layer.name!r} is not built, so it has no weights yet; call it on an input "
@@ -129,8 +130,24 @@ class KerasLSTMTwin:
 
 
 def from_keras(layer):
-    """A :class:`KerasLSTMTwin` of a built Keras 3 LSTM or RNN(LSTMCell)."""
+    """The twin of a built Keras 3 LSTM, RNN(LSTMCell) (a :class:`KerasLSTMTwin`) or
+    Bidirectional over one (a KerasBidirectionalTwin)."""
+    if isinstance(layer, _keras().layers.Bidirectional):
+        from lstm_ref.adapters.keras_bidirectional import KerasBidirectionalTwin
+
+        return KerasBidirectionalTwin(layer)
     return KerasLSTMTwin(layer)
+
+
+def compare(layer, x, initial_state=None, mask=None, tolerance=None):
+    """Step-by-step comparison of a Keras LSTM, RNN(LSTMCell) or Bidirectional: a Report."""
+    from lstm_ref.compare import check_observation
+
+    if isinstance(layer, _keras().layers.Bidirectional):
+        from lstm_ref.adapters import keras_bidirectional
+
+        return keras_bidirectional.compare(layer, x, initial_state, mask, tolerance)
+    return check_observation(observe(layer, x, initial_state=initial_state, mask=mask), tolerance)
 
 
 def observe(layer, x, initial_state=None, mask=None):
@@ -144,6 +161,7 @@ def observe(layer, x, initial_state=None, mask=None):
         mask = as_mask(mask, x.shape[0], x.shape[1])
     own_state = initial_state is None and layer.stateful  # the layer starts from its own state
     if own_state:
+        _check_state_batch(twin.states, x.shape)
         initial_state = twin.states
     if initial_state is not None:
         initial_state = [as_float_array(s, f"initial_state[{i}]", ndim=2).astype(dtype)
@@ -197,7 +215,7 @@ def _layer_states(layer):
 
 
 def _check_state_batch(states, input_shape):
-    if len(input_shape) >= 1 and states[0].shape[0] != input_shape[0]:
+    if states is not None and len(input_shape) >= 1 and states[0].shape[0] != input_shape[0]:
         raise ShapeError(f"this stateful LSTM carries a state for batch size {states[0].shape[0]}; "
                          f"received inputs of shape {tuple(input_shape)}")
 

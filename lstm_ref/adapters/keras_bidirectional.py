@@ -1,0 +1,167 @@
+"""Keras 3 Bidirectional(LSTM): its twin, and its step-by-step comparison.
+
+Keras runs the forward layer and the backward layer (go_backwards=True) on the same input,
+flips the backward output back to time order when it returns sequences, merges the two
+(concat, sum, ave, mul, or None: both), and returns the states as
+[h_forward, c_forward, h_backward, c_backward]. Bidirectional sets each layer's
+zero_output_for_mask to return_sequences.
+"""
+
+import numpy as np
+
+from lstm_ref.compare import Expectation, check_expectations, expectations, run_reference
+from lstm_ref.errors import ShapeError, UnsupportedLayerError
+from lstm_ref.tolerance import lookup
+
+MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+
+
+def merge(mode, y, y_rev):
+    """Keras's merge of the two directions' outputs."""
+    if mode == "concat":
+        return np.concatenate([y, y_rev], axis=-1)
+    if mode == "sum":
+        return y + y_rev
+    if mode == "ave":
+        return (y + y_rev) / 2
+    if mode == "mul":
+        return y * y_rev
+    return (y, y_rev)
+
+
+def merge_bound(mode, y, y_rev, bound, bound_rev, eps):
+    """The bound on the merged output, from each direction's bound: |d(a + b)| <= |da| + |db|,
+    |d(a b)| <= |b| |da| + |a| |db| + |da| |db|; plus the merge's own rounding (one ulp)."""
+    if mode == "concat":
+        return np.concatenate([bound, bound_rev], axis=-1)
+    merged = merge(mode, y, y_rev)
+    own = eps * np.abs(merged)
+    if mode == "sum":
+        return bound + bound_rev + own
+    if mode == "ave":
+        return (bound + bound_rev) / 2 + own
+    return np.abs(y_rev) * bound + np.abs(y) * bound_rev + bound * bound_rev + own
+
+
+def split_states(initial_state):
+    """[h_f, c_f, h_b, c_b] -> ([h_f, c_f], [h_b, c_b]); None -> (None, None)."""
+    if initial_state is None:
+        return None, None
+    if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 4:
+        raise ShapeError("a Bidirectional LSTM takes initial_state=[h_forward, c_forward, "
+                         "h_backward, c_backward]; received "
+                         f"{type(initial_state).__name__} of length {len(initial_state)}")
+    return list(initial_state[:2]), list(initial_state[2:])
+
+
+class KerasBidirectionalTwin:
+    """The reference twin of a built keras.layers.Bidirectional over an LSTM: called like the
+    layer, it returns what the layer returns, as float64 NumPy arrays."""
+
+    def __init__(self, layer):
+        from lstm_ref.adapters.keras import KerasLSTMTwin
+
+        self.forward = KerasLSTMTwin(layer.forward_layer)
+        self.backward = KerasLSTMTwin(layer.backward_layer)
+        self.merge_mode = layer.merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+
+    @property
+    def weights(self):
+        """(forward LSTMWeights, backward LSTMWeights)."""
+        return self.forward.weights, self.backward.weights
+
+    def __call__(self, inputs, initial_state=None, mask=None, training=None):
+        forward_state, backward_state = split_states(initial_state)
+        y = self.forward(inputs, forward_state, mask, training)
+        y_rev = self.backward(inputs, backward_state, mask, training)
+        states = ()
+        if self.return_state:
+            states = tuple(y[1:]) + tuple(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = y_rev[:, ::-1]
+        output = merge(self.merge_mode, y, y_rev)
+        if not self.return_state:
+            return output
+        return output + states if self.merge_mode is None else (output,) + states
+
+    def reset_states(self):
+        self.forward.reset_states()
+        self.backward.reset_states()
+
+
+def compare(layer, x, initial_state=None, mask=None, tolerance=None):
+    """Both directions step by step (each layer's own cell), each direction's own call, and the
+    Bidirectional call (merged output, four states), against the reference. Returns a Report
+    whose tensors are named forward.*, backward.* (steps in that layer's processing order)
+    and output (time order)."""
+    from lstm_ref.adapters import keras as keras_adapter
+
+    keras = keras_adapter._keras()
+    KerasBidirectionalTwin(layer)  # validates both layers with the twin's clear errors
+    if layer.forward_layer.stateful:
+        # Stepping each layer, calling it, then calling the Bidirectional would advance the
+        # carried states twice: refuse rather than report a false difference.
+        raise UnsupportedLayerError("compare() does not support a stateful Bidirectional yet; "
+                                    "compare its forward_layer and backward_layer one by one")
+    tol = tolerance or lookup(layer.compute_dtype)
+    forward_state, backward_state = split_states(initial_state)
+    expected, limits, merged_parts = {}, {}, {}
+    context = {"layer": f"Bidirectional(merge_mode={layer.merge_mode!r}, return_sequences="
+                        f"{layer.return_sequences}, return_state={layer.return_state})",
+               "steps": "output and forward.*: time order; backward.*: the backward layer's "
+                        "processing order (time reversed)"}
+    actual = {}
+    for prefix, sub, state in (("forward", layer.forward_layer, forward_state),
+                               ("backward", layer.backward_layer, backward_state)):
+        obs = keras_adapter.observe(sub, x, initial_state=state, mask=mask)
+        reference, probe = run_reference(obs)
+        sub_expected, limits[prefix] = expectations(reference, probe, tol, layer.return_sequences)
+        for name in ("h", "c", "output", "state_h", "state_c"):
+            expected[f"{prefix}.{name}"] = sub_expected[name]
+            actual[f"{prefix}.{name}"] = obs.actual.get(name if name in ("h", "c", "output") else None)
+        merged_parts[prefix] = sub_expected["output"]
+        context[f"{prefix} layer"] = obs.context["layer"]
+        context.setdefault("versions", obs.context["versions"])
+    result = layer(obs.x, initial_state=initial_state, mask=mask, training=False)
+    result = [keras.ops.convert_to_numpy(r) for r in (result if isinstance(result, (tuple, list)) else [result])]
+    outputs = result[:2] if layer.merge_mode is None else result[:1]
+    if layer.return_state:
+        for name, value in zip(("forward.state_h", "forward.state_c", "backward.state_h",
+                                "backward.state_c"), result[len(outputs):]):
+            actual[name] = value
+    expected.update(_merged(layer, merged_parts, tol))
+    names = ["output"] if layer.merge_mode is not None else ["output[0]", "output[1]"]
+    actual.update(zip(names, outputs))
+    order = [n for n in expected if not n.endswith(("state_h", "state_c"))]
+    order += [n for n in expected if n.endswith(("state_h", "state_c"))]
+    expected = {n: expected[n] for n in order}
+    time = x.shape[1]
+
+    def comparable(name, steps):
+        if name.startswith(("forward.", "backward.")):
+            return steps < limits[name.split(".")[0]]
+        # The merged output, in time order: step t is the forward layer's step t and the
+        # backward layer's step T - 1 - t (the last output is both layers' last step).
+        backward_steps = steps if not layer.return_sequences else time - 1 - steps
+        return (steps < limits["forward"]) & (backward_steps < limits["backward"])
+
+    return check_expectations(actual, expected, tol, time, comparable,
+                              min(limits.values()), context)
+
+
+def _merged(layer, parts, tol):
+    """The Expectation of the merged output(s), from each direction's output Expectation."""
+    forward, backward = parts["forward"], parts["backward"]
+    y, bound = forward.values, forward.bound
+    y_rev, bound_rev = backward.values, backward.bound
+    if layer.return_sequences:  # Keras flips the backward sequence back to time order
+        y_rev, bound_rev = y_rev[:, ::-1], bound_rev[:, ::-1]
+    if layer.merge_mode is None:
+        return {"output[0]": Expectation(y, forward.steps, bound),
+                "output[1]": Expectation(y_rev, forward.steps, bound_rev)}
+    return {"output": Expectation(merge(layer.merge_mode, y, y_rev), forward.steps,
+                                  merge_bound(layer.merge_mode, y, y_rev, bound, bound_rev,
+                                              tol.eps))}
