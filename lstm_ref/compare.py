@@ -243,7 +243,7 @@ def check_observation(observation, tolerance=None):
     return check(observation.actual, reference, probe, tol, observation.context)
 
 
-def compare(layer, x, initial_state=None, mask=None, tolerance=None):
+def compare(layer, x, initial_state=None, mask=None, tolerance=None, **options):
     """Run ``layer`` on ``x`` step by step and compare every h_t, c_t and output with the reference.
 
     Args:
@@ -252,6 +252,8 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
         initial_state: None, or [h0, c0] ([h_f, c_f, h_b, c_b] for a Bidirectional).
         mask: None or (batch, time) booleans.
         tolerance: a Tolerance to use instead of the table's entry for the layer's dtype.
+        **options: adapter options, e.g. ``execution="eager"|"function"|"xla"|"predict"``
+            for Keras (how the whole layer is run; its cell is always stepped eagerly).
 
     Returns:
         A :class:`Report`.
@@ -259,12 +261,13 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     from lstm_ref.adapters import adapter_for
 
     return adapter_for(layer).compare(layer, x, initial_state=initial_state, mask=mask,
-                                      tolerance=tolerance)
+                                      tolerance=tolerance, **options)
 
 
-def assert_equivalent(layer, x, initial_state=None, mask=None, tolerance=None):
+def assert_equivalent(layer, x, initial_state=None, mask=None, tolerance=None, **options):
     """:func:`compare`, raising AssertionError with the report's summary if it failed."""
-    report = compare(layer, x, initial_state=initial_state, mask=mask, tolerance=tolerance)
+    report = compare(layer, x, initial_state=initial_state, mask=mask, tolerance=tolerance,
+                     **options)
     if not report.passed:
         raise AssertionError(report.summary())
     return report

@@ -139,20 +139,25 @@ def from_keras(layer):
     return KerasLSTMTwin(layer)
 
 
-def compare(layer, x, initial_state=None, mask=None, tolerance=None):
-    """Step-by-step comparison of a Keras LSTM, RNN(LSTMCell) or Bidirectional: a Report."""
+def compare(layer, x, initial_state=None, mask=None, tolerance=None, execution="eager"):
+    """Step-by-step comparison of a Keras LSTM, RNN(LSTMCell) or Bidirectional: a Report.
+    ``execution`` picks how the whole layer is run (lstm_ref.adapters.keras_execution)."""
     from lstm_ref.compare import check_observation
 
     if isinstance(layer, _keras().layers.Bidirectional):
         from lstm_ref.adapters import keras_bidirectional
 
         return keras_bidirectional.compare(layer, x, initial_state, mask, tolerance)
-    return check_observation(observe(layer, x, initial_state=initial_state, mask=mask), tolerance)
+    observation = observe(layer, x, initial_state=initial_state, mask=mask, execution=execution)
+    return check_observation(observation, tolerance)
 
 
-def observe(layer, x, initial_state=None, mask=None):
+def observe(layer, x, initial_state=None, mask=None, execution="eager"):
     """Run ``layer`` twice: its own cell one step at a time (for h_t and c_t at every step) and
-    the whole layer (its outputs and returned states). Returns an Observation."""
+    the whole layer (its outputs and returned states), the latter by ``execution`` (see
+    lstm_ref.adapters.keras_execution). Returns an Observation."""
+    from lstm_ref.adapters import keras_execution
+
     keras = _keras()
     twin = KerasLSTMTwin(layer)
     dtype = layer.compute_dtype
@@ -169,18 +174,17 @@ def observe(layer, x, initial_state=None, mask=None):
     # The reference validates shapes with clear messages before the framework sees anything.
     forward(x, twin.weights, initial_state=initial_state, mask=mask, keep="final")
     h, c = _step_cell(keras, layer.cell, x, initial_state, mask, layer.go_backwards)
-    result = layer(x, initial_state=None if own_state else initial_state, mask=mask,
-                   training=False)
+    result = keras_execution.call(keras, layer, x, None if own_state else initial_state, mask,
+                                  execution)
     actual = {"h": h, "c": c}
     if layer.return_state:
-        output, state_h, state_c = (keras.ops.convert_to_numpy(r) for r in result)
-        actual.update(output=output, state_h=state_h, state_c=state_c)
+        actual.update(zip(("output", "state_h", "state_c"), result))
     else:
-        actual["output"] = keras.ops.convert_to_numpy(result)
+        actual["output"] = result
     return Observation(actual=actual, weights=twin.weights, x=x, initial_state=initial_state,
                        mask=mask, options={"go_backwards": layer.go_backwards,
                                            "zero_output_for_mask": layer.zero_output_for_mask},
-                       dtype=dtype, context=twin.config)
+                       dtype=dtype, context={**twin.config, "execution": execution})
 
 
 def _step_cell(keras, cell, x, initial_state, mask, go_backwards):
@@ -248,16 +252,18 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     return layer
 
 
-def run_case(case, dtype="float32", cell=None, tolerance=None, **layer_options):
+def run_case(case, dtype="float32", cell=None, tolerance=None, execution="eager",
+             **layer_options):
     """Build the case's layer and compare it with the reference; the Report's context names
     the case and its seed, so a failure reproduces alone."""
     from lstm_ref.compare import check_observation
 
     layer = build_case_layer(case, dtype=dtype, cell=cell, **layer_options)
     arrays = case.arrays()
-    observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"])
+    observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"],
+                          execution=execution)
     observation.context = {
         "case": case.id, "seed": case.seed, **observation.context,
         "reproduce": f"lstm_ref.adapters.keras.run_case(lstm_ref.grid.Case(**{case.as_dict()}), "
-                     f"dtype={dtype!r})"}
+                     f"dtype={dtype!r}, execution={execution!r})"}
     return check_observation(observation, tolerance)
