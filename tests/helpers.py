@@ -17,3 +17,11 @@ def random_weights(rng, units, features, use_bias=True, activation="tanh",
 
 def random_state(rng, batch, units):
     return [rng.uniform(-1, 1, (batch, units)), rng.normal(0, 1, (batch, units))]
+
+
+def build_with_random_weights(layer, rng, input_shape):
+    """Build a Keras layer and give every weight (every gate) its own random values, so no
+    option hides behind Keras's initial values. Returns the layer."""
+    layer.build(input_shape)
+    layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
+    return layer

@@ -7,6 +7,7 @@ import pytest
 
 import lstm_ref
 from lstm_ref.errors import ShapeError, UnsupportedLayerError
+from tests.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -16,9 +17,7 @@ MASK = np.array([[1] * 7, [0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [1, 1, 0
 
 
 def built(layer, rng):
-    layer.build((B, T, F))
-    layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
-    return layer
+    return build_with_random_weights(layer, rng, (B, T, F))
 
 
 def inputs(rng):
@@ -94,7 +93,6 @@ def test_bad_initial_state_and_stateful_are_clear_errors(rng):
     x, state = inputs(rng)
     with pytest.raises(ShapeError, match=r"initial_state=\[h_forward, c_forward, h_backward, c_backward\]; received list of length 2"):
         lstm_ref.compare(layer, x, initial_state=state[:2])
-    stateful = keras.layers.Bidirectional(keras.layers.LSTM(U, stateful=True))
-    stateful.build((B, T, F))
+    stateful = built(keras.layers.Bidirectional(keras.layers.LSTM(U, stateful=True)), rng)
     with pytest.raises(UnsupportedLayerError, match="stateful Bidirectional"):
         lstm_ref.compare(stateful, x)

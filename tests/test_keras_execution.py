@@ -8,6 +8,7 @@ import lstm_ref
 from lstm_ref.adapters.keras_execution import EXECUTIONS
 from lstm_ref.errors import OptionError
 from lstm_ref.grid import Case
+from tests.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -38,9 +39,8 @@ def test_every_execution_path_matches_the_reference(case, execution):
 def test_execution_paths_with_a_mask(execution, rng):
     if not graph_paths_available(execution):
         pytest.skip(f"{execution} needs the TensorFlow backend")
-    layer = keras.layers.LSTM(4, return_sequences=True, return_state=True)
-    layer.build((3, 6, 2))
-    layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
+    layer = build_with_random_weights(keras.layers.LSTM(4, return_sequences=True, return_state=True),
+                                      rng, (3, 6, 2))
     mask = np.array([[1] * 6, [0, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]], bool)
     x = rng.uniform(-1, 1, (3, 6, 2)).astype("float32")
     state = [rng.uniform(-1, 1, (3, 4)).astype("float32") for _ in range(2)]

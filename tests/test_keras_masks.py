@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import lstm_ref
+from tests.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -22,9 +23,7 @@ PATTERNS = np.array([
 
 
 def random_weights(layer, rng):
-    layer.build((B, T, F))
-    layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
-    return layer
+    return build_with_random_weights(layer, rng, (B, T, F))
 
 
 def inputs(rng):

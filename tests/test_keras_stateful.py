@@ -7,6 +7,7 @@ import pytest
 
 import lstm_ref
 from lstm_ref.errors import ShapeError
+from tests.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -16,9 +17,7 @@ B, T, F, U = 3, 12, 4, 5
 
 def stateful_layer(rng, cls=None, **kwargs):
     layer = (cls or keras.layers.LSTM)(U, stateful=True, return_sequences=True, **kwargs)
-    layer.build((B, T, F))
-    layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
-    return layer
+    return build_with_random_weights(layer, rng, (B, T, F))
 
 
 @pytest.mark.parametrize("chunks", [(12,), (6, 6), (1, 11), (5, 4, 3), (1,) * 12])

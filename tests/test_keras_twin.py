@@ -6,6 +6,7 @@ import pytest
 
 import lstm_ref
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
+from tests.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -14,10 +15,7 @@ B, T, F, U = 3, 6, 4, 5
 
 
 def built(layer, rng, batch=B):
-    layer.build((batch, T, F))
-    # Random per-gate weights, so no option hides behind Keras's initial values.
-    layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
-    return layer
+    return build_with_random_weights(layer, rng, (batch, T, F))
 
 
 def x_of(rng, batch=B):
