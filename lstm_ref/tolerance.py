@@ -125,6 +125,7 @@ def conditioning(reference, probe):
 
 def probe_batch(x, initial_state, mask):
     """The inputs of the PROBES float32 runs, stacked along the batch axis (one forward call).
+    ``initial_state`` is a list of (B, ...) arrays, of any length (two per LSTM layer).
 
     The first copy is (x, initial_state) as given; each other multiplies every element by
     1 + k * eps32, k in {-1, 0, 1} drawn from a fixed seed: about one ulp, the size of the
@@ -138,7 +139,8 @@ def probe_batch(x, initial_state, mask):
                        None if initial_state is None else [_nudge(s, rng) for s in initial_state]))
     xs = np.concatenate([c[0].astype(PROBE_DTYPE) for c in copies])
     states = None if initial_state is None else [
-        np.concatenate([np.asarray(c[1][i], PROBE_DTYPE) for c in copies]) for i in range(2)]
+        np.concatenate([np.asarray(c[1][i], PROBE_DTYPE) for c in copies])
+        for i in range(len(initial_state))]
     masks = None if mask is None else np.concatenate([np.asarray(mask)] * PROBES)
     return xs, states, masks
 

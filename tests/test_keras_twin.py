@@ -114,8 +114,8 @@ def test_training_with_dropout_is_refused_and_inference_ignores_dropout(rng):
     (lambda: built(keras.layers.GRU(U), np.random.default_rng(0)), "received GRU 'gru.*' over a GRUCell"),
     (lambda: built(keras.layers.SimpleRNN(U), np.random.default_rng(0)), "over a SimpleRNNCell"),
     (lambda: keras.layers.Dense(U), "received Dense"),
-    (lambda: built(keras.layers.RNN([keras.layers.LSTMCell(U), keras.layers.LSTMCell(U)]),
-                   np.random.default_rng(0)), "runs stacked cells"),
+    (lambda: built(keras.layers.RNN([keras.layers.LSTMCell(U), keras.layers.GRUCell(U)]),
+                   np.random.default_rng(0)), "stacks a GRUCell"),
     (lambda: built(keras.layers.LSTM(U, activation=lambda v: 2 * v), np.random.default_rng(0)),
      "activation .* is not a Keras built-in activation"),
 ])

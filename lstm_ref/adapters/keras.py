@@ -26,7 +26,8 @@ def lstm_cell(layer):
     if isinstance(cell, keras.layers.StackedRNNCells):
         raise UnsupportedLayerError(
             f"{kind} {layer.name!r} runs stacked cells "
-            f"({', '.join(type(c).__name__ for c in cell.cells)}); from_keras supports one LSTMCell")
+            f"({', '.join(type(c).__name__ for c in cell.cells)}): use from_keras(layer), which "
+            "mirrors stacks of LSTMCells")
     if not isinstance(cell, keras.layers.LSTMCell):
         raise UnsupportedLayerError(
             f"from_keras supports keras.layers.LSTM, keras.layers.RNN(LSTMCell) and "
@@ -61,6 +62,13 @@ def weights_of(cell):
         to_numpy(cell.bias) if cell.use_bias else None,
         activation=activation_name(cell.activation, "activation"),
         recurrent_activation=activation_name(cell.recurrent_activation, "recurrent_activation"))
+
+
+def describe_cell(cell):
+    """A one-line account of an LSTMCell's options."""
+    return (f"{type(cell).__name__}(units={cell.units}, activation={cell.activation.__name__}, "
+            f"recurrent_activation={cell.recurrent_activation.__name__}, "
+            f"use_bias={cell.use_bias})")
 
 
 def describe(layer):
@@ -132,22 +140,31 @@ class KerasLSTMTwin:
 def from_keras(layer):
     """The twin of a built Keras 3 LSTM, RNN(LSTMCell) (a :class:`KerasLSTMTwin`) or
     Bidirectional over one (a KerasBidirectionalTwin)."""
-    if isinstance(layer, _keras().layers.Bidirectional):
+    from lstm_ref.adapters import keras_stacked
+
+    keras = _keras()
+    if isinstance(layer, keras.layers.Bidirectional):
         from lstm_ref.adapters.keras_bidirectional import KerasBidirectionalTwin
 
         return KerasBidirectionalTwin(layer)
+    if keras_stacked.is_stacked(keras, layer):
+        return keras_stacked.KerasStackedTwin(layer)
     return KerasLSTMTwin(layer)
 
 
 def compare(layer, x, initial_state=None, mask=None, tolerance=None, execution="eager"):
     """Step-by-step comparison of a Keras LSTM, RNN(LSTMCell) or Bidirectional: a Report.
     ``execution`` picks how the whole layer is run (lstm_ref.adapters.keras_execution)."""
+    from lstm_ref.adapters import keras_stacked
     from lstm_ref.compare import check_observation
 
-    if isinstance(layer, _keras().layers.Bidirectional):
+    keras = _keras()
+    if isinstance(layer, keras.layers.Bidirectional):
         from lstm_ref.adapters import keras_bidirectional
 
         return keras_bidirectional.compare(layer, x, initial_state, mask, tolerance)
+    if keras_stacked.is_stacked(keras, layer):
+        return keras_stacked.compare(layer, x, initial_state, mask, tolerance)
     observation = observe(layer, x, initial_state=initial_state, mask=mask, execution=execution)
     return check_observation(observation, tolerance)
 

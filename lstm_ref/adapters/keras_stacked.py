@@ -1,0 +1,143 @@
+"""Keras 3 RNN over a list of LSTMCells (StackedRNNCells): its twin and its comparison.
+
+At every step the input goes through cell 0, cell 0's new h is cell 1's input, and so on; the
+RNN's output is the last cell's h. A masked step keeps every cell's state and repeats the
+output. So the reference runs the cells one after the other over the whole sequence, each on
+the previous cell's h sequence (in processing order) with the same mask: at a masked step the
+next cell sees the carried h instead of the discarded new one, and its step is discarded too.
+States are nested as Keras nests them: [[h_0, c_0], [h_1, c_1], ...].
+"""
+
+import numpy as np
+
+from lstm_ref.checks import as_float_array, as_mask
+from lstm_ref.compare import check_expectations, expectations
+from lstm_ref.errors import ShapeError, UnsupportedLayerError
+from lstm_ref.reference import forward
+from lstm_ref.tolerance import PROBE_DTYPE, lookup, probe_batch
+
+
+def is_stacked(keras, layer):
+    return isinstance(layer, keras.layers.RNN) and isinstance(layer.cell,
+                                                               keras.layers.StackedRNNCells)
+
+
+class KerasStackedTwin:
+    """The reference twin of a built keras.layers.RNN([LSTMCell, ...])."""
+
+    def __init__(self, layer):
+        from lstm_ref.adapters.keras import _keras, describe_cell, weights_of
+
+        keras = _keras()
+        for cell in layer.cell.cells:
+            if not isinstance(cell, keras.layers.LSTMCell):
+                raise UnsupportedLayerError(
+                    f"RNN {layer.name!r} stacks a {type(cell).__name__}; lstm_ref mirrors stacks "
+                    "of LSTMCells only")
+        if not layer.built:
+            raise UnsupportedLayerError(f"RNN {layer.name!r} is not built, so it has no weights "
+                                        "yet; call it on an input or build it first")
+        if layer.stateful:
+            raise UnsupportedLayerError("a stateful RNN over stacked cells is not supported yet")
+        self.weights = [weights_of(cell) for cell in layer.cell.cells]
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.go_backwards = layer.go_backwards
+        self.zero_output_for_mask = layer.zero_output_for_mask
+        self.config = {"layer": f"RNN([{', '.join(describe_cell(c) for c in layer.cell.cells)}], "
+                                f"return_sequences={layer.return_sequences}, return_state="
+                                f"{layer.return_state}, go_backwards={layer.go_backwards})"}
+
+    def run(self, x, initial_state=None, mask=None, dtype="float64"):
+        """One Trace per cell, in processing order."""
+        states = self._states(initial_state)
+        x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)")
+        if mask is not None:
+            mask = as_mask(mask, x.shape[0], x.shape[1])
+        if self.go_backwards:  # reverse once; every cell then runs forward on processing order
+            x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
+        traces = []
+        for index, (weights, state) in enumerate(zip(self.weights, states)):
+            last = index == len(self.weights) - 1
+            trace = forward(x, weights, initial_state=state, mask=mask, dtype=dtype,
+                            zero_output_for_mask=self.zero_output_for_mask and last)
+            traces.append(trace)
+            x = trace.h
+        return traces
+
+    def __call__(self, inputs, initial_state=None, mask=None, training=None):
+        traces = self.run(inputs, initial_state, mask)
+        output = traces[-1].outputs if self.return_sequences else traces[-1].last_output
+        if not self.return_state:
+            return output
+        return (output,) + tuple([t.final_h, t.final_c] for t in traces)
+
+    def _states(self, initial_state):
+        if initial_state is None:
+            return [None] * len(self.weights)
+        if len(initial_state) != len(self.weights) or any(len(s) != 2 for s in initial_state):
+            raise ShapeError(f"an RNN over {len(self.weights)} LSTMCells takes initial_state="
+                             "[[h_0, c_0], [h_1, c_1], ...], one pair per cell; received "
+                             f"{len(initial_state)} entries")
+        return [list(s) for s in initial_state]
+
+
+def compare(layer, x, initial_state=None, mask=None, tolerance=None):
+    """Every cell's h and c at every step (the layer's own cells, stepped), the layer's output
+    and states, against the reference. Tensors: cell0.h, cell0.c, ..., output, cell0.state_h..."""
+    from lstm_ref.adapters import keras_execution
+    from lstm_ref.adapters.keras import _keras
+
+    keras = _keras()
+    twin = KerasStackedTwin(layer)
+    dtype = layer.compute_dtype
+    x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
+    if initial_state is not None:
+        initial_state = [[np.asarray(s, dtype) for s in pair] for pair in twin._states(initial_state)]
+    reference = twin.run(x, initial_state, mask)  # validates before the framework runs
+    flat = None if initial_state is None else [s for pair in initial_state for s in pair]
+    px, pflat, pmask = probe_batch(x, flat, None if mask is None else as_mask(mask, *x.shape[:2]))
+    pstates = None if pflat is None else [pflat[i:i + 2] for i in range(0, len(pflat), 2)]
+    probes = twin.run(px, pstates, pmask, dtype=PROBE_DTYPE)
+    steps = _step_cells(keras, layer.cell.cells, x, initial_state, mask, layer.go_backwards)
+    result = keras_execution.call(keras, layer, x, initial_state, mask)
+    tol = tolerance or lookup(dtype)
+    expected, actual, limits = {}, {}, []
+    for index, (ref, probe, (h, c)) in enumerate(zip(reference, probes, steps)):
+        cell_expected, limit = expectations(ref, probe, tol, layer.return_sequences)
+        limits.append(limit)
+        last = index == len(reference) - 1
+        names = ("h", "c", "output", "state_h", "state_c") if last else ("h", "c", "state_h", "state_c")
+        for name in names:
+            key = "output" if name == "output" else f"cell{index}.{name}"
+            expected[key] = cell_expected[name]
+        actual[f"cell{index}.h"], actual[f"cell{index}.c"] = h, c
+    output = result[0] if layer.return_state else result
+    actual["output"] = output
+    if layer.return_state:
+        for index, (state_h, state_c) in enumerate(result[1:]):
+            actual[f"cell{index}.state_h"], actual[f"cell{index}.state_c"] = state_h, state_c
+    compared = min(limits)
+    return check_expectations(actual, expected, tol, x.shape[1],
+                              lambda name, s: s < compared, compared, twin.config)
+
+
+def _step_cells(keras, cells, x, initial_state, mask, go_backwards):
+    """Per cell, (h, c) after every step in processing order, from the layer's own cells."""
+    ops = keras.ops
+    batch, time, _ = x.shape
+    states = [[ops.zeros((batch, cell.units), dtype=x.dtype) for _ in range(2)] for cell in cells]
+    if initial_state is not None:
+        states = [[ops.convert_to_tensor(s) for s in pair] for pair in initial_state]
+    seen = [([], []) for _ in cells]
+    for t in (range(time - 1, -1, -1) if go_backwards else range(time)):
+        inputs = ops.convert_to_tensor(x[:, t])
+        valid = None if mask is None else ops.convert_to_tensor(np.asarray(mask, bool)[:, t, None])
+        for index, cell in enumerate(cells):
+            inputs, (h, c) = cell(inputs, states[index], training=False)
+            if valid is not None:  # as keras.backend.rnn does: a masked step keeps the state
+                h, c = ops.where(valid, h, states[index][0]), ops.where(valid, c, states[index][1])
+            states[index] = [h, c]
+            seen[index][0].append(ops.convert_to_numpy(h))
+            seen[index][1].append(ops.convert_to_numpy(c))
+    return [(np.stack(hs, axis=1), np.stack(cs, axis=1)) for hs, cs in seen]
