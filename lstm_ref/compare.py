@@ -1,6 +1,6 @@
 """Step-by-step comparison of a framework's LSTM with the reference -> Report."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -222,6 +222,22 @@ def check_expectations(actual, expected, tol, time, comparable, compared_steps, 
             tensors[name] = _tensor_report(name, got[:, keep], expectation.values[:, keep],
                                            expectation.steps[keep], expectation.bound[:, keep])
     return Report(tensors=tensors, tolerance=tol, time=time, compared_steps=compared_steps,
+                  context=dict(context or {}))
+
+
+def combine(parts, time, context=None):
+    """One Report from several: ``parts`` maps a prefix to a Report, whose tensors become
+    ``prefix/name``. The tolerance shown is the first part's."""
+    tensors = {}
+    for prefix, report in parts.items():
+        for name, tensor in report.tensors.items():
+            renamed = f"{prefix}/{name}"
+            tensors[renamed] = replace(
+                tensor, name=renamed, worst=replace(tensor.worst, tensor=renamed),
+                first_failure=tensor.first_failure and replace(tensor.first_failure, tensor=renamed))
+    first = next(iter(parts.values()))
+    return Report(tensors=tensors, tolerance=first.tolerance, time=time,
+                  compared_steps=min(r.compared_steps for r in parts.values()),
                   context=dict(context or {}))
 
 

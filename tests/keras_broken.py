@@ -78,3 +78,18 @@ class UnflippedBidirectional(keras.layers.Bidirectional):
                                 training=training)
         finally:
             self.return_sequences = True
+
+
+class MaskLosingMasking(keras.layers.Masking):
+    """A Masking layer that zeroes the padded steps but does not pass the mask on."""
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, inputs):
+        outputs = super().call(inputs)
+        try:
+            outputs._keras_mask = None  # eager tensors carry the mask along: drop it
+        except AttributeError:
+            pass
+        return outputs

@@ -98,7 +98,8 @@ class KerasLSTMTwin:
 
     Called like the layer (``twin(inputs, initial_state=None, mask=None, training=None)``), it
     returns what the layer returns (the output, or ``(output, h, c)`` with return_state), as
-    float64 NumPy arrays computed by the reference. A stateful twin keeps its own state.
+    float64 NumPy arrays computed by the reference (``dtype=`` runs it in another precision).
+    A stateful twin keeps its own state.
     """
 
     def __init__(self, layer):
@@ -115,7 +116,7 @@ class KerasLSTMTwin:
         self.config = describe(layer)
         self.states = _layer_states(layer) if layer.stateful else None
 
-    def __call__(self, inputs, initial_state=None, mask=None, training=None):
+    def __call__(self, inputs, initial_state=None, mask=None, training=None, dtype="float64"):
         if training and (self.dropout or self.recurrent_dropout):
             raise OptionError(
                 f"training=True with dropout={self.dropout}, recurrent_dropout="
@@ -125,7 +126,7 @@ class KerasLSTMTwin:
             _check_state_batch(self.states, np.shape(inputs))
             initial_state = self.states
         trace = forward(inputs, self.weights, initial_state=initial_state, mask=mask,
-                        go_backwards=self.go_backwards,
+                        go_backwards=self.go_backwards, dtype=dtype,
                         zero_output_for_mask=self.zero_output_for_mask)
         if self.stateful:
             self.states = [trace.final_h, trace.final_c]
@@ -138,11 +139,14 @@ class KerasLSTMTwin:
 
 
 def from_keras(layer):
-    """The twin of a built Keras 3 LSTM, RNN(LSTMCell) (a :class:`KerasLSTMTwin`) or
-    Bidirectional over one (a KerasBidirectionalTwin)."""
-    from lstm_ref.adapters import keras_stacked
+    """The twin of a built Keras 3 LSTM, RNN(LSTMCell) (a :class:`KerasLSTMTwin`),
+    Bidirectional over one, RNN over stacked LSTMCells, or a model made of these (with Input
+    and Masking layers)."""
+    from lstm_ref.adapters import keras_model, keras_stacked
 
     keras = _keras()
+    if keras_model.is_model(keras, layer):
+        return keras_model.KerasModelTwin(layer)
     if isinstance(layer, keras.layers.Bidirectional):
         from lstm_ref.adapters.keras_bidirectional import KerasBidirectionalTwin
 
@@ -155,10 +159,15 @@ def from_keras(layer):
 def compare(layer, x, initial_state=None, mask=None, tolerance=None, execution="eager"):
     """Step-by-step comparison of a Keras LSTM, RNN(LSTMCell) or Bidirectional: a Report.
     ``execution`` picks how the whole layer is run (lstm_ref.adapters.keras_execution)."""
-    from lstm_ref.adapters import keras_stacked
+    from lstm_ref.adapters import keras_model, keras_stacked
     from lstm_ref.compare import check_observation
 
     keras = _keras()
+    if keras_model.is_model(keras, layer):
+        if initial_state is not None or mask is not None:
+            raise UnsupportedLayerError("compare(model, x) takes the model's input alone; masks "
+                                        "come from its own Masking/Embedding layers")
+        return keras_model.compare(layer, x, tolerance)
     if isinstance(layer, keras.layers.Bidirectional):
         from lstm_ref.adapters import keras_bidirectional
 

@@ -72,10 +72,10 @@ class KerasBidirectionalTwin:
         """(forward LSTMWeights, backward LSTMWeights)."""
         return self.forward.weights, self.backward.weights
 
-    def __call__(self, inputs, initial_state=None, mask=None, training=None):
+    def __call__(self, inputs, initial_state=None, mask=None, training=None, dtype="float64"):
         forward_state, backward_state = split_states(initial_state)
-        y = self.forward(inputs, forward_state, mask, training)
-        y_rev = self.backward(inputs, backward_state, mask, training)
+        y = self.forward(inputs, forward_state, mask, training, dtype)
+        y_rev = self.backward(inputs, backward_state, mask, training, dtype)
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])

@@ -65,8 +65,8 @@ class KerasStackedTwin:
             x = trace.h
         return traces
 
-    def __call__(self, inputs, initial_state=None, mask=None, training=None):
-        traces = self.run(inputs, initial_state, mask)
+    def __call__(self, inputs, initial_state=None, mask=None, training=None, dtype="float64"):
+        traces = self.run(inputs, initial_state, mask, dtype)
         output = traces[-1].outputs if self.return_sequences else traces[-1].last_output
         if not self.return_state:
             return output

@@ -1,0 +1,167 @@
+"""Keras models: the twin of a model made only of LSTM layers, and the layer-by-layer
+comparison of any model whose layers form a chain.
+
+A chain is a Sequential model, or a functional model whose layers each take the previous
+layer's output alone. ``compare(model, x)`` runs the model's layers one by one (eagerly) and
+checks each LSTM layer on the activations and the mask that actually reach it; for a model of
+Input, Masking and LSTM layers only, it also checks the model's output end to end against the
+model's twin, the bound measured on the whole chain's float32 probes.
+"""
+
+import numpy as np
+
+from lstm_ref.checks import as_float_array
+from lstm_ref.compare import Expectation, check_expectations, combine
+from lstm_ref.errors import UnsupportedLayerError
+from lstm_ref.tolerance import horizon_step, lookup, probe_batch
+
+
+def is_model(keras, obj):
+    return isinstance(obj, keras.Model)
+
+
+def chain(keras, model):
+    """The model's layers in order, or a clear error if they do not form a chain."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if not layers:
+        raise UnsupportedLayerError(f"model {model.name!r} has no layers")
+    if isinstance(model, keras.Sequential):
+        return layers
+    previous = None
+    for layer in layers:
+        source = _single_source(layer)
+        if not (source is previous or (previous is None and isinstance(source, keras.layers.InputLayer))):
+            raise UnsupportedLayerError(
+                f"compare(model) follows a chain of layers (a Sequential model, or a functional "
+                f"one whose layers each take the previous layer's output alone); layer "
+                f"{layer.name!r} of model {model.name!r} does not")
+        previous = layer
+    return layers
+
+
+def _single_source(layer):
+    """The layer whose output is this layer's only input tensor (a mask passed along as a
+    keyword argument is allowed), or None."""
+    nodes = layer._inbound_nodes
+    if len(nodes) != 1:
+        return None
+    arguments = nodes[0].arguments
+    extra = [k for k, v in arguments.kwargs.items() if hasattr(v, "_keras_history") and k != "mask"]
+    if len(arguments.args) != 1 or extra or not hasattr(arguments.args[0], "_keras_history"):
+        return None
+    return arguments.args[0]._keras_history.operation
+
+
+def lstm_like(keras, layer):
+    """Whether lstm_ref mirrors this layer: LSTM, RNN(LSTMCell or stacked LSTMCells),
+    Bidirectional over one of these."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return lstm_like(keras, layer.forward_layer)
+    if not isinstance(layer, keras.layers.RNN):
+        return False
+    cells = layer.cell.cells if isinstance(layer.cell, keras.layers.StackedRNNCells) else [layer.cell]
+    return all(isinstance(cell, keras.layers.LSTMCell) for cell in cells)
+
+
+class KerasModelTwin:
+    """The twin of a built model of Input, Masking and LSTM layers (LSTM, RNN(LSTMCell),
+    stacked cells, Bidirectional): same output, masks propagated as Keras propagates them."""
+
+    def __init__(self, model):
+        from lstm_ref.adapters.keras import _keras, from_keras
+
+        keras = _keras()
+        self.layers = []
+        for layer in chain(keras, model):
+            if isinstance(layer, keras.layers.Masking):
+                self.layers.append(("masking", layer.mask_value))
+            elif lstm_like(keras, layer) and not _stateful(layer):
+                self.layers.append(("lstm", from_keras(layer), layer.return_sequences))
+            else:
+                raise UnsupportedLayerError(
+                    f"from_keras(model) mirrors models made of Input, Masking and (non-stateful) "
+                    f"LSTM layers; model {model.name!r} has {type(layer).__name__} {layer.name!r}: "
+                    "compare(model, x) checks its LSTM layers one by one")
+
+    def __call__(self, inputs, dtype="float64"):
+        """The model's output for ``inputs`` (computed in ``dtype``)."""
+        y = as_float_array(inputs, "inputs", ndim=3, axes="(batch, time, features)")
+        result, mask = y, None
+        for kind, *spec in self.layers:
+            if kind == "masking":  # keras.layers.Masking: a step is kept if any feature differs
+                mask = np.any(y != spec[0], axis=-1)
+                result = y = y * mask[..., None]
+                continue
+            twin, return_sequences = spec
+            result = twin(y, mask=mask, dtype=dtype)
+            y = result[0] if isinstance(result, tuple) else result
+            mask = mask if return_sequences else None
+        return result
+
+
+def compare(model, x, tolerance=None):
+    """Each LSTM layer of a chain model on what reaches it; end to end for LSTM-only models."""
+    from lstm_ref.adapters import keras as keras_adapter
+
+    keras = keras_adapter._keras()
+    layers = chain(keras, model)
+    x = np.asarray(x)  # whatever the model takes (token ids for an Embedding, features...)
+    if x.dtype.kind == "f":
+        x = x.astype(model.compute_dtype)
+    parts, y, mask = {}, x, None
+    for layer in layers:
+        if lstm_like(keras, layer):
+            parts[layer.name] = keras_adapter.compare(layer, y, mask=mask, tolerance=tolerance)
+        kwargs = {}
+        if mask is not None and layer._call_has_mask_arg:
+            kwargs["mask"] = keras.ops.convert_to_tensor(mask)
+        if layer._call_has_training_arg:
+            kwargs["training"] = False
+        out = layer(keras.ops.convert_to_tensor(y), **kwargs)
+        next_mask = layer.compute_mask(keras.ops.convert_to_tensor(y), kwargs.get("mask"))
+        y = keras.ops.convert_to_numpy(out[0] if isinstance(out, (tuple, list)) else out)
+        next_mask = next_mask[0] if isinstance(next_mask, (tuple, list)) else next_mask
+        mask = None if next_mask is None else keras.ops.convert_to_numpy(next_mask).astype(bool)
+    if not parts:
+        raise UnsupportedLayerError(
+            f"model {model.name!r} has no LSTM layer (layers: "
+            f"{', '.join(type(layer).__name__ for layer in layers)})")
+    try:
+        twin = KerasModelTwin(model)
+    except UnsupportedLayerError:
+        twin = None
+    if twin is not None:
+        parts["model"] = _end_to_end(keras, model, twin, x, tolerance or lookup(model.compute_dtype))
+    return combine(parts, x.shape[1], {"model": model.name})
+
+
+def _end_to_end(keras, model, twin, x, tol):
+    """The model's output(s) against the twin's, bounded by the chain's own float32 probes."""
+    reference = _as_list(twin(x))
+    probe_x, _, _ = probe_batch(x, None, None)
+    probes = _as_list(twin(probe_x, dtype="float32"))
+    got = _as_list(model(x, training=False))
+    expected, actual, limits = {}, {}, [x.shape[1]]
+    for index, (ref, probe, value) in enumerate(zip(reference, probes, got)):
+        name = "output" if len(reference) == 1 else f"output[{index}]"
+        steps = np.arange(x.shape[1]) if ref.ndim == 3 else np.array([x.shape[1] - 1])
+        ref3 = ref if ref.ndim == 3 else ref[:, None, :]
+        probe3 = probe if probe.ndim == 3 else probe[:, None, :]
+        atol = tol.step_atol(ref3, probe3)
+        limit = horizon_step(ref3, probe3)
+        limits.append(x.shape[1] if limit is None else int(steps[limit]))
+        magnitude = np.where(np.isfinite(ref3), np.abs(ref3), 0.0)
+        expected[name] = Expectation(ref3, steps, atol[None, :, None] + tol.rtol * magnitude)
+        actual[name] = keras.ops.convert_to_numpy(value)
+    compared = min(limits)
+    return check_expectations(actual, expected, tol, x.shape[1], lambda n, s: s < compared,
+                              compared)
+
+
+def _as_list(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def _stateful(layer):
+    return getattr(layer, "stateful", False) or getattr(getattr(layer, "forward_layer", None),
+                                                        "stateful", False)
