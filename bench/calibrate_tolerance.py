@@ -11,11 +11,15 @@ needs. For each floor (A, R) it prints the smallest scale K that passes *every* 
 every case; then it checks the table's own entry: false failures (must be 0) and the largest
 error-to-bound ratio.
 
-Usage:  python bench/calibrate_tolerance.py [N] [--max-time T] [--dtype float64]
+Usage:  python bench/calibrate_tolerance.py [N] [--max-time T] [--dtype float64] [--cudnn]
 
 With --dtype float64 the layers compute in float64 and the bound uses float64's eps (kappa
 still comes from the float32 probes); gelu is left out there, as TensorFlow's float64 gelu is
 itself only float32-accurate (tests/test_keras_known_divergences.py).
+
+With --cudnn the layers are built with use_cudnn=True and only cuDNN-eligible options (tanh,
+sigmoid, a bias, not unrolled); on a GPU (KERAS_BACKEND=torch where TensorFlow has none) this
+measures cuDNN against the reference, and the report is checked against the cuDNN entry.
 """
 
 import os
@@ -30,27 +34,30 @@ from lstm_ref import grid, tolerance  # noqa: E402
 from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
 from lstm_ref.compare import _REFERENCE_OF, check, run_reference  # noqa: E402
 
-FLOORS = [(a, r) for a in (1, 2, 4, 8, 16) for r in (1, 4)]
+FLOORS = [(a, r) for a in (1, 2, 4, 8, 16, 32, 64) for r in (1, 4, 16)]
 
 
-def random_case(index, max_time, dtype="float32"):
+def random_case(index, max_time, dtype="float32", cudnn=False):
     rng = np.random.default_rng(10_000 + index)
     options = {k: v[rng.integers(len(v))] for k, v in grid.FULL_OPTIONS.items()}
     if dtype == "float64" and options["activation"] == "gelu":
         options["activation"] = "tanh"
+    if cudnn:  # what cuDNN runs (keras cudnn_ok)
+        options.update(activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                       unroll=False)
     return grid.Case(units=int(rng.integers(1, 65)), features=int(rng.integers(1, 33)),
                      batch=int(rng.integers(1, 6)), time=int(rng.integers(1, max_time + 1)),
                      **options)
 
 
-def measure(case, dtype):
+def measure(case, dtype, cudnn=False):
     """(K needed for each floor, the table's report) for one case."""
     eps = float(np.finfo(dtype).eps)
-    layer = keras_adapter.build_case_layer(case, dtype=dtype)
+    layer = keras_adapter.build_case_layer(case, dtype=dtype, **({"use_cudnn": True} if cudnn else {}))
     arrays = case.arrays()
     obs = keras_adapter.observe(layer, arrays["x"], initial_state=arrays["initial_state"])
     reference, probe = run_reference(obs)
-    report = check(obs.actual, reference, probe, tolerance.lookup(dtype))
+    report = check(obs.actual, reference, probe, tolerance.lookup(dtype, "cudnn" if cudnn else None))
     needs = dict.fromkeys(FLOORS, 0.0)
     for name, got in obs.actual.items():
         field = _REFERENCE_OF[name]
@@ -80,13 +87,14 @@ def main(argv):
     n = int(argv[0]) if argv else 500
     max_time = int(argv[argv.index("--max-time") + 1]) if "--max-time" in argv else 100
     dtype = argv[argv.index("--dtype") + 1] if "--dtype" in argv else "float32"
+    cudnn = "--cudnn" in argv
     worst = dict.fromkeys(FLOORS, (0.0, None))
     over_floor = dict.fromkeys(FLOORS, 0)
     at_table, failures, ratios, cut = [], [], [], 0
     start = time.time()
     for index in range(n):
-        case = random_case(index, max_time, dtype)
-        needs, report = measure(case, dtype)
+        case = random_case(index, max_time, dtype, cudnn)
+        needs, report = measure(case, dtype, cudnn)
         ratios.append((report.worst_ratio, case.id))
         cut += report.compared_steps < report.time
         if not report.passed:
@@ -97,7 +105,8 @@ def main(argv):
         at_table.append(needs[(4, 4)])
         if index % 100 == 99:
             print(f"... {index + 1} cases, {time.time() - start:.0f} s", file=sys.stderr)
-    print(f"{n} random {dtype} cases (time <= {max_time}, {tolerance.PROBES} probes) in "
+    print(f"{n} random {dtype}{' cuDNN' if cudnn else ''} cases (time <= {max_time}, "
+          f"{tolerance.PROBES} probes) in "
           f"{time.time() - start:.0f} s")
     print(f"{'A':>3} {'R':>3} {'cases over floor':>17} {'K needed':>9}  worst case")
     for floor in FLOORS:
@@ -105,7 +114,7 @@ def main(argv):
         print(f"{floor[0]:>3} {floor[1]:>3} {over_floor[floor]:>17} {k:>9.3f}  {case_id}")
     print(f"K needed at A = R = 4, percentiles 50/90/99/99.9: "
           f"{np.percentile(at_table, [50, 90, 99, 99.9]).round(3).tolist()}")
-    table = tolerance.lookup(dtype)
+    table = tolerance.lookup(dtype, "cudnn" if cudnn else None)
     print(f"table entry {table.describe()}: {len(failures)} false failures of {n}; "
           f"error/bound ratio median {np.median([r for r, _ in ratios]):.3f}, "
           f"max {max(ratios)[0]:.3f} ({max(ratios)[1]})")

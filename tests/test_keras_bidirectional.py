@@ -80,7 +80,9 @@ def test_twin_states_are_in_keras_order(rng):
 def test_backward_half_not_flipped_back_is_flagged(rng):
     from tests.keras_broken import UnflippedBidirectional
 
-    layer = built(UnflippedBidirectional(keras.layers.LSTM(U, return_sequences=True)), rng)
+    # use_cudnn=False: on a GPU the fused cuDNN path would bypass the broken call.
+    layer = built(UnflippedBidirectional(keras.layers.LSTM(U, return_sequences=True,
+                                                           use_cudnn=False)), rng)
     report = lstm_ref.compare(layer, inputs(rng)[0])
     assert not report.passed, report.summary()
     failure = report.first_failure

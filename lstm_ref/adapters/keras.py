@@ -210,7 +210,32 @@ def observe(layer, x, initial_state=None, mask=None, execution="eager"):
     return Observation(actual=actual, weights=twin.weights, x=x, initial_state=initial_state,
                        mask=mask, options={"go_backwards": layer.go_backwards,
                                            "zero_output_for_mask": layer.zero_output_for_mask},
-                       dtype=dtype, context={**twin.config, "execution": execution})
+                       dtype=dtype, context={**twin.config, "execution": execution},
+                       layer_path="cudnn" if runs_cudnn(keras, layer) else None)
+
+
+def runs_cudnn(keras, layer):
+    """Whether the whole layer may run cuDNN kernels: a keras.layers.LSTM with use_cudnn True or
+    "auto", options cuDNN supports (tanh, sigmoid, a bias, not unrolled, no recurrent
+    dropout), a backend with a cuDNN path, and a GPU it sees. (When Keras falls back, e.g. for
+    a mask that is not right-padded, the looser cuDNN bound still holds.)"""
+    cell = getattr(layer, "cell", None)
+    if not isinstance(layer, keras.layers.LSTM) or layer.use_cudnn is False:
+        return False
+    if not (cell.activation is keras.activations.tanh and cell.use_bias and not layer.unroll
+            and cell.recurrent_activation is keras.activations.sigmoid
+            and not cell.recurrent_dropout):
+        return False
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
 
 
 def _step_cell(keras, cell, x, initial_state, mask, go_backwards):
@@ -218,13 +243,15 @@ def _step_cell(keras, cell, x, initial_state, mask, go_backwards):
     ops = keras.ops
     batch, time, _ = x.shape
     if initial_state is None:
-        h, c = (ops.zeros((batch, cell.units), dtype=x.dtype) for _ in range(2))
+        h, c = (ops.zeros((batch, cell.units), dtype=x.dtype.name) for _ in range(2))
     else:
-        h, c = (ops.convert_to_tensor(s) for s in initial_state)
+        # An explicit dtype: Keras's torch backend would turn float64 NumPy arrays into float32.
+        h, c = (ops.convert_to_tensor(s, dtype=x.dtype.name) for s in initial_state)
     hs, cs = [], []
     order = range(time - 1, -1, -1) if go_backwards else range(time)
     for t in order:
-        _, (h_new, c_new) = cell(ops.convert_to_tensor(x[:, t]), [h, c], training=False)
+        _, (h_new, c_new) = cell(ops.convert_to_tensor(x[:, t], dtype=x.dtype.name), [h, c],
+                                 training=False)
         if mask is None:
             h, c = h_new, c_new
         else:

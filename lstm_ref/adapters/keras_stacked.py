@@ -126,12 +126,13 @@ def _step_cells(keras, cells, x, initial_state, mask, go_backwards):
     """Per cell, (h, c) after every step in processing order, from the layer's own cells."""
     ops = keras.ops
     batch, time, _ = x.shape
-    states = [[ops.zeros((batch, cell.units), dtype=x.dtype) for _ in range(2)] for cell in cells]
+    states = [[ops.zeros((batch, cell.units), dtype=x.dtype.name) for _ in range(2)] for cell in cells]
     if initial_state is not None:
-        states = [[ops.convert_to_tensor(s) for s in pair] for pair in initial_state]
+        # An explicit dtype: Keras's torch backend would turn float64 NumPy arrays into float32.
+        states = [[ops.convert_to_tensor(s, dtype=x.dtype.name) for s in pair] for pair in initial_state]
     seen = [([], []) for _ in cells]
     for t in (range(time - 1, -1, -1) if go_backwards else range(time)):
-        inputs = ops.convert_to_tensor(x[:, t])
+        inputs = ops.convert_to_tensor(x[:, t], dtype=x.dtype.name)
         valid = None if mask is None else ops.convert_to_tensor(np.asarray(mask, bool)[:, t, None])
         for index, cell in enumerate(cells):
             inputs, (h, c) = cell(inputs, states[index], training=False)
