@@ -17,6 +17,10 @@ from lstm_ref.grid import Case
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="float64 on other Keras backends is not calibrated yet (on torch + CUDA, stepping "
+           "the cell in float64 departs by ~1e-8; see the closing note of issue 2)")
 
 
 def keras_sparsemax_is_right():
@@ -46,6 +50,7 @@ def test_sparsemax_lstm():
         assert not report.passed and report.first_failing_step == 0, report.summary()
 
 
+@tensorflow_only
 def test_float64_gelu_lstm():
     report = run(Case(7, 3, 2, 9, activation="gelu"), dtype="float64")
     if keras_float64_gelu_is_exact():
@@ -55,6 +60,7 @@ def test_float64_gelu_lstm():
         assert report.first_failure.error < 1e-6  # float32-sized, not a wrong formula
 
 
+@tensorflow_only
 @pytest.mark.parametrize("case", [Case(7, 3, 2, 9), Case(32, 16, 5, 40, activation="relu",
                                                           recurrent_activation="hard_sigmoid"),
                                   Case(2, 1, 1, 200, go_backwards=True, initial_state=True)],
