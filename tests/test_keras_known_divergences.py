@@ -5,6 +5,9 @@ exists, and that the case passes once Keras fixes it, so neither state can go un
 - sparsemax (Keras 3.15, TensorFlow backend): its threshold sums the cumulative sums over the
   support instead of taking the one at k, so rows do not sum to 1 (sparsemax([0.5, 0.2, 0.1,
   -1]) gives [0.167, 0, 0, 0]; by hand it is [0.567, 0.267, 0.167, 0]).
+- masked leading steps on Keras's JAX backend: with an initial state, the output at masked
+  steps before the first valid one is h0 (the TensorFlow backend, and the reference, give zeros:
+  the "previous output" starts at zero).
 - gelu in float64 (TensorFlow 2.21): tf.nn.gelu(approximate=False) is accurate only to about
   1e-7 relative in float64 (gelu(-1): -0.158655258, exactly -0.158655254), so a float64 LSTM
   with gelu departs from a float64 reference; in float32 it is within float32 rounding.
@@ -69,3 +72,20 @@ def test_float64_layers_without_gelu_pass_the_float64_entry(case):
     report = run(case, dtype="float64")
     assert report.passed, report.summary()
     assert report.tolerance.dtype == "float64"
+
+
+def test_leading_masked_outputs_with_an_initial_state(rng):
+    from tests.helpers import build_with_random_weights
+
+    import lstm_ref
+
+    layer = build_with_random_weights(keras.layers.LSTM(3, return_sequences=True), rng, (2, 5, 2))
+    x = rng.uniform(-1, 1, (2, 5, 2)).astype("float32")
+    state = [rng.uniform(-1, 1, (2, 3)).astype("float32") for _ in range(2)]
+    mask = np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], bool)
+    report = lstm_ref.compare(layer, x, initial_state=state, mask=mask)
+    if keras.backend.backend() == "jax":
+        assert not report.passed and report.first_failure.tensor == "output"
+        assert report.first_failure.actual == pytest.approx(float(state[0][0, report.first_failure.unit]))
+    else:
+        assert report.passed, report.summary()
