@@ -11,19 +11,6 @@ pytestmark = [pytest.mark.keras, pytest.mark.gpu]
 keras = pytest.importorskip("keras")
 
 
-def gpu_visible():
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    return False
-
-
 CUDNN_CASES = [c for c in grid.cases("default") if c.activation == "tanh" and c.use_bias
                and c.recurrent_activation == "sigmoid" and not c.unroll] + [
     grid.Case(units, features, batch, time, go_backwards=backwards, initial_state=state,
@@ -36,9 +23,10 @@ CUDNN_CASES = [c for c in grid.cases("default") if c.activation == "tanh" and c.
 
 @pytest.mark.parametrize("case", CUDNN_CASES, ids=lambda c: c.id)
 def test_cudnn_lstm_matches_the_reference(case):
-    if not gpu_visible():
-        pytest.skip("no GPU visible to the Keras backend")
     from lstm_ref.adapters import keras as keras_adapter
+
+    if not keras_adapter.gpu_visible(keras):
+        pytest.skip("no GPU visible to the Keras backend")
 
     report = keras_adapter.run_case(case, use_cudnn=True)
     assert report.passed, report.summary()

@@ -226,6 +226,11 @@ def runs_cudnn(keras, layer):
             and cell.recurrent_activation is keras.activations.sigmoid
             and not cell.recurrent_dropout):
         return False
+    return gpu_visible(keras)
+
+
+def gpu_visible(keras):
+    """Whether the Keras backend in use sees a GPU (TensorFlow, torch or JAX)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -235,6 +240,10 @@ def runs_cudnn(keras, layer):
         import torch
 
         return torch.cuda.is_available()
+    if backend == "jax":
+        import jax
+
+        return any(device.platform == "gpu" for device in jax.devices())
     return False
 
 
