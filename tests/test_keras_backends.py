@@ -1,0 +1,40 @@
+"""The Keras suite on the other Keras backends, each in its own process (Keras fixes the
+backend at import). Skipped where a backend is not installed; what differs is tabled in the
+README and pinned in tests/test_keras_known_divergences.py."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.keras
+
+# The backend-neutral Keras tests (the graph and XLA paths skip themselves off TensorFlow).
+SUITE = ["tests/test_keras_grid.py", "tests/test_keras_twin.py", "tests/test_keras_masks.py",
+         "tests/test_keras_stateful.py", "tests/test_keras_bidirectional.py",
+         "tests/test_keras_stacked.py", "tests/test_keras_models.py",
+         "tests/test_keras_execution.py", "tests/test_sensitivity_keras.py",
+         "tests/test_activations.py", "tests/test_keras_known_divergences.py"]
+# Tests that fail on a backend for a known, tabled reason (README, "Keras backends").
+# On JAX: leading masked steps output h0 when an initial state is given.
+KNOWN = {"jax": ["tests/test_keras_masks.py::test_masked_rows_match_the_reference",
+                 "tests/test_keras_execution.py::test_execution_paths_with_a_mask",
+                 "tests/test_keras_stacked.py::test_stacked_cells_match_the_reference"]}
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+                    reason="runs the other backends from the TensorFlow run")
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_suite_on_another_backend(backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    deselect = [arg for test in KNOWN.get(backend, []) for arg in ("--deselect", test)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE,
+                          *deselect], cwd=root, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "KERAS_BACKEND": backend})
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
+    assert run.returncode == 0, f"KERAS_BACKEND={backend}: {summary}\n{run.stdout[-4000:]}"
+    assert " passed" in summary
