@@ -160,7 +160,7 @@ class Expectation:
     bound: np.ndarray
 
 
-def expectations(reference, probe, tol, return_sequences=True):
+def expectations(reference, probe, tol, return_sequences=True, layer_tol=None):
     """The Expectation of every tensor in TENSORS, and the number of comparable steps.
 
     Args:
@@ -169,35 +169,37 @@ def expectations(reference, probe, tol, return_sequences=True):
             steps float32 cannot determine, see lstm_ref.tolerance), or None for the floor alone.
         tol: a :class:`~lstm_ref.tolerance.Tolerance`.
         return_sequences: whether "output" is every step's output or only the last.
+        layer_tol: the Tolerance of what the whole layer returns (output, state_h, state_c)
+            when it differs from the stepped cell's (cuDNN); None: ``tol`` for all.
 
     Returns:
         ``(dict name -> Expectation, compared_steps)``.
     """
     time = reference.h.shape[1]
-    atols, limits = {}, [time]
+    limits = [time]
     for name in set(_REFERENCE_OF.values()):
-        ref_seq = getattr(reference, name)
         probe_seq = None if probe is None else getattr(probe, name)
-        atols[name] = tol.step_atol(ref_seq, probe_seq)
-        limits.append(tolerances.horizon_step(ref_seq, probe_seq) or time)
+        limits.append(tolerances.horizon_step(getattr(reference, name), probe_seq) or time)
     result = {}
     for name in TENSORS:
-        values, atol = getattr(reference, _REFERENCE_OF[name]), atols[_REFERENCE_OF[name]]
+        entry = tol if name in ("h", "c") or layer_tol is None else layer_tol
+        field_name = _REFERENCE_OF[name]
+        values = getattr(reference, field_name)
+        atol = entry.step_atol(values, None if probe is None else getattr(probe, field_name))
         steps = np.arange(time)
         if name.startswith("state_") or (name == "output" and not return_sequences):
             values, steps, atol = values[:, -1:], steps[-1:], atol[-1:]
-        magnitude = np.where(np.isfinite(values), np.abs(values), 0.0)
-        result[name] = Expectation(values, steps, atol[None, :, None] + tol.rtol * magnitude)
+        result[name] = Expectation(values, steps, entry.element_bound(values, atol))
     return result, min(limits)
 
 
-def check(actual, reference, probe, tol, context=None):
+def check(actual, reference, probe, tol, context=None, layer_tol=None):
     """Compare a framework's tensors with the reference, element by element, step by step.
 
     Args:
         actual: tensor name (see TENSORS) -> array from the framework; "output" may be
             (B, T, U) (return_sequences) or (B, U).
-        reference, probe, tol: see :func:`expectations`.
+        reference, probe, tol, layer_tol: see :func:`expectations`.
         context: dict shown in the summary to reproduce the case.
 
     Returns:
@@ -205,7 +207,7 @@ def check(actual, reference, probe, tol, context=None):
     """
     output = actual.get("output")
     sequences = output is None or np.ndim(output) == 3
-    expected, compared = expectations(reference, probe, tol, return_sequences=sequences)
+    expected, compared = expectations(reference, probe, tol, sequences, layer_tol)
     return check_expectations(actual, expected, tol, reference.h.shape[1],
                               lambda name, steps: steps < compared, compared, context)
 
@@ -260,18 +262,13 @@ def check_observation(observation, tolerance=None):
     """Run the reference on what an adapter observed, and compare (see :func:`check`)."""
     obs = observation
     tol = tolerance or tolerances.lookup(obs.dtype)
+    context, layer_tol = obs.context, None
+    if tolerance is None and obs.layer_path is not None:
+        layer_tol = tolerances.lookup(obs.dtype, obs.layer_path)
+        context = {**context, f"tolerance of the layer's {obs.layer_path} outputs":
+                   layer_tol.describe()}
     reference, probe = run_reference(obs)
-    if tolerance is not None or obs.layer_path is None:
-        return check(obs.actual, reference, probe, tol, obs.context)
-    layer_tol = tolerances.lookup(obs.dtype, obs.layer_path)
-    sequences = np.ndim(obs.actual.get("output")) == 3
-    cell, compared = expectations(reference, probe, tol, sequences)
-    layer, _ = expectations(reference, probe, layer_tol, sequences)
-    expected = {name: (cell if name in ("h", "c") else layer)[name] for name in TENSORS}
-    context = {**obs.context, f"tolerance of the layer's {obs.layer_path} outputs":
-               layer_tol.describe()}
-    return check_expectations(obs.actual, expected, tol, reference.h.shape[1],
-                              lambda name, steps: steps < compared, compared, context)
+    return check(obs.actual, reference, probe, tol, context, layer_tol)
 
 
 def compare(layer, x, initial_state=None, mask=None, tolerance=None, **options):

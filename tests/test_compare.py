@@ -159,3 +159,19 @@ def test_lookup_names_and_errors():
 def test_every_entry_says_why():
     for entry in tolerance.TABLE.values():
         assert len(entry.reason) > 40 and "placeholder" not in entry.reason
+
+
+def test_a_layer_tolerance_applies_to_what_the_layer_returns_only(traces):
+    # On cuDNN the layer's outputs and states are held to the looser cuDNN entry, the stepped
+    # cell (h, c) to float32's: an error between the two bounds passes in output, fails in h.
+    exact, probe = traces
+    plain, cudnn = tolerance.lookup("float32"), tolerance.lookup("float32", "cudnn")
+    error = 4 * plain.atol  # above float32's floor, below cuDNN's
+    for tensor, passes in (("output", True), ("state_c", True), ("h", False)):
+        actual = actual_from(exact)
+        index = (0, 2, 1) if actual[tensor].ndim == 3 else (0, 1)
+        actual[tensor][index] += error
+        report = check(actual, exact, probe, plain, layer_tol=cudnn)
+        assert report.passed == passes, (tensor, report.summary())
+    with pytest.raises(OptionError, match="path must be None or 'cudnn'"):
+        tolerance.lookup("float32", "tf32")

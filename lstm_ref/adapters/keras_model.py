@@ -151,11 +151,10 @@ def _end_to_end(keras, model, twin, x, tol):
         steps = np.arange(x.shape[1]) if ref.ndim == 3 else np.array([x.shape[1] - 1])
         ref3 = ref if ref.ndim == 3 else ref[:, None, :]
         probe3 = probe if probe.ndim == 3 else probe[:, None, :]
-        atol = tol.step_atol(ref3, probe3)
         limit = horizon_step(ref3, probe3)
         limits.append(x.shape[1] if limit is None else int(steps[limit]))
-        magnitude = np.where(np.isfinite(ref3), np.abs(ref3), 0.0)
-        expected[name] = Expectation(ref3, steps, atol[None, :, None] + tol.rtol * magnitude)
+        expected[name] = Expectation(ref3, steps,
+                                     tol.element_bound(ref3, tol.step_atol(ref3, probe3)))
         actual[name] = keras.ops.convert_to_numpy(value)
     compared = min(limits)
     return check_expectations(actual, expected, tol, x.shape[1], lambda n, s: s < compared,
