@@ -32,9 +32,11 @@ def as_float_array(value, name, ndim=None, axes=None):
     except Exception as exc:  # noqa: BLE001 - anything that cannot become an array
         raise DTypeError(f"{name} must be a floating-point array; received {describe(value)} "
                          f"that NumPy cannot convert ({exc})") from exc
+    if array.dtype.name == "bfloat16":  # ml_dtypes' (frameworks' bfloat16): exact in float32
+        array = array.astype(np.float32)
     if array.dtype.kind != "f" or array.dtype.itemsize > 8:
-        raise DTypeError(f"{name} must be a floating-point array (float16, float32 or float64); "
-                         f"received dtype {array.dtype}")
+        raise DTypeError(f"{name} must be a floating-point array (bfloat16, float16, float32 or "
+                         f"float64); received dtype {array.dtype}")
     if ndim is not None and array.ndim != ndim:
         expected = f"{ndim} dimensions" + (f" {axes}" if axes else "")
         raise ShapeError(f"{name} must have {expected}; received shape {array.shape}")

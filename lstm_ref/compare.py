@@ -89,7 +89,7 @@ class Report:
         tolerance: the table entry used.
         time: the number of steps.
         compared_steps: steps 0 .. compared_steps - 1 were compared; less than ``time`` from
-            the step float32 cannot determine (see lstm_ref.tolerance.horizon_step).
+            the step the probes' format cannot determine (see lstm_ref.tolerance.horizon_step).
         context: layer config, sizes, seed and versions: what reproduces the case.
     """
 
@@ -137,9 +137,10 @@ class Report:
                          f"{t.worst.error / t.worst.bound:>7.3f}  "
                          f"{'ok' if t.passed else 'FAIL'}")
         if self.compared_steps < self.time:
-            lines.append(f"steps {self.compared_steps} to {self.time - 1} not compared: float32 "
-                         "cannot determine them (a float32 probe overflows, or the probes stray "
-                         f"beyond {tolerances.HORIZON:g} of the values' scale)")
+            probe = self.tolerance.probe
+            lines.append(f"steps {self.compared_steps} to {self.time - 1} not compared: {probe} "
+                         f"cannot determine them (a {probe} probe overflows, or the probes stray "
+                         f"beyond {self.tolerance.horizon:g} of the values' scale)")
         lines.append(f"tolerance {self.tolerance.describe()}")
         lines.extend(f"{key}: {value}" for key, value in self.context.items())
         return "\n".join(lines)
@@ -165,8 +166,9 @@ def expectations(reference, probe, tol, return_sequences=True, layer_tol=None):
 
     Args:
         reference: the float64 Trace.
-        probe: the Trace of the stacked float32 probe run (it scales the bound and finds the
-            steps float32 cannot determine, see lstm_ref.tolerance), or None for the floor alone.
+        probe: the Trace of the stacked probe run in ``tol.probe`` (it scales the bound and
+            finds the steps that format cannot determine, see lstm_ref.tolerance), or None for
+            the floor alone.
         tol: a :class:`~lstm_ref.tolerance.Tolerance`.
         return_sequences: whether "output" is every step's output or only the last.
         layer_tol: the Tolerance of what the whole layer returns (output, state_h, state_c)
@@ -179,7 +181,8 @@ def expectations(reference, probe, tol, return_sequences=True, layer_tol=None):
     limits = [time]
     for name in set(_REFERENCE_OF.values()):
         probe_seq = None if probe is None else getattr(probe, name)
-        limits.append(tolerances.horizon_step(getattr(reference, name), probe_seq) or time)
+        limits.append(tolerances.horizon_step(getattr(reference, name), probe_seq, tol.horizon)
+                      or time)
     result = {}
     for name in TENSORS:
         entry = tol if name in ("h", "c") or layer_tol is None else layer_tol
@@ -247,14 +250,15 @@ def combine(parts, time, context=None):
                   context=dict(context or {}))
 
 
-def run_reference(observation):
-    """The float64 reference, and the stacked float32 probe run, for what an adapter observed."""
+def run_reference(observation, tol):
+    """The float64 reference, and the stacked probe run in ``tol.probe``, for what an adapter
+    observed."""
     obs = observation
     reference = forward(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
                         **obs.options)
-    x, state, mask = tolerances.probe_batch(obs.x, obs.initial_state, obs.mask)
-    probe = forward(x, obs.weights, initial_state=state, mask=mask,
-                    dtype=tolerances.PROBE_DTYPE, **obs.options)
+    x, state, mask = tolerances.probe_batch(obs.x, obs.initial_state, obs.mask, tol.probe)
+    probe = forward(x, obs.weights, initial_state=state, mask=mask, dtype=tol.probe,
+                    **obs.options)
     return reference, probe
 
 
@@ -267,7 +271,7 @@ def check_observation(observation, tolerance=None):
         layer_tol = tolerances.lookup(obs.dtype, obs.layer_path)
         context = {**context, f"tolerance of the layer's {obs.layer_path} outputs":
                    layer_tol.describe()}
-    reference, probe = run_reference(obs)
+    reference, probe = run_reference(obs, tol)
     return check(obs.actual, reference, probe, tol, context, layer_tol)
 
 

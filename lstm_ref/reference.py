@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lstm_ref import precision
 from lstm_ref.checks import as_float_array, as_mask, check_size
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
 
-DTYPES = ("float16", "float32", "float64")
+DTYPES = tuple(precision.FORMATS)
 KEEP = ("states", "gates", "final")
 # With keep="final" the input projection is done this many steps at a time, so memory
 # stays O(batch * units) however long the sequence.
@@ -42,7 +43,8 @@ class Trace:
         final_h, final_c: (B, U), the state after the last step (the layer's returned state).
         last_output: (B, U), what the layer returns with return_sequences=False.
         gates: {"i", "f", "c", "o"} -> (B, T, U) activations, only with keep="gates".
-        dtype: the dtype the recurrence ran in.
+        dtype: the name of the format the recurrence ran in ("float64", "float32", "float16"
+            or "bfloat16"; bfloat16 results are float32 arrays of bfloat16 values).
     """
 
     outputs: np.ndarray | None
@@ -51,7 +53,7 @@ class Trace:
     final_h: np.ndarray
     final_c: np.ndarray
     last_output: np.ndarray
-    dtype: np.dtype
+    dtype: str
     gates: dict | None = field(default=None)
 
 
@@ -66,7 +68,8 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
         mask: None or (batch, time) booleans; False marks a step to skip.
         go_backwards: process the sequence from its last step to its first; every returned
             sequence is in processing order (as Keras returns it).
-        dtype: "float64" (default, the reference), "float32" or "float16".
+        dtype: "float64" (default, the reference), "float32", or "float16" / "bfloat16"
+            (emulated: every operation in float32, its result rounded, see lstm_ref.precision).
         keep: "states" (outputs, h, c), "gates" (also the gate activations) or "final"
             (only the last step: O(batch * units) memory).
         zero_output_for_mask: masked steps output zeros instead of the previous output.
@@ -76,7 +79,7 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
     """
     if not isinstance(weights, LSTMWeights):
         raise OptionError(f"weights must be an LSTMWeights; received {type(weights).__name__}")
-    dt = _dtype(dtype)
+    fmt = precision.get(dtype)
     if keep not in KEEP:
         raise OptionError(f"keep must be one of {KEEP}; received {keep!r}")
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)")
@@ -92,25 +95,26 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
         x = x[:, ::-1]
         mask = None if mask is None else mask[:, ::-1]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        return _run(x.astype(dt), weights, h.astype(dt), c.astype(dt), mask, dt, keep,
-                    zero_output_for_mask)
+        return _run(*(fmt.round(np.asarray(a, fmt.compute)) for a in (x, h, c)), weights,
+                    mask, fmt, keep, zero_output_for_mask)
 
 
 def step(x_t, h_prev, c_prev, weights, dtype="float64"):
     """One cell step without masking: returns ``(h, c, gates)`` for (batch, features) x_t."""
-    dt = _dtype(dtype)
     x_t = as_float_array(x_t, "x_t", ndim=2, axes="(batch, features)")
-    trace = forward(x_t[:, None, :].astype(dt), weights, [h_prev, c_prev], dtype=dt, keep="gates")
+    trace = forward(x_t[:, None, :], weights, [h_prev, c_prev], dtype=dtype, keep="gates")
     return trace.final_h, trace.final_c, {k: v[:, 0] for k, v in trace.gates.items()}
 
 
-def _run(x, w, h, c, mask, dt, keep, zero_output_for_mask):
+def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     batch, time, _ = x.shape
     units = w.units
-    kernel = w.kernel.astype(dt)
-    recurrent = w.recurrent_kernel.astype(dt)
-    bias = w.bias.astype(dt) if w.use_bias else None
-    act, rec_act = w.activation, w.recurrent_activation
+    dt, r = fmt.compute, fmt.round  # r: each operation's result rounded to the format
+    kernel = r(w.kernel.astype(dt))
+    recurrent = r(w.recurrent_kernel.astype(dt))
+    bias = r(w.bias.astype(dt)) if w.use_bias else None
+    act = lambda z: r(w.activation(z))  # noqa: E731
+    rec_act = lambda z: r(w.recurrent_activation(z))  # noqa: E731
     store = keep != "final"
     seq = {name: np.empty((batch, time, units), dt) for name in ("outputs", "h", "c")} if store else {}
     gates = {g: np.empty((batch, time, units), dt) for g in "ifco"} if keep == "gates" else None
@@ -118,18 +122,18 @@ def _run(x, w, h, c, mask, dt, keep, zero_output_for_mask):
     chunk = time if store else FINAL_CHUNK_STEPS
     for start in range(0, time, max(chunk, 1)):
         # The input projection of a whole chunk (all steps unless keep="final") is one matmul.
-        projected = x[:, start:start + chunk] @ kernel
+        projected = r(x[:, start:start + chunk] @ kernel)
         if bias is not None:
-            projected += bias
+            projected = r(projected + bias)
         for j in range(projected.shape[1]):
             t = start + j
-            z = projected[:, j] + h @ recurrent
+            z = r(projected[:, j] + r(h @ recurrent))
             i = rec_act(z[:, :units])
             f = rec_act(z[:, units:2 * units])
             g = act(z[:, 2 * units:3 * units])
             o = rec_act(z[:, 3 * units:])
-            c_new = f * c + i * g
-            h_new = o * act(c_new)
+            c_new = r(r(f * c) + r(i * g))
+            h_new = r(o * act(c_new))
             if mask is None:
                 h, c, output = h_new, c_new, h_new
             else:
@@ -141,18 +145,11 @@ def _run(x, w, h, c, mask, dt, keep, zero_output_for_mask):
                 seq["outputs"][:, t], seq["h"][:, t], seq["c"][:, t] = output, h, c
             if gates is not None:
                 gates["i"][:, t], gates["f"][:, t], gates["c"][:, t], gates["o"][:, t] = i, f, g, o
-    return Trace(outputs=seq.get("outputs"), h=seq.get("h"), c=seq.get("c"), final_h=h,
-                 final_c=c, last_output=output, dtype=np.dtype(dt), gates=gates)
-
-
-def _dtype(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise OptionError(f"dtype must be one of {DTYPES}; received {dtype!r}") from exc
-    if dt.name not in DTYPES:
-        raise OptionError(f"dtype must be one of {DTYPES}; received {dt.name}")
-    return dt
+    stored = lambda a: None if a is None else a.astype(fmt.storage, copy=False)  # noqa: E731
+    return Trace(outputs=stored(seq.get("outputs")), h=stored(seq.get("h")),
+                 c=stored(seq.get("c")), final_h=stored(h), final_c=stored(c),
+                 last_output=stored(output), dtype=fmt.name,
+                 gates=None if gates is None else {k: stored(v) for k, v in gates.items()})
 
 
 def _initial_state(initial_state, batch, units):

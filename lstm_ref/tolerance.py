@@ -38,13 +38,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstm_ref import precision
 from lstm_ref.errors import OptionError
 
-PROBE_DTYPE = "float32"
+PROBE_DTYPE = "float32"  # the probes' format unless an entry names another
 PROBES = 16
 HORIZON = 1e-3
-EPS32 = float(np.finfo(np.float32).eps)
-EPS64 = float(np.finfo(np.float64).eps)
+EPS32 = precision.FORMATS["float32"].eps
+EPS64 = precision.FORMATS["float64"].eps
+EPS16 = precision.FORMATS["float16"].eps
+EPSBF16 = precision.FORMATS["bfloat16"].eps
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class Tolerance:
         rtol: relative bound, times |reference|.
         scale: multiplier of the conditioning estimate kappa_t * eps(dtype).
         reason: why these numbers.
+        probe: the format the probes run in (kappa_t is counted in its eps).
+        horizon: the probes' largest deviation, relative to the step's largest value, up to
+            which a step is compared (see :func:`horizon_step`).
     """
 
     dtype: str
@@ -64,10 +70,12 @@ class Tolerance:
     rtol: float
     scale: float
     reason: str
+    probe: str = PROBE_DTYPE
+    horizon: float = HORIZON
 
     @property
     def eps(self):
-        return float(np.finfo(self.dtype).eps)
+        return precision.get(self.dtype).eps
 
     def step_atol(self, reference, probe):
         """The absolute bound at each step (T,) for one (B, T, U) tensor.
@@ -77,7 +85,7 @@ class Tolerance:
             probe: the same tensor from the stacked probe run (see :func:`probe_batch`), or
                 None for no scaling (the floor alone).
         """
-        kappa = conditioning(reference, probe)
+        kappa = conditioning(reference, probe, precision.get(self.probe).eps)
         return np.maximum(self.atol, self.scale * kappa * self.eps)
 
     def element_bound(self, values, step_atol):
@@ -130,51 +138,58 @@ CUDNN = {
 }
 
 
-def conditioning(reference, probe):
-    """kappa_t (T,): the probes' largest deviation from the reference up to step t, in eps32.
+def conditioning(reference, probe, eps=EPS32):
+    """kappa_t (T,): the probes' largest deviation from the reference up to step t, in ``eps``
+    (the eps of the probes' format).
 
     Args:
         reference: (B, T, U) float64 values of one tensor.
         probe: (PROBES * B, T, U), the same tensor from the stacked probe run (see
             :func:`probe_batch`), or None (kappa = 0: the floor alone).
+        eps: the eps of the format the probes ran in.
     """
     if probe is None:
         return np.zeros(reference.shape[1])
     diff = np.abs(probe.reshape(-1, *reference.shape).astype(np.float64) - reference)
     # NaN/inf positions are compared exactly, so they say nothing about conditioning.
     diff = np.where(np.isfinite(diff), diff, 0.0)
-    return np.maximum.accumulate(diff.max(axis=(0, 1, 3))) / EPS32
+    return np.maximum.accumulate(diff.max(axis=(0, 1, 3))) / eps
 
 
-def probe_batch(x, initial_state, mask):
-    """The inputs of the PROBES float32 runs, stacked along the batch axis (one forward call).
-    ``initial_state`` is a list of (B, ...) arrays, of any length (two per LSTM layer).
+def probe_batch(x, initial_state, mask, dtype=PROBE_DTYPE):
+    """The inputs of the PROBES runs in format ``dtype``, stacked along the batch axis (one
+    forward call). ``initial_state`` is a list of (B, ...) arrays, of any length (two per LSTM
+    layer).
 
     The first copy is (x, initial_state) as given; each other multiplies every element by
-    1 + k * eps32, k in {-1, 0, 1} drawn from a fixed seed: about one ulp, the size of the
-    rounding a framework makes at every step. Returns (x, initial_state, mask) with batch
-    PROBES * B, copy p in rows p * B to (p + 1) * B.
+    1 + k * eps, k in {-1, 0, 1} drawn from a fixed seed, eps the format's: about one ulp,
+    the size of the rounding a framework makes at every step. Returns (x, initial_state,
+    mask) with batch PROBES * B, copy p in rows p * B to (p + 1) * B, values of the format
+    (in its NumPy storage dtype; bfloat16 values in float32).
     """
-    copies = [(np.asarray(x), initial_state)]
+    fmt = precision.get(dtype)
+    copies = [(x, initial_state)]
     for seed in range(1, PROBES):
         rng = np.random.default_rng(seed)
-        copies.append((_nudge(x, rng),
-                       None if initial_state is None else [_nudge(s, rng) for s in initial_state]))
-    xs = np.concatenate([c[0].astype(PROBE_DTYPE) for c in copies])
+        copies.append((_nudge(x, rng, fmt.eps),
+                       None if initial_state is None else [_nudge(s, rng, fmt.eps)
+                                                           for s in initial_state]))
+    xs = np.concatenate([_to_format(c[0], fmt) for c in copies])
     states = None if initial_state is None else [
-        np.concatenate([np.asarray(c[1][i], PROBE_DTYPE) for c in copies])
+        np.concatenate([_to_format(c[1][i], fmt) for c in copies])
         for i in range(len(initial_state))]
     masks = None if mask is None else np.concatenate([np.asarray(mask)] * PROBES)
     return xs, states, masks
 
 
-def horizon_step(reference, probe):
-    """The first step float32 arithmetic cannot determine, or None.
+def horizon_step(reference, probe, horizon=HORIZON):
+    """The first step the probes' arithmetic cannot determine, or None.
 
-    That is the first step where a float32 probe is non-finite while the reference is finite
-    (the values leave float32's range), or where the probes stray from the reference by more
-    than HORIZON of the step's largest |reference| (rounding amplified until float32 keeps
-    fewer than three significant digits: a chaotic case past its predictability horizon).
+    That is the first step where a probe is non-finite while the reference is finite (the
+    values leave the format's range), or where the probes stray from the reference by more
+    than ``horizon`` of the step's largest |reference| (for float32, HORIZON: rounding
+    amplified until float32 keeps fewer than three significant digits, a chaotic case past
+    its predictability horizon).
     """
     if probe is None:
         return None
@@ -183,22 +198,24 @@ def horizon_step(reference, probe):
     with np.errstate(invalid="ignore"):
         deviation = np.nan_to_num(np.abs(probe - reference), posinf=0.0).max(axis=(0, 1, 3))
         scale = np.nan_to_num(np.abs(reference), posinf=0.0).max(axis=(0, 2))
-    steps = np.flatnonzero(overflow | (deviation > HORIZON * scale))
+    steps = np.flatnonzero(overflow | (deviation > horizon * scale))
     return int(steps[0]) if steps.size else None
 
 
-def _nudge(array, rng):
+def _nudge(array, rng, eps):
     array = np.asarray(array, np.float64)
-    return (array * (1 + EPS32 * rng.integers(-1, 2, array.shape))).astype(PROBE_DTYPE)
+    return array * (1 + eps * rng.integers(-1, 2, array.shape))
+
+
+def _to_format(array, fmt):
+    with np.errstate(over="ignore"):  # beyond the format's range is inf, as a cast gives
+        return fmt.round(np.asarray(array, fmt.compute)).astype(fmt.storage, copy=False)
 
 
 def lookup(dtype, path=None):
     """The table's entry for a framework's compute dtype (a NumPy/Keras dtype or its name);
     ``path="cudnn"`` for the cuDNN kernels' own entries."""
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:  # not a NumPy dtype (bfloat16 without ml_dtypes, a typo...)
-        name = str(dtype)
+    name = precision.name_of(dtype)
     table = {None: TABLE, "cudnn": CUDNN}.get(path)
     if table is None:
         raise OptionError(f"path must be None or 'cudnn'; received {path!r}")

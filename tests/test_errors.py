@@ -44,7 +44,7 @@ def test_bad_weights(args, error, message):
     (dict(initial_state=np.zeros((2, U))), ShapeError, r"initial_state must be a list \[h0, c0\]"),
     (dict(initial_state=[np.zeros((2, U)), np.zeros((3, U))]), ShapeError, r"initial_state\[1\] \(c0\) has shape \(3, 3\); expected \(2, 3\)"),
     (dict(initial_state=[np.zeros((2, U), int), np.zeros((2, U))]), DTypeError, r"initial_state\[0\] \(h0\) must be a floating-point"),
-    (dict(dtype="int32"), OptionError, r"dtype must be one of .* received int32"),
+    (dict(dtype="int32"), OptionError, r"dtype must be one of .* received 'int32'"),
     (dict(dtype="bogus"), OptionError, r"dtype must be one of .* received 'bogus'"),
     (dict(keep="everything"), OptionError, r"keep must be one of .* received 'everything'"),
     (dict(weights="w"), OptionError, r"weights must be an LSTMWeights; received str"),

@@ -291,7 +291,7 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
 
     Args:
         case: a :class:`lstm_ref.grid.Case`.
-        dtype: the layer's dtype (policy name).
+        dtype: the layer's dtype or dtype policy ("float32", "bfloat16", "mixed_float16"...).
         cell: an LSTMCell (or subclass) to wrap in keras.layers.RNN instead of building an
             LSTM; its own options apply, the case gives sizes, weights and the RNN's options.
         **layer_options: further keras.layers.LSTM arguments (e.g. use_cudnn=True).
@@ -301,6 +301,11 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     common = dict(return_sequences=case.return_sequences, return_state=case.return_state,
                   go_backwards=case.go_backwards, unroll=case.unroll, dtype=dtype)
     if cell is None:
+        if dtype == "bfloat16":
+            # Keras 3.15's default orthogonal initializer needs a QR decomposition, which
+            # TensorFlow has no bfloat16 kernel for: a bfloat16 LSTM cannot even be built with
+            # its defaults. The case's weights replace the initial values anyway.
+            layer_options.setdefault("recurrent_initializer", "glorot_uniform")
         layer = keras.layers.LSTM(case.units, activation=case.activation,
                                   recurrent_activation=case.recurrent_activation,
                                   use_bias=case.use_bias, implementation=case.implementation,
@@ -310,7 +315,7 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     layer.build((case.batch, case.time, case.features))
     weights = [arrays["kernel"], arrays["recurrent_kernel"]]
     weights += [arrays["bias"]] if case.use_bias else []
-    layer.set_weights([w.astype(dtype) for w in weights])
+    layer.set_weights([w.astype(layer.variable_dtype) for w in weights])
     return layer
 
 

@@ -117,7 +117,7 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     for prefix, sub, state in (("forward", layer.forward_layer, forward_state),
                                ("backward", layer.backward_layer, backward_state)):
         obs = keras_adapter.observe(sub, x, initial_state=state, mask=mask)
-        reference, probe = run_reference(obs)
+        reference, probe = run_reference(obs, tol)
         layer_tol = None
         if obs.layer_path and tolerance is None:  # cuDNN ran the layer: its outputs, its entry
             layer_tol = lookup(layer.compute_dtype, obs.layer_path)

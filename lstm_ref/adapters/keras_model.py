@@ -140,10 +140,10 @@ def compare(model, x, tolerance=None):
 
 
 def _end_to_end(keras, model, twin, x, tol):
-    """The model's output(s) against the twin's, bounded by the chain's own float32 probes."""
+    """The model's output(s) against the twin's, bounded by the chain's own probes."""
     reference = _as_list(twin(x))
-    probe_x, _, _ = probe_batch(x, None, None)
-    probes = _as_list(twin(probe_x, dtype="float32"))
+    probe_x, _, _ = probe_batch(x, None, None, tol.probe)
+    probes = _as_list(twin(probe_x, dtype=tol.probe))
     got = _as_list(model(x, training=False))
     expected, actual, limits = {}, {}, [x.shape[1]]
     for index, (ref, probe, value) in enumerate(zip(reference, probes, got)):
@@ -151,7 +151,7 @@ def _end_to_end(keras, model, twin, x, tol):
         steps = np.arange(x.shape[1]) if ref.ndim == 3 else np.array([x.shape[1] - 1])
         ref3 = ref if ref.ndim == 3 else ref[:, None, :]
         probe3 = probe if probe.ndim == 3 else probe[:, None, :]
-        limit = horizon_step(ref3, probe3)
+        limit = horizon_step(ref3, probe3, tol.horizon)
         limits.append(x.shape[1] if limit is None else int(steps[limit]))
         expected[name] = Expectation(ref3, steps,
                                      tol.element_bound(ref3, tol.step_atol(ref3, probe3)))

@@ -14,7 +14,7 @@ from lstm_ref.checks import as_float_array, as_mask
 from lstm_ref.compare import check_expectations, expectations
 from lstm_ref.errors import ShapeError, UnsupportedLayerError
 from lstm_ref.reference import forward
-from lstm_ref.tolerance import PROBE_DTYPE, lookup, probe_batch
+from lstm_ref.tolerance import lookup, probe_batch
 
 
 def is_stacked(keras, layer):
@@ -94,14 +94,15 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
     if initial_state is not None:
         initial_state = [[np.asarray(s, dtype) for s in pair] for pair in twin._states(initial_state)]
+    tol = tolerance or lookup(dtype)
     reference = twin.run(x, initial_state, mask)  # validates before the framework runs
     flat = None if initial_state is None else [s for pair in initial_state for s in pair]
-    px, pflat, pmask = probe_batch(x, flat, None if mask is None else as_mask(mask, *x.shape[:2]))
+    px, pflat, pmask = probe_batch(x, flat, None if mask is None else as_mask(mask, *x.shape[:2]),
+                                   tol.probe)
     pstates = None if pflat is None else [pflat[i:i + 2] for i in range(0, len(pflat), 2)]
-    probes = twin.run(px, pstates, pmask, dtype=PROBE_DTYPE)
+    probes = twin.run(px, pstates, pmask, dtype=tol.probe)
     steps = _step_cells(keras, layer.cell.cells, x, initial_state, mask, layer.go_backwards)
     result = keras_execution.call(keras, layer, x, initial_state, mask)
-    tol = tolerance or lookup(dtype)
     expected, actual, limits = {}, {}, []
     for index, (ref, probe, (h, c)) in enumerate(zip(reference, probes, steps)):
         cell_expected, limit = expectations(ref, probe, tol, layer.return_sequences)

@@ -1,0 +1,98 @@
+"""The floating-point formats the reference runs in, and how it emulates the 16-bit ones.
+
+float64 and float32 are NumPy's own arithmetic. float16 and bfloat16 are emulated the way
+frameworks compute them on CPUs and GPUs: each operation is computed in float32 and its
+result rounded to the 16-bit format (to nearest, ties to even), so a product or a matrix
+product accumulates in float32 and only its result is rounded. (NumPy's native float16
+matmul gives the same values here but runs about 100 times slower, and NumPy has no
+bfloat16 at all without ml_dtypes, which the core does not depend on.)
+
+bfloat16 keeps float32's 8 exponent bits and 7 of its 23 fraction bits: rounding a float32
+to bfloat16 is rounding its bit pattern to the upper 16 bits, done here with integer
+arithmetic. Emulated results are returned in float32 arrays (float16 ones in float16)
+whose every value is exactly representable in the format.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from lstm_ref.errors import OptionError
+
+
+def _identity(array):
+    return array
+
+
+def _round_float16(array):
+    return np.asarray(array, np.float32).astype(np.float16).astype(np.float32)
+
+
+def round_bfloat16(array):
+    """Round float32 values to the nearest bfloat16 (ties to even), returned as float32.
+    Overflow gives inf, as a float32 -> bfloat16 cast does; NaN stays NaN."""
+    array = np.asarray(array, np.float32)
+    bits = array.view(np.uint32)
+    # Adding 0x7FFF plus the lowest kept bit, then truncating, rounds half to even.
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))))
+    rounded = (rounded & np.uint32(0xFFFF0000)).view(np.float32)
+    return np.where(np.isnan(array), array, rounded)
+
+
+@dataclass(frozen=True)
+class Format:
+    """A floating-point format the reference can run in.
+
+    Attributes:
+        name: "float64", "float32", "float16" or "bfloat16".
+        eps: the distance from 1 to the next value of the format (2 ** -fraction_bits).
+        compute: the NumPy dtype arithmetic is done in.
+        storage: the NumPy dtype results are returned in.
+        round: maps a ``compute`` array to the nearest values of the format (the identity for
+            NumPy's own formats).
+    """
+
+    name: str
+    eps: float
+    compute: np.dtype
+    storage: np.dtype
+    round: Callable
+
+    @property
+    def emulated(self):
+        return self.round is not _identity
+
+
+FORMATS = {
+    "float64": Format("float64", 2.0 ** -52, np.dtype(np.float64), np.dtype(np.float64), _identity),
+    "float32": Format("float32", 2.0 ** -23, np.dtype(np.float32), np.dtype(np.float32), _identity),
+    "float16": Format("float16", 2.0 ** -10, np.dtype(np.float32), np.dtype(np.float16),
+                      _round_float16),
+    "bfloat16": Format("bfloat16", 2.0 ** -7, np.dtype(np.float32), np.dtype(np.float32),
+                       round_bfloat16),
+}
+
+
+def name_of(dtype):
+    """The format name of a NumPy dtype, a dtype name, or a framework dtype with a ``name``
+    (ml_dtypes' bfloat16, a TensorFlow DType...); the name is returned even if unknown."""
+    if isinstance(dtype, str):
+        return dtype
+    name = getattr(dtype, "name", None)
+    if isinstance(name, str):
+        return name
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype)
+
+
+def get(dtype):
+    """The :class:`Format` of ``dtype`` (a Format, a name or a dtype), or OptionError."""
+    if isinstance(dtype, Format):
+        return dtype
+    name = name_of(dtype)
+    if name not in FORMATS:
+        raise OptionError(f"dtype must be one of {tuple(FORMATS)}; received {name!r}")
+    return FORMATS[name]
