@@ -11,11 +11,18 @@ needs. For each floor (A, R) it prints the smallest scale K that passes *every* 
 every case; then it checks the table's own entry: false failures (must be 0) and the largest
 error-to-bound ratio.
 
-Usage:  python bench/calibrate_tolerance.py [N] [--max-time T] [--dtype float64] [--cudnn]
+Usage:  python bench/calibrate_tolerance.py [N] [--max-time T] [--dtype D] [--cudnn]
+                                            [--horizon H] [--probe FORMAT]
 
-With --dtype float64 the layers compute in float64 and the bound uses float64's eps (kappa
-still comes from the float32 probes); gelu is left out there, as TensorFlow's float64 gelu is
-itself only float32-accurate (tests/test_keras_known_divergences.py).
+--dtype is the layer's dtype or policy: float32 (default), float64, float16, bfloat16,
+mixed_float16 or mixed_bfloat16; the entry used is the compute dtype's, and kappa comes from
+that entry's probes (its ``probe`` format). With float64 gelu is left out, as TensorFlow's
+float64 gelu is itself only float32-accurate (tests/test_keras_known_divergences.py).
+
+--horizon H replaces the entry's horizon, to see how the scale needed grows with the probes'
+relative deviation: the K needed is also printed per band of that deviation (the running
+max over steps of max |probe - reference| / the step's largest |reference|). --probe FORMAT
+replaces the format the entry's probes run in (to compare choices).
 
 With --cudnn the layers are built with use_cudnn=True and only cuDNN-eligible options (tanh,
 sigmoid, a bias, not unrolled); on a GPU (KERAS_BACKEND=torch where TensorFlow has none) this
@@ -28,13 +35,17 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import dataclasses  # noqa: E402
+
 import numpy as np  # noqa: E402
 
-from lstm_ref import grid, tolerance  # noqa: E402
+from lstm_ref import grid, precision, tolerance  # noqa: E402
 from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
 from lstm_ref.compare import _REFERENCE_OF, check, run_reference  # noqa: E402
 
 FLOORS = [(a, r) for a in (1, 2, 4, 8, 16, 32, 64) for r in (1, 4, 16)]
+# Bands of the probes' relative deviation (see --horizon), upper edges.
+BANDS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, np.inf)
 
 
 def random_case(index, max_time, dtype="float32", cudnn=False):
@@ -50,26 +61,40 @@ def random_case(index, max_time, dtype="float32", cudnn=False):
                      **options)
 
 
-def measure(case, dtype, cudnn=False):
-    """(K needed for each floor, the table's report) for one case."""
-    eps = float(np.finfo(dtype).eps)
+def entry(dtype, cudnn, **replaced):
+    """The table's entry for a layer dtype or policy, with fields replaced where asked."""
+    compute = dtype.removeprefix("mixed_")
+    tol = tolerance.lookup(compute, "cudnn" if cudnn else None)
+    return dataclasses.replace(tol, **{k: v for k, v in replaced.items() if v is not None})
+
+
+def measure(case, dtype, tol, cudnn=False):
+    """(K needed for each floor, K needed per deviation band, the largest relative deviation
+    of the probes over the compared steps, the report) for one case."""
+    eps = tol.eps
     layer = keras_adapter.build_case_layer(case, dtype=dtype, **({"use_cudnn": True} if cudnn else {}))
     arrays = case.arrays()
     obs = keras_adapter.observe(layer, arrays["x"], initial_state=arrays["initial_state"])
-    reference, probe = run_reference(obs)
-    report = check(obs.actual, reference, probe, tolerance.lookup(dtype, "cudnn" if cudnn else None))
+    reference, probe = run_reference(obs, tol)
+    report = check(obs.actual, reference, probe, tol)
     needs = dict.fromkeys(FLOORS, 0.0)
+    bands = dict.fromkeys(BANDS, 0.0)
+    strayed = 0.0
     for name, got in obs.actual.items():
         field = _REFERENCE_OF[name]
         expected = getattr(reference, field)
-        kappa = tolerance.conditioning(expected, getattr(probe, field))
+        kappa = tolerance.conditioning(expected, getattr(probe, field),
+                                       precision.get(tol.probe).eps)
+        deviation = relative_deviation(expected, getattr(probe, field))
         if got.ndim == 2:
-            expected, kappa, got = expected[:, -1:], kappa[-1:], got[:, None]
+            expected, kappa, deviation, got = (expected[:, -1:], kappa[-1:], deviation[-1:],
+                                               got[:, None])
             if report.compared_steps < report.time:
                 continue
         else:  # only the steps the report compares (values within float32's range)
-            expected, kappa, got = (a[..., :report.compared_steps, :] if a.ndim == 3 else
-                                    a[:report.compared_steps] for a in (expected, kappa, got))
+            expected, kappa, deviation, got = (
+                a[..., :report.compared_steps, :] if a.ndim == 3 else a[:report.compared_steps]
+                for a in (expected, kappa, deviation, got))
         err = np.abs(got.astype(np.float64) - expected)
         magnitude = np.abs(expected)
         finite = np.isfinite(err) & np.isfinite(magnitude)
@@ -80,21 +105,49 @@ def measure(case, dtype, cudnn=False):
             if over.any():
                 k = (excess / (np.maximum(kappa, 1e-30)[None, :, None] * eps))[over].max()
                 needs[(a, r)] = max(needs[(a, r)], float(k))
-    return needs, report
+        strayed = max(strayed, float(deviation.max(initial=0.0)))
+        excess = err - tol.rtol * magnitude  # the table's floor, per deviation band
+        k = np.where(excess > tol.atol, excess / (np.maximum(kappa, 1e-30)[None, :, None] * eps), 0)
+        k_step = k.max(axis=(0, 2))
+        band = np.searchsorted(BANDS, deviation)
+        for index, edge in enumerate(BANDS):
+            if (band == index).any():
+                bands[edge] = max(bands[edge], float(k_step[band == index].max()))
+    return needs, bands, strayed, report
+
+
+def relative_deviation(expected, probe):
+    """Per step, the running max of the probes' largest deviation over the step's largest
+    |reference| (what the horizon is compared with)."""
+    probe = probe.reshape(-1, *expected.shape).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        deviation = np.nan_to_num(np.abs(probe - expected), posinf=0.0).max(axis=(0, 1, 3))
+        scale = np.nan_to_num(np.abs(expected), posinf=0.0).max(axis=(0, 2))
+        return np.maximum.accumulate(np.where(scale > 0, deviation / scale, 0.0))
 
 
 def main(argv):
     n = int(argv[0]) if argv else 500
     max_time = int(argv[argv.index("--max-time") + 1]) if "--max-time" in argv else 100
     dtype = argv[argv.index("--dtype") + 1] if "--dtype" in argv else "float32"
+    horizon = float(argv[argv.index("--horizon") + 1]) if "--horizon" in argv else None
+    probe = argv[argv.index("--probe") + 1] if "--probe" in argv else None
     cudnn = "--cudnn" in argv
+    table = entry(dtype, cudnn, horizon=horizon, probe=probe)
     worst = dict.fromkeys(FLOORS, (0.0, None))
+    band_worst = dict.fromkeys(BANDS, (0.0, None))
+    band_cases = dict.fromkeys(BANDS, 0)
+    deviations = []
     over_floor = dict.fromkeys(FLOORS, 0)
     at_table, failures, ratios, cut = [], [], [], 0
     start = time.time()
     for index in range(n):
         case = random_case(index, max_time, dtype, cudnn)
-        needs, report = measure(case, dtype, cudnn)
+        needs, bands, strayed, report = measure(case, dtype, table, cudnn)
+        deviations.append(strayed)
+        for edge, k in bands.items():
+            band_cases[edge] += k > 0
+            band_worst[edge] = max(band_worst[edge], (k, case.id), key=lambda v: v[0])
         ratios.append((report.worst_ratio, case.id))
         cut += report.compared_steps < report.time
         if not report.passed:
@@ -106,7 +159,7 @@ def main(argv):
         if index % 100 == 99:
             print(f"... {index + 1} cases, {time.time() - start:.0f} s", file=sys.stderr)
     print(f"{n} random {dtype}{' cuDNN' if cudnn else ''} cases (time <= {max_time}, "
-          f"{tolerance.PROBES} probes) in "
+          f"{tolerance.PROBES} {table.probe} probes, horizon {table.horizon:g}) in "
           f"{time.time() - start:.0f} s")
     print(f"{'A':>3} {'R':>3} {'cases over floor':>17} {'K needed':>9}  worst case")
     for floor in FLOORS:
@@ -114,11 +167,19 @@ def main(argv):
         print(f"{floor[0]:>3} {floor[1]:>3} {over_floor[floor]:>17} {k:>9.3f}  {case_id}")
     print(f"K needed at A = R = 4, percentiles 50/90/99/99.9: "
           f"{np.percentile(at_table, [50, 90, 99, 99.9]).round(3).tolist()}")
-    table = tolerance.lookup(dtype, "cudnn" if cudnn else None)
+    print("K needed over the table's floor, by band of the probes' relative deviation:")
+    low = 0.0
+    for edge in BANDS:
+        k, case_id = band_worst[edge]
+        print(f"  {low:>7.0e} - {edge:<7.0e} {band_cases[edge]:>5} cases over floor, "
+              f"K needed {k:8.3f}  {case_id or ''}")
+        low = edge
+    print("cases whose probes stray beyond H of the values' scale (a horizon H would cut them): "
+          + ", ".join(f"H={edge:g}: {sum(d > edge for d in deviations)}" for edge in BANDS[:-1]))
     print(f"table entry {table.describe()}: {len(failures)} false failures of {n}; "
           f"error/bound ratio median {np.median([r for r, _ in ratios]):.3f}, "
           f"max {max(ratios)[0]:.3f} ({max(ratios)[1]})")
-    print(f"{cut} cases reach float32's horizon (steps from there not compared)")
+    print(f"{cut} cases reach the horizon of {table.probe} (steps from there not compared)")
     for case_id in failures:
         print(f"  FAILED {case_id}")
 

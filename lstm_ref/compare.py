@@ -124,11 +124,15 @@ class Report:
     def summary(self):
         """A multi-line, human-readable account: verdict, per-tensor table, reproducer."""
         failure = self.first_failure
-        lines = [f"PASSED: all {len(self.tensors)} tensors within tolerance over "
-                 f"{self.compared_steps} steps"
-                 if failure is None else
-                 f"FAILED at {failure} (step numbers in processing order, of {self.time})"]
-        width = max(8, *(len(name) for name in self.tensors))
+        if failure is not None:
+            verdict = f"FAILED at {failure} (step numbers in processing order, of {self.time})"
+        elif not self.tensors:
+            verdict = "PASSED vacuously: no step could be compared (see below)"
+        else:
+            verdict = (f"PASSED: all {len(self.tensors)} tensors within tolerance over "
+                       f"{self.compared_steps} steps")
+        lines = [verdict]
+        width = max([8, *(len(name) for name in self.tensors)])
         lines.append(f"{'tensor':<{width}} {'worst |err|':>11} {'at step':>7} {'max rel':>9} "
                      f"{'tolerance':>10} {'err/tol':>7}  status")
         for t in self.tensors.values():
@@ -181,8 +185,8 @@ def expectations(reference, probe, tol, return_sequences=True, layer_tol=None):
     limits = [time]
     for name in set(_REFERENCE_OF.values()):
         probe_seq = None if probe is None else getattr(probe, name)
-        limits.append(tolerances.horizon_step(getattr(reference, name), probe_seq, tol.horizon)
-                      or time)
+        limit = tolerances.horizon_step(getattr(reference, name), probe_seq, tol.horizon)
+        limits.append(time if limit is None else limit)
     result = {}
     for name in TENSORS:
         entry = tol if name in ("h", "c") or layer_tol is None else layer_tol

@@ -11,6 +11,12 @@ bfloat16 keeps float32's 8 exponent bits and 7 of its 23 fraction bits: rounding
 to bfloat16 is rounding its bit pattern to the upper 16 bits, done here with integer
 arithmetic. Emulated results are returned in float32 arrays (float16 ones in float16)
 whose every value is exactly representable in the format.
+
+Activations are the exception for float16: they are evaluated in NumPy's float16, which
+rounds after every operation inside them, so an intermediate that leaves float16's small
+range overflows as it does in a float16 framework (squareplus(365) computes 365 * 365 =
+133225 > 65504: inf, in Keras and here). bfloat16 shares float32's range; its activations
+are evaluated in float32 and rounded once.
 """
 
 from dataclasses import dataclass
@@ -51,6 +57,7 @@ class Format:
         storage: the NumPy dtype results are returned in.
         round: maps a ``compute`` array to the nearest values of the format (the identity for
             NumPy's own formats).
+        activation: the NumPy dtype activations are evaluated in.
     """
 
     name: str
@@ -58,19 +65,23 @@ class Format:
     compute: np.dtype
     storage: np.dtype
     round: Callable
+    activation: np.dtype
+
+    def activate(self, fn, z):
+        """``fn(z)`` evaluated in ``activation``, as values of the format in ``compute``."""
+        return self.round(np.asarray(fn(z.astype(self.activation, copy=False)), self.compute))
 
     @property
     def emulated(self):
         return self.round is not _identity
 
 
+F64, F32, F16 = np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16)
 FORMATS = {
-    "float64": Format("float64", 2.0 ** -52, np.dtype(np.float64), np.dtype(np.float64), _identity),
-    "float32": Format("float32", 2.0 ** -23, np.dtype(np.float32), np.dtype(np.float32), _identity),
-    "float16": Format("float16", 2.0 ** -10, np.dtype(np.float32), np.dtype(np.float16),
-                      _round_float16),
-    "bfloat16": Format("bfloat16", 2.0 ** -7, np.dtype(np.float32), np.dtype(np.float32),
-                       round_bfloat16),
+    "float64": Format("float64", 2.0 ** -52, F64, F64, _identity, F64),
+    "float32": Format("float32", 2.0 ** -23, F32, F32, _identity, F32),
+    "float16": Format("float16", 2.0 ** -10, F32, F16, _round_float16, F16),
+    "bfloat16": Format("bfloat16", 2.0 ** -7, F32, F32, round_bfloat16, F32),
 }
 
 

@@ -113,8 +113,8 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     kernel = r(w.kernel.astype(dt))
     recurrent = r(w.recurrent_kernel.astype(dt))
     bias = r(w.bias.astype(dt)) if w.use_bias else None
-    act = lambda z: r(w.activation(z))  # noqa: E731
-    rec_act = lambda z: r(w.recurrent_activation(z))  # noqa: E731
+    act = lambda z: fmt.activate(w.activation, z)  # noqa: E731
+    rec_act = lambda z: fmt.activate(w.recurrent_activation, z)  # noqa: E731
     store = keep != "final"
     seq = {name: np.empty((batch, time, units), dt) for name in ("outputs", "h", "c")} if store else {}
     gates = {g: np.empty((batch, time, units), dt) for g in "ifco"} if keep == "gates" else None

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lstm_ref
-from lstm_ref import tolerance
+from lstm_ref import precision, tolerance
 from lstm_ref.compare import check
 from lstm_ref.errors import OptionError, ShapeError
 from tests.helpers import random_state, random_weights
@@ -112,18 +112,23 @@ def test_the_bound_grows_with_the_probe_deviation(traces):
     assert (tol.step_atol(exact.c, None) == tol.atol).all()
 
 
-def test_probe_batch_is_seeded_one_ulp_nudges(rng):
+@pytest.mark.parametrize("fmt", ["float32", "float16", "bfloat16"])
+def test_probe_batch_is_seeded_one_ulp_nudges(fmt, rng):
     x = rng.normal(size=(2, 5, 3))
     state = [rng.normal(size=(2, 4)), rng.normal(size=(2, 4))]
     mask = rng.random((2, 5)) < 0.5
-    xs, states, masks = tolerance.probe_batch(x, state, mask)
-    again = tolerance.probe_batch(x, state, mask)
-    assert xs.shape == (2 * tolerance.PROBES, 5, 3) and xs.dtype == np.float32
+    xs, states, masks = tolerance.probe_batch(x, state, mask, fmt)
+    again = tolerance.probe_batch(x, state, mask, fmt)
+    storage = precision.get(fmt).storage
+    assert xs.shape == (2 * tolerance.PROBES, 5, 3) and xs.dtype == storage
     assert states[1].shape == (2 * tolerance.PROBES, 4) and masks.shape == (2 * tolerance.PROBES, 5)
     np.testing.assert_array_equal(xs, again[0])  # the same nudges every time: reproducible
-    np.testing.assert_array_equal(xs[:2], x.astype(np.float32))  # copy 0: the inputs as given
-    x32 = np.tile(x.astype(np.float32), (tolerance.PROBES, 1, 1))
-    ulps = np.abs(xs - x32) / np.spacing(np.abs(x32))
+    given = precision.get(fmt).round(x.astype(np.float32)).astype(storage)
+    np.testing.assert_array_equal(xs[:2], given)  # copy 0: the inputs as given
+    tiled = np.tile(given, (tolerance.PROBES, 1, 1)).astype(np.float64)
+    # One ulp of the format: eps times the power of two at or below |x|.
+    ulp = precision.get(fmt).eps * 2.0 ** np.floor(np.log2(np.abs(tiled)))
+    ulps = np.abs(xs - tiled) / ulp
     assert ulps.max() <= 2 and (ulps[2:] > 0).mean() > 0.5
     np.testing.assert_array_equal(masks[4:6], mask)
 
@@ -137,6 +142,19 @@ def test_steps_beyond_float32_range_are_not_compared(traces):
     assert report.passed and report.compared_steps == 4
     assert "steps 4 to 5 not compared" in report.summary()
     assert "state_h" not in report.tensors  # the final state lies beyond the range too
+
+
+def test_a_case_beyond_range_from_step_0_compares_nothing(traces):
+    # A probe overflowing at step 0 (exp(17) in float16, say) leaves no step to compare: the
+    # report says so, rather than holding every step to a bound that means nothing.
+    exact, probe = traces
+    probe.h[1, 0, 0] = np.inf
+    actual = actual_from(exact)
+    actual["h"][0, 0, 0] = np.nan
+    report = check(actual, exact, probe, tolerance.lookup("float32"))
+    assert report.passed and report.compared_steps == 0 and not report.tensors
+    summary = report.summary()
+    assert summary.startswith("PASSED vacuously") and "steps 0 to 5 not compared" in summary
 
 
 def test_steps_past_the_predictability_horizon_are_not_compared(traces):

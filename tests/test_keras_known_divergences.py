@@ -8,6 +8,9 @@ exists, and that the case passes once Keras fixes it, so neither state can go un
 - masked leading steps on Keras's JAX backend: with an initial state, the output at masked
   steps before the first valid one is h0 (the TensorFlow backend, and the reference, give zeros:
   the "previous output" starts at zero).
+- bfloat16 LSTMs cannot be built with Keras's default initializers (TensorFlow and torch
+  backends): the orthogonal recurrent initializer needs a QR decomposition, which neither has
+  for bfloat16 (keras-team/keras#16927). Set recurrent_initializer, or build in float32.
 - gelu in float64 (TensorFlow 2.21): tf.nn.gelu(approximate=False) is accurate only to about
   1e-7 relative in float64 (gelu(-1): -0.158655258, exactly -0.158655254), so a float64 LSTM
   with gelu departs from a float64 reference; in float32 it is within float32 rounding.
@@ -63,15 +66,19 @@ def test_float64_gelu_lstm():
         assert report.first_failure.error < 1e-6  # float32-sized, not a wrong formula
 
 
-@tensorflow_only
-@pytest.mark.parametrize("case", [Case(7, 3, 2, 9), Case(32, 16, 5, 40, activation="relu",
-                                                          recurrent_activation="hard_sigmoid"),
-                                  Case(2, 1, 1, 200, go_backwards=True, initial_state=True)],
-                         ids=lambda c: c.id)
-def test_float64_layers_without_gelu_pass_the_float64_entry(case):
-    report = run(case, dtype="float64")
-    assert report.passed, report.summary()
-    assert report.tolerance.dtype == "float64"
+def test_a_bfloat16_lstm_with_its_default_initializers(rng):
+    import lstm_ref
+
+    layer = keras.layers.LSTM(3, return_sequences=True, dtype="bfloat16")
+    try:
+        layer.build((2, 5, 2))
+    except Exception as exc:  # noqa: BLE001 - each backend raises its own type
+        # The orthogonal recurrent initializer's QR has no bfloat16 kernel (TensorFlow: "Qr",
+        # torch: "geqrf_cpu"); keras-team/keras#16927, closed, still so in Keras 3.15.
+        assert "qr" in str(exc).lower(), exc
+        return
+    x = rng.uniform(-1, 1, (2, 5, 2))
+    lstm_ref.assert_equivalent(layer, x)
 
 
 def test_leading_masked_outputs_with_an_initial_state(rng):

@@ -82,7 +82,7 @@ def describe(layer):
                  f"return_sequences={layer.return_sequences}, return_state={layer.return_state}, "
                  f"go_backwards={layer.go_backwards}, stateful={layer.stateful}, "
                  f"unroll={layer.unroll}, implementation={cell.implementation}, "
-                 f"use_cudnn={getattr(layer, 'use_cudnn', 'n/a')}, dtype={layer.compute_dtype})",
+                 f"use_cudnn={getattr(layer, 'use_cudnn', 'n/a')}, dtype={layer.dtype_policy.name})",
         "versions": f"keras {keras.__version__} (backend {keras.backend.backend()}), "
                     f"numpy {np.__version__}",
     }
