@@ -1,10 +1,11 @@
 """The lstm-ref command line.
 
-    lstm-ref verify [--grid small|default|full] [--only PATTERN] [-v]
+    lstm-ref verify [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [-v]
 
 runs the grid against the installed Keras, prints one line per failing case (every case with
 -v) and a summary table, and exits 0 only if every case passed (1 if one failed, 2 if the run
-could not happen).
+could not happen). --dtype builds the layers in another dtype or mixed-precision policy, each
+held to its own tolerance entry.
 """
 
 import argparse
@@ -17,6 +18,9 @@ from lstm_ref.compare import TENSORS
 from lstm_ref.errors import LSTMRefError
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# Layer dtypes and Keras mixed-precision policies (each case is held to the entry of the
+# dtype its layer computes in).
+DTYPES = ("float32", "float64", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 
 
 def main(argv=None):
@@ -25,16 +29,18 @@ def main(argv=None):
     verify = commands.add_parser("verify", help="run the case grid against the installed Keras")
     verify.add_argument("--grid", default="default", choices=grid.GRIDS)
     verify.add_argument("--only", metavar="PATTERN", help="only cases whose id contains PATTERN")
+    verify.add_argument("--dtype", default="float32", choices=DTYPES,
+                        help="the layers' dtype or mixed-precision policy (default float32)")
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
     args = parser.parse_args(argv)
     try:
-        return run_verify(args.grid, args.only, args.verbose)
+        return run_verify(args.grid, args.only, args.verbose, dtype=args.dtype)
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def run_verify(grid_name, pattern, verbose, out=None):
+def run_verify(grid_name, pattern, verbose, out=None, dtype="float32"):
     out = out or sys.stdout
     cases = grid.select(grid.cases(grid_name), pattern)
     if not cases:
@@ -43,13 +49,14 @@ def run_verify(grid_name, pattern, verbose, out=None):
     from lstm_ref.adapters import keras as keras_adapter
 
     keras = keras_adapter._keras()
-    print(f"lstm-ref verify: {len(cases)} cases of grid {grid_name!r} against keras "
+    print(f"lstm-ref verify: {len(cases)} cases of grid {grid_name!r} in {dtype} against keras "
           f"{keras.__version__} (backend {keras.backend.backend()})", file=out)
     start = time.perf_counter()
     worst = {}  # tensor -> (error, bound, step, case id) of the largest error/bound ratio
     failed, truncated = [], 0
     for case in cases:
-        report = keras_adapter.run_case(case)
+        report = keras_adapter.run_case(case, dtype=dtype)
+        tolerance = report.tolerance
         truncated += report.compared_steps < report.time
         for name, tensor in report.tensors.items():
             ratio = tensor.worst.error / tensor.worst.bound
@@ -64,17 +71,15 @@ def run_verify(grid_name, pattern, verbose, out=None):
     print(f"\n{len(cases)} cases, {len(cases) - len(failed)} passed, {len(failed)} failed "
           f"in {elapsed:.1f} s", file=out)
     if truncated:
-        print(f"{truncated} cases compared only up to the step float32 can determine "
-              "(lstm_ref.tolerance.horizon_step)", file=out)
+        print(f"{truncated} cases compared only up to the step {tolerance.probe} can "
+              "determine (lstm_ref.tolerance.horizon_step)", file=out)
     print(f"{'tensor':<8} {'worst |err|':>11} {'tolerance':>10} {'err/tol':>8}  at", file=out)
     for name in TENSORS:
         if name in worst:
             ratio, m, case_id = worst[name]
             print(f"{name:<8} {m.error:>11.3e} {m.bound:>10.3e} {ratio:>8.3f}  step {m.step} "
                   f"of {case_id}", file=out)
-    from lstm_ref.tolerance import lookup
-
-    print(f"tolerance {lookup('float32').describe()}", file=out)
+    print(f"tolerance {tolerance.describe()}", file=out)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -14,11 +14,20 @@ from lstm_ref.errors import FrameworkMissingError
 def test_verify_passes_and_prints_the_table(capsys):
     assert cli.main(["verify", "--grid", "small", "--only", "units7-features1", "-v"]) == 0
     out = capsys.readouterr().out
-    assert "cases of grid 'small' against keras" in out
+    assert "cases of grid 'small' in float32 against keras" in out
     assert "0 failed" in out and "ok   units7-features1" in out
     for tensor in ("h ", "c ", "output"):
         assert f"\n{tensor}" in out
     assert "tolerance float32" in out
+
+
+@pytest.mark.keras
+def test_verify_in_a_mixed_precision_policy(capsys):
+    assert cli.main(["verify", "--grid", "small", "--only", "units7-features3-batch2",
+                     "--dtype", "mixed_float16"]) == 0
+    out = capsys.readouterr().out
+    assert "in mixed_float16 against keras" in out and "0 failed" in out
+    assert "tolerance float16" in out
 
 
 @pytest.mark.keras
@@ -27,7 +36,7 @@ def test_verify_exits_1_and_names_the_failing_case(capsys, monkeypatch):
     from tests.keras_broken import BrokenLSTMCell
 
     correct = keras_adapter.run_case
-    monkeypatch.setattr(keras_adapter, "run_case", lambda case: correct(
+    monkeypatch.setattr(keras_adapter, "run_case", lambda case, dtype: correct(
         case, cell=BrokenLSTMCell(case.units, bug="gates i/f swapped", activation=case.activation,
                                   recurrent_activation=case.recurrent_activation,
                                   use_bias=case.use_bias)))

@@ -144,6 +144,30 @@ def test_steps_beyond_float32_range_are_not_compared(traces):
     assert "state_h" not in report.tensors  # the final state lies beyond the range too
 
 
+def test_steps_where_the_reference_itself_overflows_are_not_compared(traces):
+    # A float64 layer: probes and reference overflow together (exp(800)); the layer may show
+    # inf or NaN there (0 * inf), and neither is more right.
+    exact, probe = traces
+    batch = exact.c.shape[0]
+    exact.c[0, 3, 1] = np.inf
+    probe.c.reshape(-1, *exact.c.shape)[:, 0, 3, 1] = np.inf
+    actual = actual_from(exact)
+    actual["c"][0, 3, 1] = np.nan
+    report = check(actual, exact, probe, tolerance.lookup("float32"))
+    assert report.passed and report.compared_steps == 3, report.summary()
+    assert probe.c.shape[0] == tolerance.PROBES * batch
+
+
+def test_a_nan_in_the_reference_is_compared_exactly(traces):
+    exact, probe = traces
+    exact.h[1, 2, 0] = probe.h[1, 2, 0] = np.nan  # a NaN input, propagated in both
+    actual = actual_from(exact)
+    assert check(actual, exact, probe, tolerance.lookup("float32")).compared_steps == 6
+    actual["h"][1, 2, 0] = 0.5
+    report = check(actual, exact, probe, tolerance.lookup("float32"))
+    assert not report.passed and report.first_failure.step == 2
+
+
 def test_a_case_beyond_range_from_step_0_compares_nothing(traces):
     # A probe overflowing at step 0 (exp(17) in float16, say) leaves no step to compare: the
     # report says so, rather than holding every step to a bound that means nothing.

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.keras
 SUITE = ["tests/test_keras_grid.py", "tests/test_keras_twin.py", "tests/test_keras_masks.py",
          "tests/test_keras_stateful.py", "tests/test_keras_bidirectional.py",
          "tests/test_keras_stacked.py", "tests/test_keras_models.py",
-         "tests/test_keras_execution.py", "tests/test_sensitivity_keras.py",
+         "tests/test_keras_execution.py", "tests/test_keras_dtypes.py",
+         "tests/test_sensitivity_keras.py",
          "tests/test_activations.py", "tests/test_keras_known_divergences.py"]
 # Tests that fail on a backend for a known, tabled reason (README, "Keras backends").
 # On JAX: leading masked steps output h0 when an initial state is given.

@@ -8,9 +8,14 @@ exists, and that the case passes once Keras fixes it, so neither state can go un
 - masked leading steps on Keras's JAX backend: with an initial state, the output at masked
   steps before the first valid one is h0 (the TensorFlow backend, and the reference, give zeros:
   the "previous output" starts at zero).
-- bfloat16 LSTMs cannot be built with Keras's default initializers (TensorFlow and torch
-  backends): the orthogonal recurrent initializer needs a QR decomposition, which neither has
-  for bfloat16 (keras-team/keras#16927). Set recurrent_initializer, or build in float32.
+- 16-bit LSTMs cannot be built with Keras's default initializers: the orthogonal recurrent
+  initializer needs a QR decomposition, which TensorFlow lacks for bfloat16 and torch (CPU)
+  for float16 and bfloat16 (keras-team/keras#16927). Set recurrent_initializer.
+- float64 off TensorFlow (Keras 3.15, torch backend; JAX without x64): keras.ops.matmul
+  computes float64 matrices in float32 (result_type maps float64 to float32,
+  keras-team/keras#23704), so a float64 LSTM is only float32-accurate.
+- leaky_relu in float64 (TensorFlow 2.21): the LeakyRelu op holds its slope as a float32
+  attribute, 0.20000000298, so a float64 LSTM with leaky_relu departs by 1.5e-8 relative.
 - gelu in float64 (TensorFlow 2.21): tf.nn.gelu(approximate=False) is accurate only to about
   1e-7 relative in float64 (gelu(-1): -0.158655258, exactly -0.158655254), so a float64 LSTM
   with gelu departs from a float64 reference; in float32 it is within float32 rounding.
@@ -25,8 +30,8 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 tensorflow_only = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
-    reason="float64 on other Keras backends is not calibrated yet (on torch + CUDA, stepping "
-           "the cell in float64 departs by ~1e-8; see the closing note of issue 2)")
+    reason="about TensorFlow's own float64 kernels (other backends multiply float64 matrices "
+           "in float32: test_a_float64_lstm_computes_in_float64)")
 
 
 def keras_sparsemax_is_right():
@@ -66,19 +71,57 @@ def test_float64_gelu_lstm():
         assert report.first_failure.error < 1e-6  # float32-sized, not a wrong formula
 
 
-def test_a_bfloat16_lstm_with_its_default_initializers(rng):
+def keras_float64_leaky_relu_slope():
+    x = keras.ops.convert_to_tensor(np.array([-1.0]), dtype="float64")
+    return -float(keras.ops.convert_to_numpy(keras.activations.leaky_relu(x))[0])
+
+
+@tensorflow_only
+def test_float64_leaky_relu_lstm():
+    report = run(Case(7, 3, 2, 9, activation="leaky_relu"), dtype="float64")
+    if keras_float64_leaky_relu_slope() == 0.2:
+        assert report.passed, report.summary()
+    else:  # TensorFlow's LeakyRelu holds its slope as a float32 attribute: 0.2 * (1 + 1.5e-8)
+        assert keras_float64_leaky_relu_slope() == float(np.float32(0.2))
+        assert not report.passed and report.first_failing_step == 0, report.summary()
+        # 1.5e-8 relative in each leaky_relu, two of them by h at step 0: not a wrong formula.
+        assert report.first_failure.error < 1e-7 * abs(report.first_failure.expected)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_a_16_bit_lstm_with_its_default_initializers(dtype, rng):
     import lstm_ref
 
-    layer = keras.layers.LSTM(3, return_sequences=True, dtype="bfloat16")
+    layer = keras.layers.LSTM(3, return_sequences=True, dtype=dtype)
     try:
         layer.build((2, 5, 2))
     except Exception as exc:  # noqa: BLE001 - each backend raises its own type
-        # The orthogonal recurrent initializer's QR has no bfloat16 kernel (TensorFlow: "Qr",
-        # torch: "geqrf_cpu"); keras-team/keras#16927, closed, still so in Keras 3.15.
+        # The orthogonal recurrent initializer's QR has no kernel in this dtype (TensorFlow:
+        # "Qr" for bfloat16; torch on CPU: "geqrf_cpu" for both); keras-team/keras#16927,
+        # closed, still so in Keras 3.15.
         assert "qr" in str(exc).lower(), exc
         return
     x = rng.uniform(-1, 1, (2, 5, 2))
     lstm_ref.assert_equivalent(layer, x)
+
+
+def keras_float64_matmul_is_float64():
+    a = keras.ops.convert_to_tensor(np.array([[1.0 + 2.0 ** -40]]), dtype="float64")
+    product = float(keras.ops.convert_to_numpy(keras.ops.matmul(a, a))[0, 0])  # not float32's ==
+    return product == (1.0 + 2.0 ** -40) ** 2
+
+
+def test_a_float64_lstm_computes_in_float64():
+    report = run(Case(7, 3, 2, 9, initial_state=True), dtype="float64")
+    if keras_float64_matmul_is_float64():
+        assert report.passed, report.summary()
+    else:
+        # Keras 3.15 off TensorFlow: result_type maps float64 to float32 (as JAX does without
+        # x64), so keras.ops.matmul multiplies a float64 LSTM's matrices in float32
+        # (keras-team/keras#23704): float32-sized errors from step 0.
+        assert keras.backend.backend() != "tensorflow"
+        assert not report.passed and report.first_failing_step == 0, report.summary()
+        assert report.first_failure.error < 1e-6
 
 
 def test_leading_masked_outputs_with_an_initial_state(rng):

@@ -132,3 +132,12 @@ def test_float16_activations_overflow_inside_as_a_float16_framework_does():
     assert lstm_ref.forward(x, w, dtype="bfloat16").c[0, 0, 0] == pytest.approx(300, rel=1e-2)
     i, g = 1 / (1 + np.exp(-10.0)), (300 + np.sqrt(300.0 ** 2 + 4)) / 2  # c_0 = i * g
     assert lstm_ref.forward(x, w).c[0, 0, 0] == pytest.approx(i * g, rel=1e-14)
+
+
+def test_float_constants_in_a_float16_activation_are_rounded_to_float16():
+    # As a framework converts 0.2 to a float16 tensor (TensorFlow: float16(1) * 0.2 =
+    # 0.199951171875); bfloat16 activations are evaluated in float32, rounded once.
+    one = np.ones((1, 1), np.float32)
+    assert precision.get("float16").activate(lambda v: 0.2 * v, one)[0, 0] == 0.199951171875
+    assert precision.get("bfloat16").activate(lambda v: 0.2 * v, one)[0, 0] == 0.2001953125
+    assert precision.get("bfloat16").activate(lambda v: v * 0.2 * 5, one)[0, 0] == 1.0

@@ -301,10 +301,11 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     common = dict(return_sequences=case.return_sequences, return_state=case.return_state,
                   go_backwards=case.go_backwards, unroll=case.unroll, dtype=dtype)
     if cell is None:
-        if dtype == "bfloat16":
+        if dtype in ("float16", "bfloat16"):
             # Keras 3.15's default orthogonal initializer needs a QR decomposition, which
-            # TensorFlow has no bfloat16 kernel for: a bfloat16 LSTM cannot even be built with
-            # its defaults. The case's weights replace the initial values anyway.
+            # TensorFlow has no bfloat16 kernel for, and torch (CPU) neither a float16 nor a
+            # bfloat16 one: such an LSTM cannot even be built with its defaults. The case's
+            # weights replace the initial values anyway.
             layer_options.setdefault("recurrent_initializer", "glorot_uniform")
         layer = keras.layers.LSTM(case.units, activation=case.activation,
                                   recurrent_activation=case.recurrent_activation,

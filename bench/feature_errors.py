@@ -1,0 +1,80 @@
+"""The worst error the suite sees, per feature: runs the Keras tests and records every Report
+they make, then prints, per test file (one feature each: masks, stateful, Bidirectional,
+models, execution paths, dtypes...) and per compute dtype, how many comparisons were made and
+the worst |framework - reference| and error-to-bound ratio over the tensors that passed.
+Tensors a deliberately broken layer fails are counted apart (they are meant to fail).
+
+Usage:  python bench/feature_errors.py [pytest arguments, e.g. --grid=full or -k masks]
+"""
+
+import collections
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+from lstm_ref import compare  # noqa: E402
+
+
+class Recorder:
+    """A pytest plugin: wraps check_expectations wherever it was imported, files each Report
+    under the running test's file and the Report's dtype."""
+
+    def __init__(self):
+        self.current = None
+        self.seen = collections.defaultdict(lambda: {"reports": 0, "failed": 0, "worst": None,
+                                                     "ratio": None})
+
+    def pytest_runtest_setup(self, item):
+        self.current = item.nodeid.split("::")[0]
+
+    def pytest_sessionstart(self, session):
+        import importlib
+
+        original = compare.check_expectations
+        modules = [compare] + [importlib.import_module(f"lstm_ref.adapters.{name}") for name in
+                               ("keras_bidirectional", "keras_stacked", "keras_model")]
+
+        def recording(*args, **kwargs):
+            report = original(*args, **kwargs)
+            self.record(report)
+            return report
+
+        for module in modules:
+            if getattr(module, "check_expectations", None) is original:
+                module.check_expectations = recording
+
+    def record(self, report):
+        entry = self.seen[(self.current, report.tolerance.dtype)]
+        entry["reports"] += 1
+        entry["failed"] += not report.passed
+        for tensor in report.tensors.values():
+            if not tensor.passed:
+                continue
+            worst = tensor.worst
+            if entry["worst"] is None or worst.error > entry["worst"][0]:
+                entry["worst"] = (worst.error, tensor.name, worst.step)
+            ratio = worst.error / worst.bound
+            if entry["ratio"] is None or ratio > entry["ratio"][0]:
+                entry["ratio"] = (ratio, tensor.name, worst.step)
+
+
+def main(argv):
+    recorder = Recorder()
+    code = pytest.main(["-q", "-p", "no:cacheprovider", "-m", "keras", "tests", *argv],
+                       plugins=[recorder])
+    print(f"\n{'test file':<40} {'dtype':<9} {'reports':>7} {'failing':>7} "
+          f"{'worst |err| (tensor, step)':>34} {'worst err/bound':>22}")
+    for (path, dtype), entry in sorted(recorder.seen.items()):
+        worst = entry["worst"] or (0.0, "-", "-")
+        ratio = entry["ratio"] or (0.0, "-", "-")
+        print(f"{path.removeprefix('tests/'):<40} {dtype:<9} {entry['reports']:>7} "
+              f"{entry['failed']:>7} {worst[0]:>14.3e} ({worst[1]}, {worst[2]})"
+              f"{'':>4} {ratio[0]:>8.3f} ({ratio[1]}, {ratio[2]})")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
