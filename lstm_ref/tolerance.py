@@ -136,7 +136,9 @@ TABLE = {
                "(K = 4), the median 0.12. float16 keeps 3.3 digits and overflows at 65504: a "
                "step is compared while the probes stay finite and within 0.1 of the values' "
                "scale (one digit; beyond it the bound, 6 times the deviation, exceeds the "
-               "values themselves); 425 of 2000 random cases reach that horizon at some step."),
+               "values themselves); 425 of 2000 random cases reach that horizon at some step. "
+               "mixed_float16 (float32 weights, rounded by the layer and the probes alike): "
+               "1000 cases, K needed at most 1.28, 0 false failures."),
     "bfloat16": Tolerance(
         "bfloat16", atol=2 * EPSBF16, rtol=4 * EPSBF16, scale=16.0, probe="bfloat16",
         horizon=0.1,
@@ -152,7 +154,8 @@ TABLE = {
                "beyond 1e-2 of the values' scale and 1303 beyond 3e-2, so float32's horizon "
                "(1e-3) would compare almost nothing; 0.1, one digit, as for float16 (606 of "
                "2000 cases reach it). The price: a relative drift in c shows only from about "
-               "32 eps (25%) on (tests/test_keras_dtypes.py)."),
+               "32 eps (25%) on (tests/test_keras_dtypes.py). mixed_bfloat16: 1000 cases, K "
+               "needed at most 3.46, 0 false failures."),
 }
 
 

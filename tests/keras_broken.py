@@ -42,13 +42,18 @@ LAYER_BUGS = ("mask ignored", "masked outputs zeroed", "go_backwards not applied
               "initial state ignored", "stateful state not carried")
 
 
+@keras.saving.register_keras_serializable(package="lstm_ref_tests")
 class BrokenLSTM(keras.layers.LSTM):
     """A keras.layers.LSTM whose call has one bug in the layer's own logic (or none). Its
-    attributes still say what it should do, so a twin built from it expects the right thing."""
+    attributes still say what it should do, so a twin built from it expects the right thing.
+    Serializable with its bug, so that a Bidirectional's copy of it keeps the bug."""
 
     def __init__(self, units, bug=None, **kwargs):
         super().__init__(units, **kwargs)
         self.bug = bug
+
+    def get_config(self):
+        return {**super().get_config(), "bug": self.bug}
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if self.bug == "mask ignored":

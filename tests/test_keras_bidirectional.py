@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstm_ref
-from lstm_ref.errors import ShapeError, UnsupportedLayerError
+from lstm_ref.errors import ShapeError
 from tests.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
@@ -90,11 +90,11 @@ def test_backward_half_not_flipped_back_is_flagged(rng):
     assert report.tensors["backward.output"].passed  # the backward layer itself is right
 
 
-def test_bad_initial_state_and_stateful_are_clear_errors(rng):
+def test_bad_initial_state_and_batch_size_are_clear_errors(rng):
     layer = built(keras.layers.Bidirectional(keras.layers.LSTM(U)), rng)
     x, state = inputs(rng)
     with pytest.raises(ShapeError, match=r"initial_state=\[h_forward, c_forward, h_backward, c_backward\]; received list of length 2"):
         lstm_ref.compare(layer, x, initial_state=state[:2])
     stateful = built(keras.layers.Bidirectional(keras.layers.LSTM(U, stateful=True)), rng)
-    with pytest.raises(UnsupportedLayerError, match="stateful Bidirectional"):
-        lstm_ref.compare(stateful, x)
+    with pytest.raises(ShapeError, match="carries a state for batch size"):
+        lstm_ref.compare(stateful, x[:1])

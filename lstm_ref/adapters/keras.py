@@ -114,7 +114,7 @@ class KerasLSTMTwin:
         self.recurrent_dropout = cell.recurrent_dropout
         self.dtype = layer.compute_dtype
         self.config = describe(layer)
-        self.states = _layer_states(layer) if layer.stateful else None
+        self.states = layer_states(layer)
 
     def __call__(self, inputs, initial_state=None, mask=None, training=None, dtype="float64"):
         if training and (self.dropout or self.recurrent_dropout):
@@ -272,12 +272,28 @@ def _step_cell(keras, cell, x, initial_state, mask, go_backwards):
     return np.stack(hs, axis=1), np.stack(cs, axis=1)
 
 
-def _layer_states(layer):
-    states = getattr(layer, "states", None)
+def layer_states(layer):
+    """NumPy copies of a stateful layer's carried states, or None (not stateful, or none yet)."""
+    states = getattr(layer, "states", None) if getattr(layer, "stateful", False) else None
     if not states or any(s is None for s in states):
         return None
     to_numpy = _keras().ops.convert_to_numpy
     return [to_numpy(s) for s in states]
+
+
+def carried_states(layer):
+    """What a stateful layer (or each half of a Bidirectional) carries now, to put back with
+    :func:`restore_states` after running it more often than the user's call would."""
+    subs = [layer.forward_layer, layer.backward_layer] if hasattr(layer, "forward_layer") else [layer]
+    return [(sub, layer_states(sub)) for sub in subs]
+
+
+def restore_states(carried):
+    """Put back what :func:`carried_states` saved (a layer that carried nothing: as it is)."""
+    for layer, states in carried:
+        if states is not None:
+            for variable, value in zip(layer.states, states):
+                variable.assign(value)
 
 
 def _check_state_batch(states, input_shape):

@@ -10,7 +10,7 @@ zero_output_for_mask to return_sequences.
 import numpy as np
 
 from lstm_ref.compare import Expectation, check_expectations, expectations, run_reference
-from lstm_ref.errors import ShapeError, UnsupportedLayerError
+from lstm_ref.errors import ShapeError
 from lstm_ref.tolerance import lookup
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
@@ -101,11 +101,10 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
 
     keras = keras_adapter._keras()
     KerasBidirectionalTwin(layer)  # validates both layers with the twin's clear errors
-    if layer.forward_layer.stateful:
-        # Stepping each layer, calling it, then calling the Bidirectional would advance the
-        # carried states twice: refuse rather than report a false difference.
-        raise UnsupportedLayerError("compare() does not support a stateful Bidirectional yet; "
-                                    "compare its forward_layer and backward_layer one by one")
+    # Each direction is observed by running it alone, then the Bidirectional runs both: a
+    # stateful layer's carried state is put back in between, so it advances once, as in the
+    # user's own call.
+    carried = keras_adapter.carried_states(layer)
     tol = tolerance or lookup(layer.compute_dtype)
     forward_state, backward_state = split_states(initial_state)
     expected, limits, merged_parts = {}, {}, {}
@@ -133,6 +132,7 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
         merged_parts[prefix] = sub_expected["output"]
         context[f"{prefix} layer"] = obs.context["layer"]
         context.setdefault("versions", obs.context["versions"])
+    keras_adapter.restore_states(carried)
     result = layer(obs.x, initial_state=initial_state, mask=mask, training=False)
     result = [keras.ops.convert_to_numpy(r) for r in (result if isinstance(result, (tuple, list)) else [result])]
     outputs = result[:2] if layer.merge_mode is None else result[:1]

@@ -111,7 +111,10 @@ def compare(model, x, tolerance=None):
     parts, y, mask = {}, x, None
     for layer in layers:
         if lstm_like(keras, layer):
+            # The layer then runs again in the chain: a stateful one must advance only there.
+            carried = keras_adapter.carried_states(layer)
             parts[layer.name] = keras_adapter.compare(layer, y, mask=mask, tolerance=tolerance)
+            keras_adapter.restore_states(carried)
         kwargs = {}
         if mask is not None and layer._call_has_mask_arg:
             kwargs["mask"] = keras.ops.convert_to_tensor(mask)
