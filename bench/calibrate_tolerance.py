@@ -45,9 +45,6 @@ from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
 from lstm_ref.compare import _REFERENCE_OF, check, run_reference  # noqa: E402
 
 FLOORS = [(a, r) for a in (1, 2, 4, 8, 16, 32, 64) for r in (1, 4, 16)]
-# TensorFlow's float64 activations that are not float64-accurate (known divergences, pinned in
-# tests/test_keras_known_divergences.py): left out of float64 calibrations.
-FLOAT64_DEPARTURES = ("gelu", "leaky_relu")
 # Bands of the probes' relative deviation (see --horizon), upper edges.
 BANDS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, np.inf)
 
@@ -55,7 +52,8 @@ BANDS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, np.inf)
 def random_case(index, max_time, dtype="float32", cudnn=False):
     rng = np.random.default_rng(10_000 + index)
     options = {k: v[rng.integers(len(v))] for k, v in grid.FULL_OPTIONS.items()}
-    if dtype == "float64" and options["activation"] in FLOAT64_DEPARTURES:
+    departures = keras_adapter.FLOAT64_DEPARTURES.get(keras_adapter._keras().backend.backend(), ())
+    if dtype == "float64" and options["activation"] in departures:
         options["activation"] = "tanh"
     if cudnn:  # what cuDNN runs (keras cudnn_ok)
         options.update(activation="tanh", recurrent_activation="sigmoid", use_bias=True,

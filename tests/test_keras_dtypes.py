@@ -31,12 +31,16 @@ def run(case, dtype, **options):
     return keras_adapter.run_case(case, dtype=dtype, use_cudnn=False, **options)
 
 
-def check(case, dtype):
+def skip_float64_if_computed_in_float32(dtype):
     from tests.test_keras_known_divergences import keras_float64_matmul_is_float64
 
     if dtype == "float64" and not keras_float64_matmul_is_float64():
         pytest.skip("this Keras backend multiplies float64 matrices in float32 "
                     "(tests/test_keras_known_divergences.py)")
+
+
+def check(case, dtype):
+    skip_float64_if_computed_in_float32(dtype)
     report = run(case, dtype)
     assert report.passed, report.summary()
     assert report.tolerance.dtype == dtype.removeprefix("mixed_")
@@ -53,7 +57,13 @@ def test_each_dtype_matches_the_reference(dtype, case):
 @pytest.mark.full
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_the_small_grid_in_each_dtype(dtype):
-    failures = [r.summary() for r in (run(c, dtype) for c in grid.cases("small")) if not r.passed]
+    from lstm_ref.adapters.keras import FLOAT64_DEPARTURES
+
+    skip_float64_if_computed_in_float32(dtype)
+    # The backend's known float64 departures fail rightly (test_keras_known_divergences.py).
+    departures = FLOAT64_DEPARTURES.get(keras.backend.backend(), ()) if dtype == "float64" else ()
+    cases = [c for c in grid.cases("small") if c.activation not in departures]
+    failures = [r.summary() for r in (run(c, dtype) for c in cases) if not r.passed]
     assert not failures, "\n\n".join(failures)
 
 
