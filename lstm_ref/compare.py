@@ -143,8 +143,8 @@ class Report:
         if self.compared_steps < self.time:
             probe = self.tolerance.probe
             lines.append(f"steps {self.compared_steps} to {self.time - 1} not compared: {probe} "
-                         f"cannot determine them (a {probe} probe overflows, or the probes stray "
-                         f"beyond {self.tolerance.horizon:g} of the values' scale)")
+                         f"cannot determine them (values beyond {probe}'s range, or the probes "
+                         f"stray beyond {self.tolerance.horizon:g} of the values' scale)")
         lines.append(f"tolerance {self.tolerance.describe()}")
         lines.extend(f"{key}: {value}" for key, value in self.context.items())
         return "\n".join(lines)

@@ -6,32 +6,35 @@ relu/elu activations, tanh gates and long sequences can amplify them). One fixed
 be tight on well-conditioned cases and sound on ill-conditioned ones, so the bound at step t
 is measured, not guessed:
 
-    kappa_t = max over steps s <= t, over probes, of max |probe_s - reference_s| / eps(float32)
+    kappa_t = max over steps s <= t, over probes, of max |probe_s - reference_s| / eps(P)
 
-where the *probes* are the reference itself re-run in float32: once on the same inputs, and
-PROBES - 1 times on inputs (x and the initial state) moved by about one float32 ulp at random,
-seeded (all in one forward call, stacked along the batch). kappa_t estimates how much this
-case amplifies one unit of float32 rounding up to step t. One probe alone underestimates it
-when its rounding errors happen to cancel (seen: a Keras error 70 times the single probe's
-deviation, in a case that amplifies rounding 10^5-fold); the nudged inputs excite the
-directions that amplify, and the max over many realizations rarely falls short: on the
-hardest configurations (unbounded activations with saturating gates, T = 100..200) the K a
-case needs fell from 25 (4 probes) to 11 (8) to 6.1 (16). The element-wise bound for
-a framework computing in dtype D is then
+where the *probes* are the reference itself re-run in the entry's probe format P (the
+layer's own: float32, float64, or float16 / bfloat16 emulated as lstm_ref.precision says):
+once on the same inputs, and PROBES - 1 times on inputs (x and the initial state) moved by
+about one ulp of P at random, seeded (all in one forward call, stacked along the batch).
+kappa_t estimates how much this case amplifies one unit of rounding up to step t. One probe
+alone underestimates it when its rounding errors happen to cancel (seen: a Keras error 70
+times the single float32 probe's deviation, in a case that amplifies rounding 10^5-fold); the
+nudged inputs excite the directions that amplify, and the max over many realizations rarely
+falls short: on the hardest configurations (unbounded activations with saturating gates,
+T = 100..200) the K a float32 case needs fell from 25 (4 probes) to 11 (8) to 6.1 (16). (For
+a float64 layer the probe copy as given is the reference itself: only the nudged ones
+measure.) The element-wise bound for a framework computing in dtype D is then
 
     |framework - reference| <= max(atol, scale * kappa_t * eps(D)) + rtol * |reference|
 
 The running max makes the bound non-decreasing in t, like the error it bounds. The floor
 (atol, rtol) covers steps where the probes happen to round luckily.
 
-From the first step where float32 cannot determine the answer, no bound means anything, and
-the steps from there are reported as not compared: where a float32 probe overflows while the
-float64 reference is finite (the values left float32's range: a float32 framework returns inf
-or NaN there, rightly), or where the probes stray from the reference by more than HORIZON
-(1e-3) of the step's largest value (a chaotic case, rounding amplified 10^4-fold and more,
-past its predictability horizon; seen in the soak with log_sigmoid, selu and exponential
-activations over 100+ steps, where the float32 answers end up differing in the first digit). Each entry's numbers come
-from ``bench/calibrate_tolerance.py`` (see its docstring for the figures they rest on).
+From the first step where the format cannot determine the answer, no bound means anything,
+and the steps from there are reported as not compared: where a probe overflows while the
+float64 reference is finite (the values left the format's range: a framework returns inf or
+NaN there, rightly), where the float64 reference itself overflows, or where the probes stray
+from the reference by more than the entry's horizon of the step's largest value (float32:
+HORIZON, 1e-3, a chaotic case past its predictability horizon, rounding amplified 10^4-fold
+and more; seen in the soak with log_sigmoid, selu and exponential activations over 100+
+steps, where the float32 answers end up differing in the first digit). Each entry's numbers
+come from ``bench/calibrate_tolerance.py`` (see its docstring for how).
 """
 
 from dataclasses import dataclass
