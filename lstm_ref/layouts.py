@@ -1,12 +1,32 @@
-"""Gate orders and layouts. Pure NumPy.
+"""Gate orders and weight layouts of Keras, PyTorch, ONNX and TF1, and exact converters. Pure NumPy.
 
-The canonical layout is Keras's: the 4U axis of kernel, recurrent_kernel and bias holds the
-gates in the order i (input), f (forget), c (candidate, "g" in PyTorch, "j" in TF1), o (output).
+The canonical layout is Keras's: kernel (F, 4U), recurrent_kernel (P, 4U), one bias (4U,),
+gate blocks in the order i (input), f (forget), c (candidate: "g" in PyTorch, "j" in TF1),
+o (output).
+
+| layout | gate order | input weights | recurrent weights | bias | extras |
+|---|---|---|---|---|---|
+| keras | i f c o | kernel (F, 4U) | recurrent_kernel (U, 4U) | bias (4U) | |
+| torch | i f g o | weight_ih (4U, F) | weight_hh (4U, P) | bias_ih + bias_hh | weight_hr (P, U) |
+| onnx | i o f c | W (4U, F) | R (4U, U) | B (8U) = [Wb, Rb] | P (3U) = [p_i, p_o, p_f] |
+| tf1 | i j f o | kernel (F + P, 4U): input rows, then h rows | | bias (4U) | w_i/f/o_diag (U), projection (U, P), forget_bias |
+
+Moving a block or transposing is exact. Two things are not a relayout: a split bias (PyTorch,
+ONNX) is summed, and a TF1 forget_bias either stays an option (exact) or is folded into the
+bias (:func:`fold_forget_bias`, exact in float64). Converting back, the summed bias goes to the
+input bias and the recurrent one is zero.
 """
 
 import numpy as np
 
+from lstm_ref.errors import OptionError, ShapeError
+
 KERAS_GATE_ORDER = ("i", "f", "c", "o")
+GATE_ORDERS = {"keras": KERAS_GATE_ORDER, "torch": KERAS_GATE_ORDER,
+               "onnx": ("i", "o", "f", "c"), "tf1": ("i", "c", "f", "o")}
+# ONNX's peephole vector P holds p_i, p_o, p_f; ours (LSTMWeights.peephole) rows i, f, o.
+ONNX_PEEPHOLE_ORDER = ("i", "o", "f")
+PEEPHOLE_ORDER = ("i", "f", "o")
 
 
 def split_gates(array, axis=-1):
@@ -25,3 +45,183 @@ def split_gates(array, axis=-1):
 def join_gates(gates, axis=-1):
     """Inverse of :func:`split_gates`: concatenate ``gates["i"], ["f"], ["c"], ["o"]``."""
     return np.concatenate([np.asarray(gates[name]) for name in KERAS_GATE_ORDER], axis=axis)
+
+
+def reorder_gates(array, source, target, axis=-1):
+    """The gate blocks of ``array`` along ``axis``, from layout ``source``'s order to
+    ``target``'s ("keras", "torch", "onnx", "tf1")."""
+    orders = [_order(source), _order(target)]
+    array = np.asarray(array)
+    if array.shape[axis] % 4:
+        raise ShapeError(f"the gate axis must have 4 * units entries; received {array.shape[axis]} "
+                         f"(shape {array.shape}, axis {axis})")
+    blocks = dict(zip(orders[0], np.split(array, 4, axis=axis)))
+    return np.concatenate([blocks[name] for name in orders[1]], axis=axis)
+
+
+# --- PyTorch ---------------------------------------------------------------------------------
+
+def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
+    """LSTMWeights arguments from one direction of one layer of torch.nn.LSTM's parameters
+    (weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}, weight_hr_l{k})."""
+    weight_ih, weight_hh = np.asarray(weight_ih), np.asarray(weight_hh)
+    if (bias_ih is None) != (bias_hh is None):
+        raise OptionError("torch.nn.LSTM has both biases or neither; received only "
+                          f"{'bias_ih' if bias_hh is None else 'bias_hh'}")
+    bias = None
+    if bias_ih is not None:
+        bias = np.asarray(bias_ih, np.float64) + np.asarray(bias_hh, np.float64)
+    return {"kernel": weight_ih.T, "recurrent_kernel": weight_hh.T, "bias": bias,
+            "projection": None if weight_hr is None else np.asarray(weight_hr).T}
+
+
+def to_torch(weights):
+    """One direction's torch.nn.LSTM parameters (weight_ih, weight_hh, bias_ih, bias_hh,
+    weight_hr; absent ones omitted) from LSTMWeights; the bias goes to bias_ih."""
+    _refuse(weights, "torch", ("peephole", "cell_clip", "gate_clip", "input_forget",
+                               "proj_clip", "output_activation"),
+            activation="tanh", recurrent_activation="sigmoid")
+    weights = fold_forget_bias(weights)
+    params = {"weight_ih": weights.kernel.T, "weight_hh": weights.recurrent_kernel.T}
+    if weights.use_bias:
+        params["bias_ih"] = weights.bias
+        params["bias_hh"] = np.zeros_like(weights.bias)
+    if weights.projection is not None:
+        params["weight_hr"] = weights.projection.T
+    return params
+
+
+# --- ONNX ------------------------------------------------------------------------------------
+
+def from_onnx(W, R, B=None, P=None):
+    """LSTMWeights arguments from one direction of an ONNX LSTM: W (4U, F), R (4U, U),
+    B (8U,) = [Wb, Rb] and P (3U,) = [p_i, p_o, p_f], gates in order i, o, f, c."""
+    W, R = np.asarray(W), np.asarray(R)
+    bias = None
+    if B is not None:
+        B = np.asarray(B, np.float64)
+        if B.shape != (2 * W.shape[0],):
+            raise ShapeError(f"ONNX B must have shape (8 * hidden_size,) = ({2 * W.shape[0]},) "
+                             f"for one direction; received {B.shape}")
+        wb, rb = np.split(B, 2)
+        bias = reorder_gates(wb + rb, "onnx", "keras")
+    peephole = None
+    if P is not None:
+        blocks = dict(zip(ONNX_PEEPHOLE_ORDER, np.split(np.asarray(P), 3)))
+        peephole = np.stack([blocks[name] for name in PEEPHOLE_ORDER])
+    return {"kernel": reorder_gates(W, "onnx", "keras", axis=0).T,
+            "recurrent_kernel": reorder_gates(R, "onnx", "keras", axis=0).T,
+            "bias": bias, "peephole": peephole}
+
+
+def to_onnx(weights):
+    """One direction of an ONNX LSTM's inputs (W, R, B, P; absent ones omitted) and the
+    attributes the weights need (clip, input_forget) from LSTMWeights; the bias goes to Wb."""
+    _refuse(weights, "onnx", ("cell_clip", "projection", "proj_clip"))
+    weights = fold_forget_bias(weights)
+    arrays = {"W": reorder_gates(weights.kernel.T, "keras", "onnx", axis=0),
+              "R": reorder_gates(weights.recurrent_kernel.T, "keras", "onnx", axis=0)}
+    if weights.use_bias:
+        arrays["B"] = np.concatenate([reorder_gates(weights.bias, "keras", "onnx"),
+                                      np.zeros_like(weights.bias)])
+    if weights.peephole is not None:
+        rows = dict(zip(PEEPHOLE_ORDER, weights.peephole))
+        arrays["P"] = np.concatenate([rows[name] for name in ONNX_PEEPHOLE_ORDER])
+    attributes = {"hidden_size": weights.units, "input_forget": int(weights.input_forget)}
+    if weights.gate_clip is not None:
+        attributes["clip"] = weights.gate_clip
+    return arrays, attributes
+
+
+# --- TF1 -------------------------------------------------------------------------------------
+
+def from_tf1(kernel, bias=None, w_i_diag=None, w_f_diag=None, w_o_diag=None, projection=None,
+             forget_bias=0.0):
+    """LSTMWeights arguments from a TF1 BasicLSTMCell / LSTMCell's variables: kernel
+    (F + P, 4U) with the input's rows first, then h's (P = num_proj or num_units), gates in
+    order i, j, f, o; the peephole diagonals; the projection kernel (U, P); forget_bias,
+    which stays an option (added at call time, as TF1 does)."""
+    kernel = np.asarray(kernel)
+    units = kernel.shape[1] // 4
+    output_size = units if projection is None else np.asarray(projection).shape[1]
+    features = kernel.shape[0] - output_size
+    if kernel.ndim != 2 or kernel.shape[1] % 4 or features < 1:
+        raise ShapeError(f"a TF1 LSTM kernel is (features + {output_size}, 4 * units); "
+                         f"received shape {kernel.shape}")
+    diagonals = (w_i_diag, w_f_diag, w_o_diag)
+    if any(d is None for d in diagonals) and not all(d is None for d in diagonals):
+        raise OptionError("TF1 peepholes come as w_i_diag, w_f_diag and w_o_diag together")
+    reordered = reorder_gates(kernel, "tf1", "keras")
+    return {"kernel": reordered[:features], "recurrent_kernel": reordered[features:],
+            "bias": None if bias is None else reorder_gates(bias, "tf1", "keras"),
+            "peephole": None if w_i_diag is None else np.stack(diagonals),
+            "projection": projection, "forget_bias": forget_bias}
+
+
+def to_tf1(weights):
+    """A TF1 LSTMCell's variables (kernel, bias, w_i/f/o_diag, projection; absent ones
+    omitted) and its options (forget_bias, cell_clip, proj_clip) from LSTMWeights."""
+    _refuse(weights, "tf1", ("gate_clip", "input_forget", "output_activation"),
+            recurrent_activation="sigmoid")
+    variables = {"kernel": reorder_gates(np.concatenate([weights.kernel,
+                                                         weights.recurrent_kernel]),
+                                         "keras", "tf1")}
+    variables["bias"] = (reorder_gates(weights.bias, "keras", "tf1") if weights.use_bias
+                         else np.zeros(4 * weights.units))
+    if weights.peephole is not None:
+        variables.update(zip(("w_i_diag", "w_f_diag", "w_o_diag"), weights.peephole))
+    if weights.projection is not None:
+        variables["projection"] = weights.projection
+    options = {"forget_bias": weights.forget_bias, "cell_clip": weights.cell_clip,
+               "proj_clip": weights.proj_clip}
+    return variables, options
+
+
+# --- Keras and shared ------------------------------------------------------------------------
+
+def to_keras(weights):
+    """[kernel, recurrent_kernel, bias] (bias only if used) as a Keras LSTM's set_weights
+    takes them; a forget_bias is folded into the bias."""
+    _refuse(weights, "keras", ("peephole", "cell_clip", "gate_clip", "input_forget",
+                               "projection", "proj_clip", "output_activation"))
+    weights = fold_forget_bias(weights)
+    return [weights.kernel, weights.recurrent_kernel] + ([weights.bias] if weights.use_bias else [])
+
+
+def fold_forget_bias(weights):
+    """The same LSTM with its forget_bias added to the forget block of the bias (a zero bias
+    is created if there was none): what Keras's unit_forget_bias and PyTorch expect."""
+    from lstm_ref.weights import LSTMWeights
+
+    if not weights.forget_bias:
+        return weights
+    bias = np.zeros(4 * weights.units) if weights.bias is None else np.array(weights.bias, np.float64)
+    bias[weights.units:2 * weights.units] += weights.forget_bias
+    return LSTMWeights(weights.kernel, weights.recurrent_kernel, bias, weights.activation,
+                       weights.recurrent_activation,
+                       **{**_options(weights), "forget_bias": 0.0})
+
+
+def _options(weights):
+    return {"peephole": weights.peephole, "cell_clip": weights.cell_clip,
+            "gate_clip": weights.gate_clip, "forget_bias": weights.forget_bias,
+            "input_forget": weights.input_forget, "projection": weights.projection,
+            "proj_clip": weights.proj_clip, "output_activation": weights.output_activation}
+
+
+def _refuse(weights, target, unsupported, activation=None, recurrent_activation=None):
+    """OptionError if the weights use an option, or activations, the target cannot express."""
+    present = [name for name in unsupported if name in weights.options()]
+    for name, required in (("activation", activation),
+                           ("recurrent_activation", recurrent_activation)):
+        if required is not None and getattr(weights, name).name != required:
+            present.append(f"{name}={getattr(weights, name).name!r} (it has {required} only)")
+    if present:
+        raise OptionError(f"{target} has no equivalent of {', '.join(present)}: these weights "
+                          f"cannot be converted to the {target} layout without changing the LSTM")
+
+
+def _order(layout):
+    if layout not in GATE_ORDERS:
+        raise OptionError(f"layout must be one of {tuple(GATE_ORDERS)}; received {layout!r}")
+    return GATE_ORDERS[layout]

@@ -8,6 +8,17 @@ For each step t (in processing order; reversed time when go_backwards):
     c_t = f * c_{t-1} + i * g
     h_t = o * activation(c_t)
 
+with the options of LSTMWeights, where they are set (TF1's LSTMCell and ONNX's LSTM):
+
+    z_f += forget_bias                                   (TF1, at call time)
+    z_i += p_i * c_{t-1},  z_f += p_f * c_{t-1}           (peepholes)
+    z_i, z_f, z_c = clip(z_*, gate_clip)                 (ONNX clip: every activation's input)
+    f   = 1 - i                                          (input_forget, ONNX)
+    c_t = clip(c_t, cell_clip)                           (TF1 cell_clip)
+    z_o += p_o * c_t;  z_o = clip(z_o, gate_clip)
+    m_t = o * output_activation(clip(c_t, gate_clip))    (output_activation: ONNX's h)
+    h_t = clip(m_t @ projection, proj_clip)              (TF1 num_proj, PyTorch proj_size)
+
 Masked step (mask[b, t] False), as keras.backend.rnn does: h and c keep their previous values;
 the output repeats the previous *output* (zeros before the first valid step, not h0), or is
 zero when ``zero_output_for_mask``.
@@ -64,7 +75,8 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
     Args:
         x: (batch, time, features) input.
         weights: an :class:`LSTMWeights`.
-        initial_state: None (zeros) or ``[h0, c0]``, each (batch, units), as Keras takes it.
+        initial_state: None (zeros) or ``[h0, c0]``, (batch, output_size) and (batch, units),
+            as Keras takes it (output_size is units unless the weights have a projection).
         mask: None or (batch, time) booleans; False marks a step to skip.
         go_backwards: process the sequence from its last step to its first; every returned
             sequence is in processing order (as Keras returns it).
@@ -88,7 +100,7 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
         raise ShapeError(f"x must have at least one time step; received shape {x.shape}")
     check_size("x", "features (last axis)", features, weights.features,
                "the kernel's first dimension")
-    h, c = _initial_state(initial_state, batch, weights.units)
+    h, c = _initial_state(initial_state, batch, weights)
     if mask is not None:
         mask = as_mask(mask, batch, time)
     if go_backwards:
@@ -108,32 +120,25 @@ def step(x_t, h_prev, c_prev, weights, dtype="float64"):
 
 def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     batch, time, _ = x.shape
-    units = w.units
     dt, r = fmt.compute, fmt.round  # r: each operation's result rounded to the format
-    kernel = r(w.kernel.astype(dt))
-    recurrent = r(w.recurrent_kernel.astype(dt))
-    bias = r(w.bias.astype(dt)) if w.use_bias else None
-    act = lambda z: fmt.activate(w.activation, z)  # noqa: E731
-    rec_act = lambda z: fmt.activate(w.recurrent_activation, z)  # noqa: E731
+    arrays = {name: None if a is None else r(a.astype(dt)) for name, a in w.arrays.items()}
+    cell = _Cell(w, arrays, fmt)
     store = keep != "final"
-    seq = {name: np.empty((batch, time, units), dt) for name in ("outputs", "h", "c")} if store else {}
-    gates = {g: np.empty((batch, time, units), dt) for g in "ifco"} if keep == "gates" else None
-    output = np.zeros((batch, units), dt)
+    seq = {"outputs": np.empty((batch, time, w.output_size), dt),
+           "h": np.empty((batch, time, w.output_size), dt),
+           "c": np.empty((batch, time, w.units), dt)} if store else {}
+    gates = {g: np.empty((batch, time, w.units), dt) for g in "ifco"} if keep == "gates" else None
+    output = np.zeros((batch, w.output_size), dt)
     chunk = time if store else FINAL_CHUNK_STEPS
     for start in range(0, time, max(chunk, 1)):
         # The input projection of a whole chunk (all steps unless keep="final") is one matmul.
-        projected = r(x[:, start:start + chunk] @ kernel)
-        if bias is not None:
-            projected = r(projected + bias)
+        projected = r(x[:, start:start + chunk] @ arrays["kernel"])
+        if arrays["bias"] is not None:
+            projected = r(projected + arrays["bias"])
         for j in range(projected.shape[1]):
             t = start + j
-            z = r(projected[:, j] + r(h @ recurrent))
-            i = rec_act(z[:, :units])
-            f = rec_act(z[:, units:2 * units])
-            g = act(z[:, 2 * units:3 * units])
-            o = rec_act(z[:, 3 * units:])
-            c_new = r(r(f * c) + r(i * g))
-            h_new = r(o * act(c_new))
+            z = r(projected[:, j] + r(h @ arrays["recurrent_kernel"]))
+            h_new, c_new, step_gates = cell(z, c)
             if mask is None:
                 h, c, output = h_new, c_new, h_new
             else:
@@ -144,7 +149,8 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
             if store:
                 seq["outputs"][:, t], seq["h"][:, t], seq["c"][:, t] = output, h, c
             if gates is not None:
-                gates["i"][:, t], gates["f"][:, t], gates["c"][:, t], gates["o"][:, t] = i, f, g, o
+                for name, value in step_gates.items():
+                    gates[name][:, t] = value
     stored = lambda a: None if a is None else a.astype(fmt.storage, copy=False)  # noqa: E731
     return Trace(outputs=stored(seq.get("outputs")), h=stored(seq.get("h")),
                  c=stored(seq.get("c")), final_h=stored(h), final_c=stored(c),
@@ -152,18 +158,60 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
                  gates=None if gates is None else {k: stored(v) for k, v in gates.items()})
 
 
-def _initial_state(initial_state, batch, units):
+class _Cell:
+    """One step from the pre-activations z = x_t W + h_{t-1} R + b: the module docstring's
+    equations, each operation rounded to the format (``r``)."""
+
+    def __init__(self, w, arrays, fmt):
+        self.w, self.fmt, self.r = w, fmt, fmt.round
+        self.peephole = arrays["peephole"]
+        self.projection = arrays["projection"]
+        self.forget_bias = None if not w.forget_bias else self.r(np.asarray(w.forget_bias,
+                                                                              fmt.compute))
+
+    def __call__(self, z, c):
+        w, r, units = self.w, self.r, self.w.units
+        z_i, z_f, z_c, z_o = (z[:, k * units:(k + 1) * units] for k in range(4))
+        if self.forget_bias is not None:
+            z_f = r(z_f + self.forget_bias)
+        if self.peephole is not None:
+            z_i = r(z_i + r(self.peephole[0] * c))
+            z_f = r(z_f + r(self.peephole[1] * c))
+        z_i, z_f, z_c = (self.gate_clip(v) for v in (z_i, z_f, z_c))
+        i = self.fmt.activate(w.recurrent_activation, z_i)
+        f = r(1 - i) if w.input_forget else self.fmt.activate(w.recurrent_activation, z_f)
+        g = self.fmt.activate(w.activation, z_c)
+        c_new = r(r(f * c) + r(i * g))
+        if w.cell_clip is not None:
+            c_new = np.clip(c_new, -w.cell_clip, w.cell_clip)
+        if self.peephole is not None:
+            z_o = r(z_o + r(self.peephole[2] * c_new))
+        o = self.fmt.activate(w.recurrent_activation, self.gate_clip(z_o))
+        h_new = r(o * self.fmt.activate(w.output_activation, self.gate_clip(c_new)))
+        if self.projection is not None:
+            h_new = r(h_new @ self.projection)
+            if w.proj_clip is not None:
+                h_new = np.clip(h_new, -w.proj_clip, w.proj_clip)
+        return h_new, c_new, {"i": i, "f": f, "c": g, "o": o}
+
+    def gate_clip(self, value):
+        limit = self.w.gate_clip
+        return value if limit is None else np.clip(value, -limit, limit)
+
+
+def _initial_state(initial_state, batch, weights):
+    sizes = {"initial_state[0] (h0)": weights.output_size, "initial_state[1] (c0)": weights.units}
     if initial_state is None:
-        zeros = np.zeros((batch, units))
-        return zeros, zeros
+        return [np.zeros((batch, size)) for size in sizes.values()]
     if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
         raise ShapeError("initial_state must be a list [h0, c0] of two (batch, units) arrays; "
                          f"received {type(initial_state).__name__} of length "
                          f"{len(initial_state) if hasattr(initial_state, '__len__') else '?'}")
     states = []
-    for name, value in zip(("initial_state[0] (h0)", "initial_state[1] (c0)"), initial_state):
+    for (name, size), value in zip(sizes.items(), initial_state):
         array = as_float_array(value, name, ndim=2, axes="(batch, units)")
-        check_size(name, "shape", array.shape, (batch, units),
-                   "(batch, units) from x and the weights")
+        check_size(name, "shape", array.shape, (batch, size),
+                   "(batch, units) from x and the weights" if size == weights.units else
+                   "(batch, output_size) from x and the weights' projection")
         states.append(array)
     return states

@@ -4,50 +4,104 @@ import numpy as np
 
 from lstm_ref import activations
 from lstm_ref.checks import as_float_array, check_size
-from lstm_ref.errors import ShapeError, ValueRangeError
+from lstm_ref.errors import OptionError, ShapeError, ValueRangeError
 from lstm_ref.layouts import split_gates
+
+PEEPHOLE_ORDER = ("i", "f", "o")
 
 
 class LSTMWeights:
-    """The weights of one LSTM in Keras's layout, gate order i, f, c, o.
+    """The weights of one LSTM in Keras's layout, gate order i, f, c, o, and the options that
+    change its equations (see lstm_ref.reference for where each acts).
 
     Args:
         kernel: (features, 4 * units), the input weights.
-        recurrent_kernel: (units, 4 * units), the weights applied to the previous h.
+        recurrent_kernel: (output_size, 4 * units), the weights applied to the previous h
+            (output_size = units, or the projection's size).
         bias: (4 * units,), or None for an LSTM without bias.
         activation: the cell/output activation (Keras's ``activation``), by Keras name.
         recurrent_activation: the gate activation (Keras's ``recurrent_activation``).
+        peephole: None, or (3, units): the diagonal peephole weights of gates i, f, o (TF1's
+            ``w_i_diag, w_f_diag, w_o_diag``; ONNX's P reordered): i and f see c_{t-1}, o sees c_t.
+        cell_clip: None, or c_t is clipped to [-cell_clip, cell_clip] (TF1's ``cell_clip``).
+        gate_clip: None, or every gate's pre-activation and the c_t fed to the output
+            activation are clipped to [-gate_clip, gate_clip] (ONNX's ``clip``; c_t is kept).
+        forget_bias: added to the forget gate's pre-activation at call time (TF1's
+            ``forget_bias``, 1.0 there by default; 0 in Keras, which folds it into the bias).
+        input_forget: couple the gates, f = 1 - i (ONNX's ``input_forget``).
+        projection: None, or (units, output_size): h_t = (o * activation(c_t)) @ projection
+            (TF1's ``num_proj``, PyTorch's ``proj_size`` with weight_hr transposed).
+        proj_clip: None, or the projected h_t is clipped to [-proj_clip, proj_clip].
+        output_activation: the activation applied to c_t for h_t (ONNX's h); None: the same
+            as ``activation`` (Keras, TF1, PyTorch).
 
     The arrays are copied and made read-only, so the weights cannot change under a twin.
     Non-finite weights are refused: they always mean a broken load, never a model.
     """
 
     def __init__(self, kernel, recurrent_kernel, bias=None, activation="tanh",
-                 recurrent_activation="sigmoid"):
+                 recurrent_activation="sigmoid", *, peephole=None, cell_clip=None,
+                 gate_clip=None, forget_bias=0.0, input_forget=False, projection=None,
+                 proj_clip=None, output_activation=None):
         kernel = as_float_array(kernel, "kernel", ndim=2, axes="(features, 4 * units)")
         recurrent_kernel = as_float_array(recurrent_kernel, "recurrent_kernel", ndim=2,
-                                          axes="(units, 4 * units)")
-        units = recurrent_kernel.shape[0]
-        if units == 0:
-            raise ShapeError("recurrent_kernel must have at least one unit; received shape "
-                             f"{recurrent_kernel.shape}")
-        check_size("recurrent_kernel", "shape", recurrent_kernel.shape, (units, 4 * units),
-                   "(units, 4 * units) with units = its first dimension")
+                                          axes="(output_size, 4 * units)")
+        if projection is None:
+            if proj_clip is not None:
+                raise OptionError(f"proj_clip={proj_clip!r} needs a projection; received "
+                                  "projection=None")
+            units = recurrent_kernel.shape[0]
+            if units == 0:
+                raise ShapeError("recurrent_kernel must have at least one unit; received shape "
+                                 f"{recurrent_kernel.shape}")
+            check_size("recurrent_kernel", "shape", recurrent_kernel.shape, (units, 4 * units),
+                       "(units, 4 * units) with units = its first dimension")
+        else:
+            projection = as_float_array(projection, "projection", ndim=2,
+                                        axes="(units, output_size)")
+            units, output_size = projection.shape
+            if units == 0 or output_size == 0:
+                raise ShapeError(f"projection must be (units, output_size), both at least 1; "
+                                 f"received shape {projection.shape}")
+            check_size("recurrent_kernel", "shape", recurrent_kernel.shape,
+                       (output_size, 4 * units),
+                       "(output_size, 4 * units) from the projection's (units, output_size)")
         check_size("kernel", "4 * units axis", kernel.shape[1], 4 * units,
                    f"4 * units with units = {units} from recurrent_kernel")
         if bias is not None:
             bias = as_float_array(bias, "bias", ndim=1, axes="(4 * units,)")
             check_size("bias", "length", bias.shape[0], 4 * units,
                        f"4 * units with units = {units} from recurrent_kernel")
+        if peephole is not None:
+            peephole = as_float_array(peephole, "peephole", ndim=2, axes="(3, units)")
+            check_size("peephole", "shape", peephole.shape, (3, units),
+                       f"(3, units) for gates i, f, o with units = {units}")
         self.kernel = _frozen_copy(kernel, "kernel")
         self.recurrent_kernel = _frozen_copy(recurrent_kernel, "recurrent_kernel")
         self.bias = None if bias is None else _frozen_copy(bias, "bias")
+        self.peephole = None if peephole is None else _frozen_copy(peephole, "peephole")
+        self.projection = None if projection is None else _frozen_copy(projection, "projection")
+        self.cell_clip = _clip_value(cell_clip, "cell_clip")
+        self.gate_clip = _clip_value(gate_clip, "gate_clip")
+        self.proj_clip = _clip_value(proj_clip, "proj_clip")
+        self.forget_bias = _finite_float(forget_bias, "forget_bias")
+        if not isinstance(input_forget, (bool, np.bool_)):
+            raise OptionError(f"input_forget must be True or False; received {input_forget!r}")
+        self.input_forget = bool(input_forget)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
+        self.output_activation = (self.activation if output_activation is None
+                                  else activations.get(output_activation))
 
     @property
     def units(self):
-        """U, Keras's ``units`` (TF1's ``num_units``, PyTorch's ``hidden_size``)."""
+        """U, Keras's ``units`` (TF1's ``num_units``, PyTorch's ``hidden_size``): the size of c."""
+        return self.recurrent_kernel.shape[1] // 4
+
+    @property
+    def output_size(self):
+        """The size of h: ``units``, or the projection's size (TF1's ``num_proj``, PyTorch's
+        ``proj_size``)."""
         return self.recurrent_kernel.shape[0]
 
     @property
@@ -60,17 +114,36 @@ class LSTMWeights:
         return self.bias is not None
 
     @property
+    def arrays(self):
+        """The weight arrays, by name (None for the absent ones)."""
+        return {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
+                "bias": self.bias, "peephole": self.peephole, "projection": self.projection}
+
+    @property
     def dtype(self):
-        """The dtype the weights were given in (the widest of the three arrays)."""
-        arrays = [self.kernel, self.recurrent_kernel] + ([self.bias] if self.use_bias else [])
-        return np.result_type(*arrays)
+        """The dtype the weights were given in (the widest of the arrays)."""
+        return np.result_type(*(a for a in self.arrays.values() if a is not None))
+
+    def options(self):
+        """The options that differ from a plain Keras LSTM, by name (empty for a plain one)."""
+        defaults = {"peephole": None, "cell_clip": None, "gate_clip": None, "forget_bias": 0.0,
+                    "input_forget": False, "projection": None, "proj_clip": None}
+        changed = {}
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            if (value is not None) if default is None else (value != default):
+                changed[name] = value
+        if self.output_activation is not self.activation:
+            changed["output_activation"] = self.output_activation.name
+        return changed
 
     def param_count(self):
-        """Number of parameters: 4 * ((F + U) * U + U) with bias, as Keras's count_params()."""
-        return self.kernel.size + self.recurrent_kernel.size + (self.bias.size if self.use_bias else 0)
+        """Number of parameters: 4 * ((F + U) * U + U) with bias, as Keras's count_params()
+        (plus 3U with peepholes and U * P with a projection, whose h then has size P)."""
+        return sum(a.size for a in self.arrays.values() if a is not None)
 
     def gates(self):
-        """Per-gate views: ``{"i": {"kernel": (F, U), "recurrent_kernel": (U, U), "bias": (U,)}, ...}``."""
+        """Per-gate views: ``{"i": {"kernel": (F, U), "recurrent_kernel": (P, U), "bias": (U,)}, ...}``."""
         kernels = split_gates(self.kernel)
         recurrents = split_gates(self.recurrent_kernel)
         biases = split_gates(self.bias) if self.use_bias else dict.fromkeys(kernels)
@@ -78,9 +151,13 @@ class LSTMWeights:
                        "bias": biases[name]} for name in kernels}
 
     def __repr__(self):
-        return (f"LSTMWeights(units={self.units}, features={self.features}, "
+        extra = "".join(f", {name}={'...' if isinstance(value, np.ndarray) else repr(value)}"
+                        for name, value in self.options().items())
+        size = f", output_size={self.output_size}" if self.projection is not None else ""
+        return (f"LSTMWeights(units={self.units}, features={self.features}{size}, "
                 f"use_bias={self.use_bias}, activation={self.activation.name!r}, "
-                f"recurrent_activation={self.recurrent_activation.name!r}, dtype={self.dtype})")
+                f"recurrent_activation={self.recurrent_activation.name!r}{extra}, "
+                f"dtype={self.dtype})")
 
 
 def _frozen_copy(array, name):
@@ -90,3 +167,23 @@ def _frozen_copy(array, name):
     copy = np.array(array, copy=True)
     copy.setflags(write=False)
     return copy
+
+
+def _finite_float(value, name):
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise OptionError(f"{name} must be a number; received {value!r}") from exc
+    if not np.isfinite(number):
+        raise ValueRangeError(f"{name} must be finite; received {value!r}")
+    return number
+
+
+def _clip_value(value, name):
+    if value is None:
+        return None
+    number = _finite_float(value, name)
+    if number <= 0:
+        raise ValueRangeError(f"{name} must be positive (it clips to [-{name}, {name}]); "
+                              f"received {value!r}")
+    return number

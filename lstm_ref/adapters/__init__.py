@@ -9,7 +9,10 @@ import importlib
 from lstm_ref.errors import FrameworkMissingError, UnsupportedLayerError
 
 # Top-level package of a layer's class -> (adapter module, the extra that installs it).
-_ADAPTERS = {"keras": ("lstm_ref.adapters.keras", "keras")}
+_ADAPTERS = {"keras": ("lstm_ref.adapters.keras", "keras"),
+             "tf_keras": ("lstm_ref.adapters.tf_keras", "tf_keras"),
+             "torch": ("lstm_ref.adapters.torch", "torch"),
+             "onnx": ("lstm_ref.adapters.onnx", "onnx")}
 
 
 def adapter_for(obj):
@@ -20,7 +23,7 @@ def adapter_for(obj):
             return importlib.import_module(module)
     raise UnsupportedLayerError(
         f"no adapter for {type(obj).__module__}.{type(obj).__qualname__}; supported: Keras 3 "
-        "layers (keras.layers.LSTM, keras.layers.RNN(keras.layers.LSTMCell))")
+        "and tf_keras LSTM layers and models, TF1 LSTM cells, torch.nn.LSTM, ONNX models")
 
 
 def require(package, extra):
