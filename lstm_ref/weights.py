@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from lstm_ref import activations
+from lstm_ref import activations, layouts
 from lstm_ref.checks import as_float_array, check_size
 from lstm_ref.errors import OptionError, ShapeError, ValueRangeError
-from lstm_ref.layouts import split_gates
 
 PEEPHOLE_ORDER = ("i", "f", "o")
 
@@ -142,11 +141,33 @@ class LSTMWeights:
         (plus 3U with peepholes and U * P with a projection, whose h then has size P)."""
         return sum(a.size for a in self.arrays.values() if a is not None)
 
+    def to_keras(self):
+        """[kernel, recurrent_kernel, bias] for a Keras LSTM's set_weights (see
+        lstm_ref.layouts.to_keras; a forget_bias is folded into the bias)."""
+        return layouts.to_keras(self)
+
+    def to_torch_state_dict(self, layer=0, reverse=False):
+        """torch.nn.LSTM's parameters for layer ``layer`` (the backward direction if
+        ``reverse``), named as its state_dict names them: weight_ih_l0, ..._reverse."""
+        suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+        return {f"{name}{suffix}": array for name, array in layouts.to_torch(self).items()}
+
+    def to_onnx(self):
+        """An ONNX LSTM's inputs for this one direction, with the num_directions axis:
+        ``({"W": (1, 4U, F), "R": ..., "B": ..., "P": ...}, attributes)`` (see
+        lstm_ref.layouts.to_onnx)."""
+        arrays, attributes = layouts.to_onnx(self)
+        return {name: array[None] for name, array in arrays.items()}, attributes
+
+    def to_tf1(self):
+        """A TF1 LSTMCell's variables and options (see lstm_ref.layouts.to_tf1)."""
+        return layouts.to_tf1(self)
+
     def gates(self):
         """Per-gate views: ``{"i": {"kernel": (F, U), "recurrent_kernel": (P, U), "bias": (U,)}, ...}``."""
-        kernels = split_gates(self.kernel)
-        recurrents = split_gates(self.recurrent_kernel)
-        biases = split_gates(self.bias) if self.use_bias else dict.fromkeys(kernels)
+        kernels = layouts.split_gates(self.kernel)
+        recurrents = layouts.split_gates(self.recurrent_kernel)
+        biases = layouts.split_gates(self.bias) if self.use_bias else dict.fromkeys(kernels)
         return {name: {"kernel": kernels[name], "recurrent_kernel": recurrents[name],
                        "bias": biases[name]} for name in kernels}
 
