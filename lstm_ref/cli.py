@@ -1,11 +1,13 @@
 """The lstm-ref command line.
 
     lstm-ref verify [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [-v]
+    lstm-ref convert SOURCE DESTINATION --from LAYOUT --to LAYOUT [--layer N] [--reverse]
 
 runs the grid against the installed Keras, prints one line per failing case (every case with
 -v) and a summary table, and exits 0 only if every case passed (1 if one failed, 2 if the run
 could not happen). --dtype builds the layers in another dtype or mixed-precision policy, each
-held to its own tolerance entry.
+held to its own tolerance entry. convert rewrites saved weights (.npz, or torch .pt) from
+one framework's layout to another's: keras, torch, onnx, tf1 (lstm_ref.convert).
 """
 
 import argparse
@@ -15,6 +17,7 @@ import time
 
 from lstm_ref import grid
 from lstm_ref.compare import TENSORS
+from lstm_ref.convert import LAYOUTS
 from lstm_ref.errors import LSTMRefError
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -32,8 +35,18 @@ def main(argv=None):
     verify.add_argument("--dtype", default="float32", choices=DTYPES,
                         help="the layers' dtype or mixed-precision policy (default float32)")
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
+    convert = commands.add_parser("convert", help="convert saved LSTM weights between layouts")
+    convert.add_argument("source", help="the weights: .npz (or a torch .pt state dict)")
+    convert.add_argument("destination", help="where to write them (.npz, or .pt for torch)")
+    convert.add_argument("--from", dest="source_layout", required=True, choices=LAYOUTS)
+    convert.add_argument("--to", dest="target_layout", required=True, choices=LAYOUTS)
+    convert.add_argument("--layer", type=int, default=0, help="torch: which layer (default 0)")
+    convert.add_argument("--reverse", action="store_true",
+                         help="torch / onnx: the backward direction")
     args = parser.parse_args(argv)
     try:
+        if args.command == "convert":
+            return run_convert(args)
         return run_verify(args.grid, args.only, args.verbose, dtype=args.dtype)
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
@@ -81,6 +94,17 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32"):
                   f"of {case_id}", file=out)
     print(f"tolerance {tolerance.describe()}", file=out)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def run_convert(args, out=None):
+    """Read one direction of one layer in one layout, write it in another."""
+    from lstm_ref import convert
+
+    weights = convert.read(args.source, args.source_layout, args.layer, args.reverse)
+    convert.write(weights, args.destination, args.target_layout, args.layer, args.reverse)
+    print(f"{args.source} ({args.source_layout}) -> {args.destination} ({args.target_layout}): "
+          f"{weights!r}", file=out or sys.stdout)
+    return EXIT_OK
 
 
 class _NoCases(LSTMRefError):
