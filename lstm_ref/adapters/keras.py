@@ -1,4 +1,7 @@
-"""Keras 3 adapter: the twin of a Keras LSTM, and the step-by-step observation of one."""
+"""Keras 3 adapter: the twin of a Keras LSTM, and the step-by-step observation of one.
+
+tf_keras (Keras 2) objects go through the same code: :func:`keras_of` gives it tf_keras's
+stand-in for the ``keras`` module (lstm_ref.adapters.tf_keras)."""
 
 import numpy as np
 
@@ -20,9 +23,20 @@ def _keras():
     return require("keras", "keras")
 
 
+def keras_of(obj):
+    """The Keras API a layer, cell or model belongs to: Keras 3's ``keras`` module, or for a
+    tf_keras (Keras 2) object the stand-in lstm_ref.adapters.tf_keras.api(), which has the
+    names this adapter uses (layers, activations, ops, Model...), so the code here serves both."""
+    if any(cls.__module__.split(".")[0] == "tf_keras" for cls in type(obj).__mro__):
+        from lstm_ref.adapters import tf_keras
+
+        return tf_keras.api()
+    return _keras()
+
+
 def lstm_cell(layer):
     """The LSTMCell of a Keras LSTM or RNN(LSTMCell), or a clear error for anything else."""
-    keras = _keras()
+    keras = keras_of(layer)
     kind = type(layer).__name__
     if not isinstance(layer, keras.layers.RNN):
         raise UnsupportedLayerError(
@@ -46,9 +60,12 @@ def lstm_cell(layer):
     return cell
 
 
-def activation_name(fn, what):
-    """The Keras name of a built-in activation function, or a clear error."""
-    keras = _keras()
+def activation_name(fn, what, keras=None):
+    """The lstm_ref name of a built-in activation function of ``keras`` (Keras 3 by default),
+    or a clear error."""
+    keras = keras or _keras()
+    if hasattr(keras, "activation_name"):  # tf_keras's stand-in: its own names and functions
+        return keras.activation_name(fn, what)
     name = getattr(fn, "__name__", None)
     try:
         known = name is not None and keras.activations.get(name) is fn
@@ -62,12 +79,14 @@ def activation_name(fn, what):
 
 def weights_of(cell):
     """The cell's current weights as LSTMWeights."""
-    to_numpy = _keras().ops.convert_to_numpy
+    keras = keras_of(cell)
+    to_numpy = keras.ops.convert_to_numpy
     return LSTMWeights(
         to_numpy(cell.kernel), to_numpy(cell.recurrent_kernel),
         to_numpy(cell.bias) if cell.use_bias else None,
-        activation=activation_name(cell.activation, "activation"),
-        recurrent_activation=activation_name(cell.recurrent_activation, "recurrent_activation"))
+        activation=activation_name(cell.activation, "activation", keras),
+        recurrent_activation=activation_name(cell.recurrent_activation, "recurrent_activation",
+                                             keras))
 
 
 def describe_cell(cell):
@@ -80,7 +99,7 @@ def describe_cell(cell):
 def describe(layer):
     """The options of a layer that bear on what it computes, for reports and reproducers."""
     cell = layer.cell
-    keras = _keras()
+    keras = keras_of(layer)
     return {
         "layer": f"{type(layer).__name__}({_cell_note(layer)}units={cell.units}, activation="
                  f"{cell.activation.__name__}, recurrent_activation="
@@ -89,14 +108,17 @@ def describe(layer):
                  f"go_backwards={layer.go_backwards}, stateful={layer.stateful}, "
                  f"unroll={layer.unroll}, implementation={cell.implementation}, "
                  f"use_cudnn={getattr(layer, 'use_cudnn', 'n/a')}, dtype={layer.dtype_policy.name})",
-        "versions": f"keras {keras.__version__} (backend {keras.backend.backend()}), "
+        "versions": f"{keras.__name__} {keras.__version__} (backend "
+                    f"{keras.backend.backend()}), "
                     f"numpy {np.__version__}",
     }
 
 
 def _cell_note(layer):
     cell = type(layer.cell)
-    return "" if cell is _keras().layers.LSTMCell else f"cell={cell.__module__}.{cell.__qualname__}, "
+    if cell is keras_of(layer).layers.LSTMCell:
+        return ""
+    return f"cell={cell.__module__}.{cell.__qualname__}, "
 
 
 class KerasLSTMTwin:
@@ -150,7 +172,7 @@ def from_keras(layer):
     and Masking layers)."""
     from lstm_ref.adapters import keras_model, keras_stacked
 
-    keras = _keras()
+    keras = keras_of(layer)
     if keras_model.is_model(keras, layer):
         return keras_model.KerasModelTwin(layer)
     if isinstance(layer, keras.layers.Bidirectional):
@@ -168,7 +190,7 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, execution="
     from lstm_ref.adapters import keras_model, keras_stacked
     from lstm_ref.compare import check_observation
 
-    keras = _keras()
+    keras = keras_of(layer)
     if keras_model.is_model(keras, layer):
         if initial_state is not None or mask is not None:
             raise UnsupportedLayerError("compare(model, x) takes the model's input alone; masks "
@@ -190,7 +212,7 @@ def observe(layer, x, initial_state=None, mask=None, execution="eager"):
     lstm_ref.adapters.keras_execution). Returns an Observation."""
     from lstm_ref.adapters import keras_execution
 
-    keras = _keras()
+    keras = keras_of(layer)
     twin = KerasLSTMTwin(layer)
     dtype = layer.compute_dtype
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
@@ -226,7 +248,8 @@ def runs_cudnn(keras, layer):
     dropout), a backend with a cuDNN path, and a GPU it sees. (When Keras falls back, e.g. for
     a mask that is not right-padded, the looser cuDNN bound still holds.)"""
     cell = getattr(layer, "cell", None)
-    if not isinstance(layer, keras.layers.LSTM) or layer.use_cudnn is False:
+    # tf_keras has no use_cudnn: its LSTM takes cuDNN whenever the options allow.
+    if not isinstance(layer, keras.layers.LSTM) or getattr(layer, "use_cudnn", "auto") is False:
         return False
     if not (cell.activation is keras.activations.tanh and cell.use_bias and not layer.unroll
             and cell.recurrent_activation is keras.activations.sigmoid
@@ -283,7 +306,7 @@ def layer_states(layer):
     states = getattr(layer, "states", None) if getattr(layer, "stateful", False) else None
     if not states or any(s is None for s in states):
         return None
-    to_numpy = _keras().ops.convert_to_numpy
+    to_numpy = keras_of(layer).ops.convert_to_numpy
     return [to_numpy(s) for s in states]
 
 

@@ -98,8 +98,9 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     whose tensors are named forward.*, backward.* (steps in that layer's processing order)
     and output (time order)."""
     from lstm_ref.adapters import keras as keras_adapter
+    from lstm_ref.adapters.keras_execution import call_states
 
-    keras = keras_adapter._keras()
+    keras = keras_adapter.keras_of(layer)
     KerasBidirectionalTwin(layer)  # validates both layers with the twin's clear errors
     # Each direction is observed by running it alone, then the Bidirectional runs both: a
     # stateful layer's carried state is put back in between, so it advances once, as in the
@@ -133,7 +134,8 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
         context[f"{prefix} layer"] = obs.context["layer"]
         context.setdefault("versions", obs.context["versions"])
     keras_adapter.restore_states(carried)
-    result = layer(obs.x, initial_state=initial_state, mask=mask, training=False)
+    result = layer(obs.x, initial_state=call_states(keras, initial_state), mask=mask,
+                   training=False)
     result = [keras.ops.convert_to_numpy(r) for r in (result if isinstance(result, (tuple, list)) else [result])]
     outputs = result[:2] if layer.merge_mode is None else result[:1]
     if layer.return_state:

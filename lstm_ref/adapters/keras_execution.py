@@ -19,7 +19,8 @@ def call(keras, layer, x, initial_state, mask, execution="eager"):
     if execution not in EXECUTIONS:
         raise OptionError(f"execution must be one of {EXECUTIONS}; received {execution!r}")
     if execution == "eager":
-        result = layer(x, initial_state=initial_state, mask=mask, training=False)
+        result = layer(x, initial_state=call_states(keras, initial_state), mask=mask,
+                       training=False)
     elif execution == "predict":
         result = _predict(keras, layer, x, initial_state, mask)
     else:
@@ -27,6 +28,17 @@ def call(keras, layer, x, initial_state, mask, execution="eager"):
     results = result if isinstance(result, (tuple, list)) else [result]
     arrays = [keras.ops.convert_to_numpy(r) for r in results]
     return arrays if isinstance(result, (tuple, list)) else arrays[0]
+
+
+def call_states(keras, initial_state):
+    """Initial states as an eager call takes them: as given for Keras 3; as tensors for
+    tf_keras, whose RNN takes NumPy initial states for symbolic ones and raises ValueError
+    (nested lists, one pair per stacked cell, stay nested)."""
+    if initial_state is None or keras.__name__ != "tf_keras":
+        return initial_state
+    if isinstance(initial_state, (list, tuple)):
+        return [call_states(keras, s) for s in initial_state]
+    return keras.ops.convert_to_tensor(initial_state)
 
 
 def _graph(keras, layer, x, initial_state, mask, jit):

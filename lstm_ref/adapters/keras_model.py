@@ -45,11 +45,16 @@ def _single_source(layer):
     nodes = layer._inbound_nodes
     if len(nodes) != 1:
         return None
-    arguments = nodes[0].arguments
-    extra = [k for k, v in arguments.kwargs.items() if hasattr(v, "_keras_history") and k != "mask"]
-    if len(arguments.args) != 1 or extra or not hasattr(arguments.args[0], "_keras_history"):
+    node = nodes[0]
+    if hasattr(node, "arguments"):  # Keras 3
+        args, kwargs = node.arguments.args, node.arguments.kwargs
+    else:  # tf_keras
+        args, kwargs = node.call_args, node.call_kwargs
+    extra = [k for k, v in kwargs.items() if hasattr(v, "_keras_history") and k != "mask"]
+    if len(args) != 1 or extra or not hasattr(args[0], "_keras_history"):
         return None
-    return arguments.args[0]._keras_history.operation
+    history = args[0]._keras_history
+    return history.operation if hasattr(history, "operation") else history.layer
 
 
 def lstm_like(keras, layer):
@@ -68,9 +73,9 @@ class KerasModelTwin:
     stacked cells, Bidirectional): same output, masks propagated as Keras propagates them."""
 
     def __init__(self, model):
-        from lstm_ref.adapters.keras import _keras, from_keras
+        from lstm_ref.adapters.keras import from_keras, keras_of
 
-        keras = _keras()
+        keras = keras_of(model)
         self.layers = []
         for layer in chain(keras, model):
             if isinstance(layer, keras.layers.Masking):
@@ -103,7 +108,7 @@ def compare(model, x, tolerance=None):
     """Each LSTM layer of a chain model on what reaches it; end to end for LSTM-only models."""
     from lstm_ref.adapters import keras as keras_adapter
 
-    keras = keras_adapter._keras()
+    keras = keras_adapter.keras_of(model)
     layers = chain(keras, model)
     x = np.asarray(x)  # whatever the model takes (token ids for an Embedding, features...)
     if x.dtype.kind == "f":
@@ -116,9 +121,9 @@ def compare(model, x, tolerance=None):
             parts[layer.name] = keras_adapter.compare(layer, y, mask=mask, tolerance=tolerance)
             keras_adapter.restore_states(carried)
         kwargs = {}
-        if mask is not None and layer._call_has_mask_arg:
+        if mask is not None and _call_takes(layer, "mask"):
             kwargs["mask"] = keras.ops.convert_to_tensor(mask)
-        if layer._call_has_training_arg:
+        if _call_takes(layer, "training"):
             kwargs["training"] = False
         y_in = keras.ops.convert_to_tensor(y, dtype=y.dtype.name)  # keep float64 as float64
         out = layer(y_in, **kwargs)
@@ -170,6 +175,13 @@ def _on_cudnn(keras, layer):
     if isinstance(layer, keras.layers.Bidirectional):
         return runs_cudnn(keras, layer.forward_layer) or runs_cudnn(keras, layer.backward_layer)
     return runs_cudnn(keras, layer)
+
+
+def _call_takes(layer, argument):
+    """Whether the layer's call takes ``argument`` ("mask" or "training"): Keras 3 says so in
+    _call_has_{argument}_arg, tf_keras in _expects_{argument}_arg."""
+    has = getattr(layer, f"_call_has_{argument}_arg", None)
+    return getattr(layer, f"_expects_{argument}_arg", False) if has is None else has
 
 
 def _as_list(result):

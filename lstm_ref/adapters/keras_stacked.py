@@ -26,9 +26,9 @@ class KerasStackedTwin:
     """The reference twin of a built keras.layers.RNN([LSTMCell, ...])."""
 
     def __init__(self, layer):
-        from lstm_ref.adapters.keras import _keras, describe_cell, weights_of
+        from lstm_ref.adapters.keras import describe_cell, keras_of, weights_of
 
-        keras = _keras()
+        keras = keras_of(layer)
         for cell in layer.cell.cells:
             if not isinstance(cell, keras.layers.LSTMCell):
                 raise UnsupportedLayerError(
@@ -86,9 +86,9 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     """Every cell's h and c at every step (the layer's own cells, stepped), the layer's output
     and states, against the reference. Tensors: cell0.h, cell0.c, ..., output, cell0.state_h..."""
     from lstm_ref.adapters import keras_execution
-    from lstm_ref.adapters.keras import _keras
+    from lstm_ref.adapters.keras import keras_of
 
-    keras = _keras()
+    keras = keras_of(layer)
     twin = KerasStackedTwin(layer)
     dtype = layer.compute_dtype
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
