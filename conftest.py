@@ -17,7 +17,12 @@ MARKERS = {
     "slow": "long-running; run with --grid=full",
     "full": "only with --grid=full",
     "gpu": "needs a GPU (skipped without one)",
+    "framework": "runs a framework (Keras, tf_keras, torch, onnxruntime): set by file name "
+                 "below; -m 'not framework' is the NumPy-only suite",
 }
+# Test files that run a framework (each skips cleanly when its framework is missing).
+FRAMEWORK_FILES = ("test_keras", "test_sensitivity_keras", "test_tf1", "test_tf_keras",
+                   "test_torch", "test_onnx", "test_readme")
 
 
 def pytest_addoption(parser):
@@ -46,6 +51,8 @@ def pytest_collection_modifyitems(config, items):
     skip_keras = pytest.mark.skip(reason="Keras 3 / TensorFlow not installed: "
                                          "pip install 'lstm-ref[keras]'")
     for item in items:
+        if item.path.name.startswith(FRAMEWORK_FILES):
+            item.add_marker(pytest.mark.framework)
         # Markers, not keywords: keywords also hold test names and parametrize ids.
         if (item.get_closest_marker("full") or item.get_closest_marker("slow")) and grid != "full":
             item.add_marker(skip_full)

@@ -116,7 +116,12 @@ def from_onnx(W, R, B=None, P=None):
 
 def to_onnx(weights):
     """One direction of an ONNX LSTM's inputs (W, R, B, P; absent ones omitted) and the
-    attributes the weights need (clip, input_forget) from LSTMWeights; the bias goes to Wb."""
+    attributes the weights need (clip, input_forget) from LSTMWeights; the bias goes to Wb.
+
+    gate_clip becomes ``clip``, which the spec applies to every activation's input, c_t before
+    h included; onnxruntime 1.32 leaves that c_t unclipped, so where |c_t| exceeds the clip the
+    converted model, run by onnxruntime, departs from these weights' reference (see
+    lstm_ref.adapters.onnx)."""
     _refuse(weights, "onnx", ("cell_clip", "projection", "proj_clip"))
     weights = fold_forget_bias(weights)
     arrays = {"W": reorder_gates(weights.kernel.T, "keras", "onnx", axis=0),

@@ -24,7 +24,9 @@ class LSTMWeights:
             ``w_i_diag, w_f_diag, w_o_diag``; ONNX's P reordered): i and f see c_{t-1}, o sees c_t.
         cell_clip: None, or c_t is clipped to [-cell_clip, cell_clip] (TF1's ``cell_clip``).
         gate_clip: None, or every gate's pre-activation and the c_t fed to the output
-            activation are clipped to [-gate_clip, gate_clip] (ONNX's ``clip``; c_t is kept).
+            activation are clipped to [-gate_clip, gate_clip] (ONNX's ``clip`` as the spec
+            words it; c_t is kept). onnxruntime 1.32 does not clip the c_t fed to the output
+            activation: lstm_ref.from_onnx mirrors that by default (its ``semantics``).
         forget_bias: added to the forget gate's pre-activation at call time (TF1's
             ``forget_bias``, 1.0 there by default; 0 in Keras, which folds it into the bias).
         input_forget: couple the gates, f = 1 - i (ONNX's ``input_forget``).
