@@ -1,9 +1,11 @@
 """lstm_ref: a verified reference LSTM in NumPy, and the suite that holds frameworks to it."""
 
 from lstm_ref.activations import Activation
-from lstm_ref.compare import Report, assert_equivalent, compare
+from lstm_ref.compare import (Report, assert_equivalent, assert_gradients_equivalent, compare,
+                              compare_gradients)
 from lstm_ref.errors import (ActivationError, DTypeError, FrameworkMissingError, LSTMRefError,
                              OptionError, ShapeError, UnsupportedLayerError, ValueRangeError)
+from lstm_ref.backprop import Gradients, gradients
 from lstm_ref.reference import Trace, forward, step
 from lstm_ref.stack import StackTrace, forward_stack
 from lstm_ref.weights import LSTMWeights

@@ -11,6 +11,8 @@ from lstm_ref.reference import forward
 # h, c: the state after every step (B, T, U); output: the layer's return (B, T, U) with
 # return_sequences, else (B, U) at the last step; state_h, state_c: the returned states (B, U).
 TENSORS = ("h", "c", "output", "state_h", "state_c")
+# The step of a tensor that accumulates over every step (a weight's gradient).
+ALL_STEPS = -1
 _REFERENCE_OF = {"h": "h", "c": "c", "output": "outputs", "state_h": "h", "state_c": "c"}
 
 
@@ -55,9 +57,13 @@ class Mismatch:
     expected: float
     error: float
     bound: float
+    axes: tuple = ("batch", "unit")
 
     def __str__(self):
-        return (f"step {self.step}, tensor {self.tensor}, batch {self.batch}, unit {self.unit}: "
+        # A weight gradient sums over every step: its "step" is ALL_STEPS.
+        where = "all steps" if self.step == ALL_STEPS else f"step {self.step}"
+        return (f"{where}, tensor {self.tensor}, {self.axes[0]} {self.batch}, "
+                f"{self.axes[1]} {self.unit}: "
                 f"framework {self.actual:.9g}, reference {self.expected:.9g}, "
                 f"|error| {self.error:.3e} {'>' if self.error > self.bound else '<='} "
                 f"tolerance {self.bound:.3e}")
@@ -91,6 +97,9 @@ class Report:
         compared_steps: steps 0 .. compared_steps - 1 were compared; less than ``time`` from
             the step the probes' format cannot determine (see lstm_ref.tolerance.horizon_step).
         context: layer config, sizes, seed and versions: what reproduces the case.
+        order: "forward", or "backward" for gradients, which are computed from the last step
+            down: the first failure is then the one at the latest step, and the steps compared
+            are the last ``compared_steps`` ones.
     """
 
     tensors: dict
@@ -98,6 +107,7 @@ class Report:
     time: int
     compared_steps: int
     context: dict = field(default_factory=dict)
+    order: str = "forward"
 
     @property
     def passed(self):
@@ -109,6 +119,9 @@ class Report:
         which is TENSORS order), or None."""
         order = list(self.tensors)
         failures = [t.first_failure for t in self.tensors.values() if t.first_failure]
+        if self.order == "backward":  # latest step first; the all-steps sums come last
+            return min(failures, key=lambda m: (m.step == ALL_STEPS, -m.step,
+                                                order.index(m.tensor)), default=None)
         return min(failures, key=lambda m: (m.step, order.index(m.tensor)), default=None)
 
     @property
@@ -125,7 +138,8 @@ class Report:
         """A multi-line, human-readable account: verdict, per-tensor table, reproducer."""
         failure = self.first_failure
         if failure is not None:
-            verdict = f"FAILED at {failure} (step numbers in processing order, of {self.time})"
+            verdict = (f"FAILED at {failure} (step numbers in processing order, of {self.time}"
+                       f"{'; gradients flow from the last step down' if self.order == 'backward' else ''})")
         elif not self.tensors:
             verdict = "PASSED vacuously: no step could be compared (see below)"
         else:
@@ -136,13 +150,16 @@ class Report:
         lines.append(f"{'tensor':<{width}} {'worst |err|':>11} {'at step':>7} {'max rel':>9} "
                      f"{'tolerance':>10} {'err/tol':>7}  status")
         for t in self.tensors.values():
-            lines.append(f"{t.name:<{width}} {t.worst.error:>11.3e} {t.worst.step:>7} "
+            step = "all" if t.worst.step == ALL_STEPS else t.worst.step
+            lines.append(f"{t.name:<{width}} {t.worst.error:>11.3e} {step:>7} "
                          f"{np.nanmax(t.max_rel):>9.2e} {t.worst.bound:>10.3e} "
                          f"{t.worst.error / t.worst.bound:>7.3f}  "
                          f"{'ok' if t.passed else 'FAIL'}")
         if self.compared_steps < self.time:
             probe = self.tolerance.probe
-            lines.append(f"steps {self.compared_steps} to {self.time - 1} not compared: {probe} "
+            skipped = ((0, self.time - self.compared_steps - 1) if self.order == "backward"
+                       else (self.compared_steps, self.time - 1))
+            lines.append(f"steps {skipped[0]} to {skipped[1]} not compared: {probe} "
                          f"cannot determine them (values beyond {probe}'s range, or the probes "
                          f"stray beyond {self.tolerance.horizon:g} of the values' scale)")
         lines.append(f"tolerance {self.tolerance.describe()}")
@@ -158,11 +175,13 @@ class Expectation:
         values: (B, S, U) float64 reference values.
         steps: (S,) the step number of each of the S slices.
         bound: (B, S, U) the largest |framework - reference| each element may show.
+        axes: the names of the first and last axes in reports ("row", "column" for a weight).
     """
 
     values: np.ndarray
     steps: np.ndarray
     bound: np.ndarray
+    axes: tuple = ("batch", "unit")
 
 
 def expectations(reference, probe, tol, return_sequences=True, layer_tol=None):
@@ -219,9 +238,11 @@ def check(actual, reference, probe, tol, context=None, layer_tol=None):
                               lambda name, steps: steps < compared, compared, context)
 
 
-def check_expectations(actual, expected, tol, time, comparable, compared_steps, context=None):
+def check_expectations(actual, expected, tol, time, comparable, compared_steps, context=None,
+                       order="forward"):
     """Compare ``actual[name]`` with ``expected[name]`` for every name both have, in the order
-    of ``expected``; ``comparable(name, steps)`` says which steps to compare. Returns a Report."""
+    of ``expected``; ``comparable(name, steps)`` says which steps to compare. Returns a Report
+    (``order``: see :class:`Report`)."""
     tensors = {}
     for name, expectation in expected.items():
         if actual.get(name) is None:
@@ -233,9 +254,10 @@ def check_expectations(actual, expected, tol, time, comparable, compared_steps, 
         keep = comparable(name, expectation.steps)
         if keep.any():
             tensors[name] = _tensor_report(name, got[:, keep], expectation.values[:, keep],
-                                           expectation.steps[keep], expectation.bound[:, keep])
+                                           expectation.steps[keep], expectation.bound[:, keep],
+                                           expectation.axes, order)
     return Report(tensors=tensors, tolerance=tol, time=time, compared_steps=compared_steps,
-                  context=dict(context or {}))
+                  context=dict(context or {}), order=order)
 
 
 def combine(parts, time, context=None):
@@ -309,6 +331,49 @@ def assert_equivalent(layer, x, initial_state=None, mask=None, tolerance=None, *
     return report
 
 
+def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d_states=None,
+                      tolerance=None, **options):
+    """Backpropagate through ``layer`` and compare every gradient with the reference's
+    (lstm_ref.gradients): dL/dh_t and dL/dc_t at every step, dL/dx, the initial state's and
+    the weights' gradients.
+
+    Args:
+        layer: a built framework LSTM: Keras 3 (TensorFlow backend) or tf_keras LSTM or
+            RNN(LSTMCell), or a torch.nn.LSTM.
+        x, initial_state, mask: as in :func:`compare`.
+        d_outputs: dL/d of the layer's output (shaped as it), or None to draw one at random
+            (seeded by ``seed=``, an option).
+        d_states: [dL/dh_T, dL/dc_T] for a layer that returns its states, or None (random).
+        tolerance: a Tolerance instead of the table's gradient entry (lstm_ref.tolerance.GRADIENTS).
+        **options: adapter options: ``execution=``, ``seed=``.
+
+    Returns:
+        A :class:`Report` in backward order: its first failure is at the latest step.
+    """
+    from lstm_ref.adapters import adapter_for
+
+    adapter = adapter_for(layer)
+    if not hasattr(adapter, "compare_gradients"):
+        from lstm_ref.errors import UnsupportedLayerError
+
+        raise UnsupportedLayerError(f"compare_gradients has no adapter for "
+                                    f"{type(layer).__qualname__} yet; supported: Keras 3 and "
+                                    "tf_keras LSTM / RNN(LSTMCell), torch.nn.LSTM")
+    return adapter.compare_gradients(layer, x, initial_state=initial_state, mask=mask,
+                                     tolerance=tolerance, d_outputs=d_outputs,
+                                     d_states=d_states, **options)
+
+
+def assert_gradients_equivalent(layer, x, initial_state=None, mask=None, d_outputs=None,
+                                d_states=None, tolerance=None, **options):
+    """:func:`compare_gradients`, raising AssertionError with the report's summary if it failed."""
+    report = compare_gradients(layer, x, initial_state, mask, d_outputs, d_states, tolerance,
+                               **options)
+    if not report.passed:
+        raise AssertionError(report.summary())
+    return report
+
+
 def _check_shape(name, received, expected):
     if received != expected:
         from lstm_ref.errors import ShapeError
@@ -317,7 +382,7 @@ def _check_shape(name, received, expected):
                          f"{expected} (batch, steps, units)")
 
 
-def _tensor_report(name, got, expected, steps, bound):
+def _tensor_report(name, got, expected, steps, bound, axes=("batch", "unit"), order="forward"):
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         err = np.abs(got - expected)
         agree = (np.isnan(got) & np.isnan(expected)) | (np.isinf(expected) & (got == expected))
@@ -326,20 +391,21 @@ def _tensor_report(name, got, expected, steps, bound):
     ratio = err / bound
     failing = err > bound
     worst = _mismatch(name, np.unravel_index(np.argmax(ratio), ratio.shape), got, expected,
-                      err, bound, steps)
+                      err, bound, steps, axes)
     first = None
     if failing.any():
-        step_index = int(np.argmax(failing.any(axis=(0, 2))))
+        failing_steps = np.flatnonzero(failing.any(axis=(0, 2)))
+        step_index = int(failing_steps[-1] if order == "backward" else failing_steps[0])
         in_step = np.where(failing[:, step_index], ratio[:, step_index], -np.inf)
         b, u = np.unravel_index(np.argmax(in_step), in_step.shape)
-        first = _mismatch(name, (b, step_index, u), got, expected, err, bound, steps)
+        first = _mismatch(name, (b, step_index, u), got, expected, err, bound, steps, axes)
     return TensorReport(name=name, steps=steps, max_abs=err.max(axis=(0, 2)),
                         max_rel=rel.max(axis=(0, 2)), max_bound=bound.max(axis=(0, 2)),
                         worst=worst, first_failure=first)
 
 
-def _mismatch(name, index, got, expected, err, bound, steps):
+def _mismatch(name, index, got, expected, err, bound, steps, axes=("batch", "unit")):
     b, s, u = (int(i) for i in index)
     return Mismatch(tensor=name, step=int(steps[s]), batch=b, unit=u, actual=float(got[b, s, u]),
                     expected=float(expected[b, s, u]), error=float(err[b, s, u]),
-                    bound=float(bound[b, s, u]))
+                    bound=float(bound[b, s, u]), axes=axes)

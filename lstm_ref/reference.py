@@ -38,7 +38,7 @@ from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
 
 DTYPES = tuple(precision.FORMATS)
-KEEP = ("states", "gates", "final")
+KEEP = ("states", "gates", "final", "preactivations")
 # With keep="final" the input projection is done this many steps at a time, so memory
 # stays O(batch * units) however long the sequence.
 FINAL_CHUNK_STEPS = 256
@@ -53,7 +53,11 @@ class Trace:
         h, c: (B, T, U), the state after every step (None if keep="final").
         final_h, final_c: (B, U), the state after the last step (the layer's returned state).
         last_output: (B, U), what the layer returns with return_sequences=False.
-        gates: {"i", "f", "c", "o"} -> (B, T, U) activations, only with keep="gates".
+        gates: {"i", "f", "c", "o"} -> (B, T, U) activations, with keep="gates" or
+            "preactivations".
+        preactivations: (B, T, 4U), z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias at
+            every step (gate order i, f, c, o; before forget_bias, peepholes and clips), only
+            with keep="preactivations": what the backward pass (lstm_ref.gradients) starts from.
         dtype: the name of the format the recurrence ran in ("float64", "float32", "float16"
             or "bfloat16"; bfloat16 results are float32 arrays of bfloat16 values).
     """
@@ -66,6 +70,7 @@ class Trace:
     last_output: np.ndarray
     dtype: str
     gates: dict | None = field(default=None)
+    preactivations: np.ndarray | None = field(default=None)
 
 
 def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype="float64",
@@ -82,8 +87,9 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
             sequence is in processing order (as Keras returns it).
         dtype: "float64" (default, the reference), "float32", or "float16" / "bfloat16"
             (emulated: every operation in float32, its result rounded, see lstm_ref.precision).
-        keep: "states" (outputs, h, c), "gates" (also the gate activations) or "final"
-            (only the last step: O(batch * units) memory).
+        keep: "states" (outputs, h, c), "gates" (also the gate activations), "final"
+            (only the last step: O(batch * units) memory) or "preactivations" (the gates and
+            every step's pre-activations z, for the backward pass).
         zero_output_for_mask: masked steps output zeros instead of the previous output.
 
     Returns:
@@ -127,7 +133,9 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     seq = {"outputs": np.empty((batch, time, w.output_size), dt),
            "h": np.empty((batch, time, w.output_size), dt),
            "c": np.empty((batch, time, w.units), dt)} if store else {}
-    gates = {g: np.empty((batch, time, w.units), dt) for g in "ifco"} if keep == "gates" else None
+    gates = ({g: np.empty((batch, time, w.units), dt) for g in "ifco"}
+             if keep in ("gates", "preactivations") else None)
+    pre = np.empty((batch, time, 4 * w.units), dt) if keep == "preactivations" else None
     output = np.zeros((batch, w.output_size), dt)
     chunk = time if store else FINAL_CHUNK_STEPS
     for start in range(0, time, max(chunk, 1)):
@@ -139,6 +147,8 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
             t = start + j
             z = r(projected[:, j] + r(h @ arrays["recurrent_kernel"]))
             h_new, c_new, step_gates = cell(z, c)
+            if pre is not None:
+                pre[:, t] = z
             if mask is None:
                 h, c, output = h_new, c_new, h_new
             else:
@@ -155,7 +165,8 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     return Trace(outputs=stored(seq.get("outputs")), h=stored(seq.get("h")),
                  c=stored(seq.get("c")), final_h=stored(h), final_c=stored(c),
                  last_output=stored(output), dtype=fmt.name,
-                 gates=None if gates is None else {k: stored(v) for k, v in gates.items()})
+                 gates=None if gates is None else {k: stored(v) for k, v in gates.items()},
+                 preactivations=stored(pre))
 
 
 class _Cell:
@@ -170,6 +181,15 @@ class _Cell:
                                                                               fmt.compute))
 
     def __call__(self, z, c):
+        parts = self.internals(z, c)
+        return parts["h"], parts["c_new"], {"i": parts["i"], "f": parts["f"],
+                                            "c": parts["g"], "o": parts["o"]}
+
+    def internals(self, z, c):
+        """Every intermediate of one step, by name: the clipped pre-activations z_i, z_f, z_c,
+        z_o (zo_raw before its clip), the gates i, f, g, o, c_raw (before cell_clip), c_new,
+        c_out (c_new as fed to the output activation), m = o * output_activation(c_out), h_raw
+        (m @ projection, before proj_clip) and h. lstm_ref.gradients differentiates these."""
         w, r, units = self.w, self.r, self.w.units
         z_i, z_f, z_c, z_o = (z[:, k * units:(k + 1) * units] for k in range(4))
         if self.forget_bias is not None:
@@ -177,22 +197,27 @@ class _Cell:
         if self.peephole is not None:
             z_i = r(z_i + r(self.peephole[0] * c))
             z_f = r(z_f + r(self.peephole[1] * c))
+        p = {"zi_raw": z_i, "zf_raw": z_f, "zc_raw": z_c}
         z_i, z_f, z_c = (self.gate_clip(v) for v in (z_i, z_f, z_c))
         i = self.fmt.activate(w.recurrent_activation, z_i)
         f = r(1 - i) if w.input_forget else self.fmt.activate(w.recurrent_activation, z_f)
         g = self.fmt.activate(w.activation, z_c)
-        c_new = r(r(f * c) + r(i * g))
+        c_raw = c_new = r(r(f * c) + r(i * g))
         if w.cell_clip is not None:
             c_new = np.clip(c_new, -w.cell_clip, w.cell_clip)
         if self.peephole is not None:
             z_o = r(z_o + r(self.peephole[2] * c_new))
-        o = self.fmt.activate(w.recurrent_activation, self.gate_clip(z_o))
-        h_new = r(o * self.fmt.activate(w.output_activation, self.gate_clip(c_new)))
+        p.update(z_i=z_i, z_f=z_f, z_c=z_c, zo_raw=z_o, z_o=self.gate_clip(z_o), i=i, f=f, g=g,
+                 c_raw=c_raw, c_new=c_new, c_out=self.gate_clip(c_new))
+        p["o"] = o = self.fmt.activate(w.recurrent_activation, p["z_o"])
+        p["m"] = h_new = r(o * self.fmt.activate(w.output_activation, p["c_out"]))
         if self.projection is not None:
             h_new = r(h_new @ self.projection)
+            p["h_raw"] = h_new
             if w.proj_clip is not None:
                 h_new = np.clip(h_new, -w.proj_clip, w.proj_clip)
-        return h_new, c_new, {"i": i, "f": f, "c": g, "o": o}
+        p["h"] = h_new
+        return p
 
     def gate_clip(self, value):
         limit = self.w.gate_clip

@@ -66,6 +66,8 @@ class Tolerance:
         probe: the format the probes run in (kappa_t is counted in its eps).
         horizon: the probes' largest deviation, relative to the step's largest value, up to
             which a step is compared (see :func:`horizon_step`).
+        relative_floor: the floor is ``atol * scale`` (the values' size), not ``atol``: for
+            gradients, which have no natural scale (lstm_ref.gradient_check).
     """
 
     dtype: str
@@ -75,6 +77,7 @@ class Tolerance:
     reason: str
     probe: str = PROBE_DTYPE
     horizon: float = HORIZON
+    relative_floor: bool = False
 
     @property
     def eps(self):
@@ -98,7 +101,8 @@ class Tolerance:
         return step_atol[None, :, None] + self.rtol * magnitude
 
     def describe(self):
-        return (f"{self.dtype}: |err| <= max({self.atol:.1e}, {self.scale:g} * kappa_t * "
+        floor = f"{self.atol:.1e}" + (" * scale_t" if self.relative_floor else "")
+        return (f"{self.dtype}: |err| <= max({floor}, {self.scale:g} * kappa_t * "
                 f"{self.eps:.2e}) + {self.rtol:.1e} * |ref|")
 
 
@@ -176,6 +180,16 @@ CUDNN = {
                "lower it), and the worst of 900 cases used 0.86 of that draft's bound (K = 64), "
                "so both are doubled: 128 eps, K = 128 (margin 3.5 on the scale). Not measured "
                "on TensorFlow's cuDNN (no TensorFlow on the GPU machines)."),
+}
+
+
+# Gradients (lstm_ref.gradient_check): the same bound, with the floor relative to the size of
+# the gradient (its largest |value| at that step, or in the whole weight gradient), since
+# gradients have no natural scale of 1 as h and c do; kappa runs from the last step down.
+GRADIENTS = {
+    "float32": Tolerance(
+        "float32", atol=4 * EPS32, rtol=4 * EPS32, scale=8.0, relative_floor=True,
+        reason="draft: the forward float32 entry's numbers, to be calibrated"),
 }
 
 
@@ -259,12 +273,12 @@ def _to_format(array, fmt):
 
 def lookup(dtype, path=None):
     """The table's entry for a framework's compute dtype (a NumPy/Keras dtype or its name);
-    ``path="cudnn"`` for the cuDNN kernels' own entries."""
+    ``path="cudnn"`` for the cuDNN kernels' own entries, ``path="gradients"`` for gradients'."""
     name = precision.name_of(dtype)
-    table = {None: TABLE, "cudnn": CUDNN}.get(path)
+    table = {None: TABLE, "cudnn": CUDNN, "gradients": GRADIENTS}.get(path)
     if table is None:
-        raise OptionError(f"path must be None or 'cudnn'; received {path!r}")
+        raise OptionError(f"path must be None, 'cudnn' or 'gradients'; received {path!r}")
     if name not in table:
-        raise OptionError(f"no tolerance for dtype {name!r}{' on the cuDNN path' if path else ''}; "
+        raise OptionError(f"no tolerance for dtype {name!r}{f' for {path}' if path else ''}; "
                           f"the table has {sorted(table)}")
     return table[name]

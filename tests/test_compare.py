@@ -215,5 +215,5 @@ def test_a_layer_tolerance_applies_to_what_the_layer_returns_only(traces):
         actual[tensor][index] += error
         report = check(actual, exact, probe, plain, layer_tol=cudnn)
         assert report.passed == passes, (tensor, report.summary())
-    with pytest.raises(OptionError, match="path must be None or 'cudnn'"):
+    with pytest.raises(OptionError, match="path must be None, 'cudnn' or 'gradients'"):
         tolerance.lookup("float32", "tf32")

@@ -380,3 +380,12 @@ def run_case(case, dtype="float32", cell=None, tolerance=None, execution="eager"
         "reproduce": f"lstm_ref.adapters.keras.run_case(lstm_ref.grid.Case(**{case.as_dict()}), "
                      f"dtype={dtype!r}, execution={execution!r})"}
     return check_observation(observation, tolerance)
+
+
+def compare_gradients(layer, x, initial_state=None, mask=None, tolerance=None, **options):
+    """Gradients of a Keras LSTM or RNN(LSTMCell) against the reference's backward pass
+    (lstm_ref.adapters.keras_gradients): a Report."""
+    from lstm_ref.adapters import keras_gradients
+
+    return keras_gradients.compare_gradients(layer, x, initial_state, mask,
+                                             tolerance=tolerance, **options)

@@ -231,3 +231,11 @@ def run_case(case, dtype="float32", cell=None, tolerance=None, execution="eager"
         "reproduce": f"lstm_ref.adapters.tf_keras.run_case(lstm_ref.grid.Case("
                      f"**{case.as_dict()}), dtype={dtype!r}, execution={execution!r})"}
     return check_observation(observation, tolerance)
+
+
+def compare_gradients(layer, x, initial_state=None, mask=None, tolerance=None, **options):
+    """Gradients of a tf_keras LSTM or RNN(LSTMCell) (see lstm_ref.adapters.keras_gradients)."""
+    from lstm_ref.adapters import keras as keras_adapter
+
+    check_layer(layer)
+    return keras_adapter.compare_gradients(layer, x, initial_state, mask, tolerance, **options)

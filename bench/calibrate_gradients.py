@@ -1,0 +1,109 @@
+"""Calibrate and check the float32 gradient tolerance against the installed Keras (TensorFlow).
+
+Runs N random configurations (sizes, every usable activation, every option of the grid, and
+a random mask: none, right-, left- or middle-padded; seeded by index) through
+lstm_ref.compare_gradients's own path (the cell stepped under a tape for dL/dh_t and dL/dc_t,
+the whole layer under a tape for dx, dh0, dc0 and the weights), and for each case finds the
+smallest scale K of the bound (lstm_ref.gradient_check)
+
+    |err| <= max(A eps scale_t, K kappa_t eps) + R eps |ref|
+
+that passes every element of every gradient, for the entry's floor (A, R). Then it checks the
+entry itself: false failures (must be 0) and the largest error-to-bound ratio.
+
+Usage:  python bench/calibrate_gradients.py [N] [--max-time T]
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from lstm_ref import grid, tolerance  # noqa: E402
+from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
+from lstm_ref.adapters import keras_gradients  # noqa: E402
+from lstm_ref.gradient_check import check, probe_gradients  # noqa: E402
+from lstm_ref.backprop import gradients  # noqa: E402
+
+SCALES = (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 1e9)
+MASKS = (None, "right", "left", "middle")
+
+
+def random_case(index, max_time):
+    rng = np.random.default_rng(30_000 + index)
+    options = {k: v[rng.integers(len(v))] for k, v in grid.FULL_OPTIONS.items()}
+    case = grid.Case(units=int(rng.integers(1, 33)), features=int(rng.integers(1, 17)),
+                     batch=int(rng.integers(1, 6)), time=int(rng.integers(1, max_time + 1)),
+                     **options)
+    return case, random_mask(rng, case.batch, case.time, MASKS[rng.integers(len(MASKS))])
+
+
+def random_mask(rng, batch, time, kind):
+    """A (batch, time) mask of ``kind`` padding, or None; every row keeps a valid step."""
+    if kind is None:
+        return None
+    lengths = rng.integers(1, time + 1, batch)
+    steps = np.arange(time)[None, :]
+    if kind == "right":
+        return steps < lengths[:, None]
+    if kind == "left":
+        return steps >= (time - lengths)[:, None]
+    mask = rng.random((batch, time)) > 0.3
+    mask[:, rng.integers(time)] = True
+    return mask
+
+
+def measure(case, mask, tol):
+    """(smallest K of SCALES that passes, the report under the entry) for one case."""
+    layer = keras_adapter.build_case_layer(case)
+    arrays = case.arrays()
+    obs = keras_gradients.observe_gradients(layer, arrays["x"], arrays["initial_state"], mask,
+                                            seed=case.seed)
+    reference = gradients(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
+                          **obs.upstream, **obs.options)
+    probe, horizon = probe_gradients(obs, tol.probe)
+    report = check(obs.actual, reference, probe, tol, horizon, obs.options)
+    needed = next(k for k in SCALES
+                  if check(obs.actual, reference, probe, dataclasses.replace(tol, scale=k),
+                           horizon, obs.options).passed)
+    return needed, report
+
+
+def main(argv):
+    n = int(argv[0]) if argv else 300
+    max_time = int(argv[argv.index("--max-time") + 1]) if "--max-time" in argv else 60
+    tol = tolerance.lookup("float32", "gradients")
+    needs, ratios, failures, vacuous = [], [], [], 0
+    start = time.time()
+    for index in range(n):
+        case, mask = random_case(index, max_time)
+        needed, report = measure(case, mask, tol)
+        needs.append((needed, case.id))
+        ratios.append((report.worst_ratio, case.id))
+        vacuous += not report.tensors
+        if not report.passed:
+            failures.append((index, case.id, report.summary()))
+        if index % 50 == 49:
+            print(f"... {index + 1} cases, {time.time() - start:.0f} s", file=sys.stderr)
+    ks = np.array([k for k, _ in needs])
+    print(f"{n} random float32 cases (time <= {max_time}, {tolerance.PROBES} probes) in "
+          f"{time.time() - start:.0f} s")
+    print(f"K needed over the floor {tol.atol / tol.eps:g} eps * scale + {tol.rtol / tol.eps:g} "
+          f"eps |ref|: percentiles 50/90/99/max {np.percentile(ks, [50, 90, 99]).tolist()} / "
+          f"{max(needs)[0]} ({max(needs)[1]})")
+    print(f"entry {tol.describe()}: {len(failures)} false failures of {n}; error/bound median "
+          f"{np.median([r for r, _ in ratios]):.3f}, max {max(ratios)[0]:.3f} "
+          f"({max(ratios)[1]}); {vacuous} cases past float32's horizon (nothing compared)")
+    for index, case_id, summary in failures:
+        print(f"FAILED #{index} {case_id}\n{summary}\n")
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    main(sys.argv[1:])

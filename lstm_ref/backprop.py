@@ -1,0 +1,255 @@
+"""The reference backward pass: backpropagation through time, in NumPy.
+
+For a scalar loss L whose upstream gradients are given (d_outputs = dL/d outputs, d_final_h,
+d_final_c), :func:`gradients` returns dL/d of every input: x, h0, c0 and every weight. It
+reuses the forward pass: lstm_ref.forward(keep="preactivations") stores z_t = x_t W + h_{t-1}
+R + b at every step, and each step's intermediates are re-derived from z_t and c_{t-1} by the
+very code that computed them (reference._Cell.internals), so the forward math has one source.
+
+One step backwards, given dh = dL/dh_t and dc = dL/dc_t (what the step returned; notation of
+lstm_ref.reference, ``*`` elementwise, ' a derivative, 1[.] the clip's pass-through mask):
+
+    h_t = clip(m @ P)            dm  = (dh * 1[h_raw]) @ P^T,     dP += m^T (dh * 1[h_raw])
+    m   = o * a(c_out)           do  = dm * a(c_out),              dc += a'(c_out) dm o 1[c_t]
+    o   = s(clip(z_o))           dz_o = s'(z_o) do 1[zo_raw]
+    z_o += p_o * c_t             dp_o += sum_b dz_o c_t,           dc += dz_o p_o
+    c_t = clip(c_raw)            dc_raw = dc * 1[c_raw]
+    c_raw = f c_{t-1} + i g      df = dc_raw c_{t-1},  di = dc_raw g,  dg = dc_raw i,
+                                 dc_{t-1} = dc_raw f
+    f = 1 - i (input_forget)     di -= df
+    i, f, g = s(z_i), s(z_f), a(z_c)   dz_* = vjp of each, times 1[z*_raw]
+    z_i += p_i c_{t-1} ...       dp_i += sum_b dz_i c_{t-1},  dc_{t-1} += dz_i p_i + dz_f p_f
+    z = x W + h_{t-1} R + b      dh_{t-1} = dz R^T;  dW = sum_t x_t^T dz_t, dR, db, dx_t = dz W^T
+
+A clip passes the gradient where the value lies within [-limit, limit], bounds included, as
+TensorFlow's clip_by_value gradient does. Masked steps, as the forward: a masked step's new
+values are discarded, so their gradient is zero and dh, dc flow past the step unchanged; its
+output repeats the previous output, so that output's gradient flows on to the step whose
+output it repeats (or nowhere, with zero_output_for_mask, and before the first valid step,
+where the output is a constant zero).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstm_ref import activation_grads, precision
+from lstm_ref.checks import as_float_array
+from lstm_ref.errors import OptionError, ShapeError
+from lstm_ref.reference import _Cell, forward
+
+DTYPES = ("float64", "float32")
+# The weights' gradient names, in LSTMWeights.arrays order.
+PARAMETERS = ("kernel", "recurrent_kernel", "bias", "peephole", "projection")
+
+
+@dataclass
+class Gradients:
+    """dL/d of everything the loss depends on, for upstream gradients given.
+
+    Attributes:
+        x: (B, T, F), in the time order x was given (also with go_backwards).
+        h0, c0: (B, output_size), (B, units): the initial state's gradients.
+        kernel, recurrent_kernel, bias, peephole, projection: the weights' gradients, shaped
+            as the weights (None where the weights have none).
+        dh, dc: (B, T, output_size), (B, T, units): dL/dh_t and dL/dc_t, the gradient with
+            respect to what step t computed (in processing order, as Trace.h), every path to
+            L included (c_t's through h_t too); zero at masked steps, whose values are
+            discarded.
+        dz: (B, T, 4U): dL/dz_t of the pre-activations (gate order i, f, c, o).
+        dtype: the format the backward pass ran in.
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    bias: np.ndarray | None
+    peephole: np.ndarray | None
+    projection: np.ndarray | None
+    dh: np.ndarray
+    dc: np.ndarray
+    dz: np.ndarray
+    dtype: str
+
+    @property
+    def parameters(self):
+        """The weights' gradients by name, only those the weights have."""
+        return {name: getattr(self, name) for name in PARAMETERS
+                if getattr(self, name) is not None}
+
+
+def gradients(x, weights, d_outputs=None, d_final_h=None, d_final_c=None, initial_state=None,
+              mask=None, go_backwards=False, zero_output_for_mask=False, dtype="float64"):
+    """Backpropagation through time: the gradient of L = <d_outputs, outputs> + <d_final_h,
+    h_T> + <d_final_c, c_T> with respect to x, the initial state and every weight.
+
+    Args:
+        x, weights, initial_state, mask, go_backwards, zero_output_for_mask: as in
+            :func:`lstm_ref.forward`.
+        d_outputs: dL/d outputs: (B, T, output_size) for every step's output in processing
+            order (Trace.outputs, return_sequences=True), or (B, output_size) for the last
+            output only (Trace.last_output, return_sequences=False); None for zeros.
+        d_final_h, d_final_c: dL/d of the returned states, (B, output_size) and (B, units), or None.
+        dtype: "float64" (the reference) or "float32" (every operation in float32, as a
+            framework's backward pass computes: what tolerances are measured with).
+
+    Returns:
+        A :class:`Gradients`.
+    """
+    if dtype not in DTYPES:
+        raise OptionError(f"dtype must be one of {DTYPES} for gradients; received {dtype!r}")
+    trace = forward(x, weights, initial_state=initial_state, mask=mask, go_backwards=go_backwards,
+                    dtype=dtype, keep="preactivations", zero_output_for_mask=zero_output_for_mask)
+    x = as_float_array(x, "x", ndim=3)
+    batch, time, _ = x.shape
+    fmt = precision.get(dtype)
+    upstream = upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, weights, fmt.compute)
+    state = initial_arrays(initial_state, batch, weights, fmt.compute)
+    if mask is not None:
+        mask = np.asarray(mask, bool)[:, ::-1] if go_backwards else np.asarray(mask, bool)
+    xs = np.asarray(x[:, ::-1] if go_backwards else x, fmt.compute)
+    result = backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fmt)
+    if go_backwards:  # x's gradient back in x's own time order
+        result.x = result.x[:, ::-1]
+    return result
+
+
+def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fmt, groups=1):
+    """The backward pass over a forward Trace (keep="preactivations"), in processing order.
+
+    ``groups`` > 1 splits the batch into that many equal blocks and returns each block's
+    weight gradients separately (stacked on a new first axis): how the tolerance probes, run
+    as one stacked batch, get one weight gradient per probe. Returns a :class:`Gradients`.
+    """
+    w, dt = weights, fmt.compute
+    arrays = {name: None if a is None else a.astype(dt) for name, a in w.arrays.items()}
+    cell = _Cell(w, arrays, fmt)
+    batch, time, _ = xs.shape
+    d_out, dh_state, dc_state = upstream
+    h_prev = np.concatenate([state[0][:, None], trace.h[:, :-1].astype(dt)], axis=1)
+    c_prev = np.concatenate([state[1][:, None], trace.c[:, :-1].astype(dt)], axis=1)
+    dh_all = np.zeros((batch, time, w.output_size), dt)
+    dc_all = np.zeros((batch, time, w.units), dt)
+    dz_all = np.zeros((batch, time, 4 * w.units), dt)
+    extra = {"peephole": None if w.peephole is None else np.zeros((groups, 3, w.units), dt),
+             "projection": None if w.projection is None else np.zeros((groups,) + w.projection.shape, dt)}
+    carry = np.zeros_like(dh_state)  # the gradient of an output that repeats an earlier one
+    for t in range(time - 1, -1, -1):
+        g_out = d_out[:, t] + carry
+        dh_new, dc_new = dh_state + g_out, dc_state
+        if mask is not None:
+            valid = mask[:, t, None]
+            carry = np.where(valid, 0.0, 0.0 if zero_output_for_mask else g_out).astype(dt)
+            dh_new, dc_new = np.where(valid, dh_new, 0.0), np.where(valid, dc_new, 0.0)
+            dh_pass, dc_pass = np.where(valid, 0.0, dh_state), np.where(valid, 0.0, dc_state)
+        parts = cell.internals(trace.preactivations[:, t].astype(dt), c_prev[:, t])
+        dz, dc_back, dc_total = _step_backward(cell, parts, c_prev[:, t], dh_new, dc_new, extra,
+                                               groups)
+        dh_all[:, t], dc_all[:, t], dz_all[:, t] = dh_new, dc_total, dz
+        dh_state = dz @ arrays["recurrent_kernel"].T
+        dc_state = dc_back
+        if mask is not None:
+            dh_state, dc_state = dh_state + dh_pass, dc_state + dc_pass
+    dx = dz_all @ arrays["kernel"].T
+    grouped = lambda a: a.reshape(groups, batch // groups * time, a.shape[-1])  # noqa: E731
+    params = {
+        "kernel": np.einsum("gnf,gnk->gfk", grouped(xs.astype(dt)), grouped(dz_all)),
+        "recurrent_kernel": np.einsum("gnp,gnk->gpk", grouped(h_prev), grouped(dz_all)),
+        "bias": grouped(dz_all).sum(axis=1) if w.use_bias else None, **extra}
+    if groups == 1:
+        params = {k: None if v is None else v[0] for k, v in params.items()}
+    return Gradients(x=dx, h0=dh_state, c0=dc_state, dh=dh_all, dc=dc_all, dz=dz_all,
+                     dtype=fmt.name, **params)
+
+
+def _step_backward(cell, p, c_prev, dh, dc, extra, groups):
+    """(dL/dz_t, dL/dc_{t-1}, dL/dc_t) of one step, from dL/dh_t and the gradient reaching
+    c_t from later steps (module docstring); dL/dc_t adds what reaches c_t through this
+    step's h_t and o_t. Accumulates the peephole and projection gradients into ``extra``."""
+    w = cell.w
+    group_sum = lambda a: a.reshape(groups, -1, a.shape[-1]).sum(axis=1)  # noqa: E731
+    if cell.projection is not None:
+        if w.proj_clip is not None:
+            dh = dh * _passes(p["h_raw"], w.proj_clip)
+        m = p["m"]
+        extra["projection"] += np.einsum("gbu,gbp->gup", m.reshape(groups, -1, m.shape[-1]),
+                                         dh.reshape(groups, -1, dh.shape[-1]))
+        dm = dh @ cell.projection.T
+    else:
+        dm = dh
+    a_out = w.output_activation(p["c_out"])
+    do = dm * a_out
+    dc_out = activation_grads.vjp(w.output_activation, p["c_out"], dm * p["o"])
+    if w.gate_clip is not None:
+        dc_out = dc_out * _passes(p["c_new"], w.gate_clip)
+    dc = dc + dc_out
+    dz_o = activation_grads.vjp(w.recurrent_activation, p["z_o"], do)
+    dz_o = _clip_back(dz_o, p["zo_raw"], w.gate_clip)
+    if cell.peephole is not None:
+        extra["peephole"][:, 2] += group_sum(dz_o * p["c_new"])
+        dc = dc + dz_o * cell.peephole[2]
+    dc_total = dc
+    if w.cell_clip is not None:
+        dc = dc * _passes(p["c_raw"], w.cell_clip)
+    df, di, dg = dc * c_prev, dc * p["g"], dc * p["i"]
+    dc_prev = dc * p["f"]
+    if w.input_forget:
+        di, dz_f = di - df, np.zeros_like(df)
+    else:
+        dz_f = _clip_back(activation_grads.vjp(w.recurrent_activation, p["z_f"], df),
+                          p["zf_raw"], w.gate_clip)
+    dz_i = _clip_back(activation_grads.vjp(w.recurrent_activation, p["z_i"], di),
+                      p["zi_raw"], w.gate_clip)
+    dz_c = _clip_back(activation_grads.vjp(w.activation, p["z_c"], dg), p["zc_raw"], w.gate_clip)
+    if cell.peephole is not None:
+        extra["peephole"][:, 0] += group_sum(dz_i * c_prev)
+        extra["peephole"][:, 1] += group_sum(dz_f * c_prev)
+        dc_prev = dc_prev + dz_i * cell.peephole[0] + dz_f * cell.peephole[1]
+    return np.concatenate([dz_i, dz_f, dz_c, dz_o], axis=1), dc_prev, dc_total
+
+
+def _passes(value, limit):
+    """Where clip(value, -limit, limit) passes its gradient (bounds included, as TensorFlow)."""
+    return (value >= -limit) & (value <= limit)
+
+
+def _clip_back(grad, raw, limit):
+    return grad if limit is None else grad * _passes(raw, limit)
+
+
+def upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, w, dt):
+    """(d_out (B, T, P), dh_T (B, P), dc_T (B, U)) in dtype ``dt`` from gradients()'s
+    arguments, or a clear error naming the one that does not fit."""
+    d_out = np.zeros((batch, time, w.output_size), dt)
+    if d_outputs is not None:
+        array = as_float_array(d_outputs, "d_outputs")
+        if array.shape == (batch, time, w.output_size):
+            d_out[:] = array
+        elif array.shape == (batch, w.output_size):
+            d_out[:, -1] = array
+        else:
+            raise ShapeError(f"d_outputs must have shape (batch, time, output_size) = "
+                             f"{(batch, time, w.output_size)} (every output) or (batch, "
+                             f"output_size) = {(batch, w.output_size)} (the last output); "
+                             f"received shape {array.shape}")
+    finals = []
+    for name, value, size in (("d_final_h", d_final_h, w.output_size),
+                              ("d_final_c", d_final_c, w.units)):
+        if value is None:
+            finals.append(np.zeros((batch, size), dt))
+            continue
+        array = as_float_array(value, name)
+        if array.shape != (batch, size):
+            raise ShapeError(f"{name} must have shape (batch, {'output_size' if size == w.output_size else 'units'}) = "
+                             f"{(batch, size)}; received shape {array.shape}")
+        finals.append(array.astype(dt))
+    return d_out, finals[0], finals[1]
+
+
+def initial_arrays(initial_state, batch, w, dt):
+    """(h0, c0) in dtype ``dt``: zeros for None, else the (validated) initial state."""
+    if initial_state is None:
+        return np.zeros((batch, w.output_size), dt), np.zeros((batch, w.units), dt)
+    return tuple(np.asarray(s, dt) for s in initial_state)
