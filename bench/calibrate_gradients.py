@@ -11,7 +11,10 @@ smallest scale K of the bound (lstm_ref.gradient_check)
 that passes every element of every gradient, for the entry's floor (A, R). Then it checks the
 entry itself: false failures (must be 0) and the largest error-to-bound ratio.
 
-Usage:  python bench/calibrate_gradients.py [N] [--max-time T]
+Usage:  python bench/calibrate_gradients.py [N] [--max-time T] [--dtype float32|float64]
+
+(float64 leaves out gelu and leaky_relu, TensorFlow's float64 departures, as
+bench/calibrate_tolerance.py does.)
 """
 
 import dataclasses
@@ -33,9 +36,11 @@ SCALES = (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 1e9)
 MASKS = (None, "right", "left", "middle")
 
 
-def random_case(index, max_time):
+def random_case(index, max_time, dtype="float32"):
     rng = np.random.default_rng(30_000 + index)
     options = {k: v[rng.integers(len(v))] for k, v in grid.FULL_OPTIONS.items()}
+    if dtype == "float64" and options["activation"] in keras_adapter.FLOAT64_DEPARTURES["tensorflow"]:
+        options["activation"] = "tanh"
     case = grid.Case(units=int(rng.integers(1, 33)), features=int(rng.integers(1, 17)),
                      batch=int(rng.integers(1, 6)), time=int(rng.integers(1, max_time + 1)),
                      **options)
@@ -59,7 +64,7 @@ def random_mask(rng, batch, time, kind):
 
 def measure(case, mask, tol):
     """(smallest K of SCALES that passes, the report under the entry) for one case."""
-    layer = keras_adapter.build_case_layer(case)
+    layer = keras_adapter.build_case_layer(case, dtype=tol.dtype)
     arrays = case.arrays()
     obs = keras_gradients.observe_gradients(layer, arrays["x"], arrays["initial_state"], mask,
                                             seed=case.seed)
@@ -76,11 +81,12 @@ def measure(case, mask, tol):
 def main(argv):
     n = int(argv[0]) if argv else 300
     max_time = int(argv[argv.index("--max-time") + 1]) if "--max-time" in argv else 60
-    tol = tolerance.lookup("float32", "gradients")
+    dtype = argv[argv.index("--dtype") + 1] if "--dtype" in argv else "float32"
+    tol = tolerance.lookup(dtype, "gradients")
     needs, ratios, failures, vacuous = [], [], [], 0
     start = time.time()
     for index in range(n):
-        case, mask = random_case(index, max_time)
+        case, mask = random_case(index, max_time, dtype)
         needed, report = measure(case, mask, tol)
         needs.append((needed, case.id))
         ratios.append((report.worst_ratio, case.id))
@@ -90,7 +96,7 @@ def main(argv):
         if index % 50 == 49:
             print(f"... {index + 1} cases, {time.time() - start:.0f} s", file=sys.stderr)
     ks = np.array([k for k, _ in needs])
-    print(f"{n} random float32 cases (time <= {max_time}, {tolerance.PROBES} probes) in "
+    print(f"{n} random {dtype} cases (time <= {max_time}, {tolerance.PROBES} probes) in "
           f"{time.time() - start:.0f} s")
     print(f"K needed over the floor {tol.atol / tol.eps:g} eps * scale + {tol.rtol / tol.eps:g} "
           f"eps |ref|: percentiles 50/90/99/max {np.percentile(ks, [50, 90, 99]).tolist()} / "

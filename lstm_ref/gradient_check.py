@@ -33,6 +33,9 @@ TOTAL_TENSORS = {"dh0": "h0", "dc0": "c0", "d_kernel": "kernel",
                  "d_recurrent_kernel": "recurrent_kernel", "d_bias": "bias",
                  "d_peephole": "peephole", "d_projection": "projection"}
 WEIGHT_AXES = ("row", "column")
+# The scale of a gradient that is exactly zero (a row masked throughout, a weight no loss
+# reaches): float32's smallest normal number, below which float32 keeps no precision.
+TINY = float(np.finfo(np.float32).tiny)
 
 
 @dataclass
@@ -122,7 +125,7 @@ def expectations(reference, probe, tol, go_backwards=False):
         step = tolerances.horizon_step(back(values), back(probed), tol.horizon)
         if step is not None:
             horizons.append(time - 1 - step)
-        atol = np.maximum(tol.atol * scale, tol.scale * kappa * tol.eps)
+        atol = np.maximum(tol.atol * np.maximum(scale, TINY), tol.scale * kappa * tol.eps)
         result[name] = Expectation(values, np.arange(time), tol.element_bound(values, atol))
     for name, attribute in TOTAL_TENSORS.items():
         values = getattr(reference, attribute)
@@ -137,7 +140,8 @@ def expectations(reference, probe, tol, go_backwards=False):
             values, probed = np.atleast_2d(values), probed.reshape(copies, *np.atleast_2d(values).shape)
         values3 = values[:, None, :]
         deviation = np.abs(probed - values).max() / eps_probe
-        atol = np.maximum(tol.atol * np.abs(values).max(), tol.scale * deviation * tol.eps)
+        atol = np.maximum(tol.atol * max(np.abs(values).max(), TINY),
+                          tol.scale * deviation * tol.eps)
         result[name] = Expectation(values3, np.array([ALL_STEPS]),
                                    tol.element_bound(values3, np.array([atol])), axes)
     return result, max(horizons, default=None)

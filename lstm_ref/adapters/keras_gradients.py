@@ -157,8 +157,11 @@ def _whole_layer(tf, layer, cell, x, initial_state, mask, upstream, execution, o
                            mask=None if mask is None else tf.constant(mask), training=False)
             parts = result if isinstance(result, (list, tuple)) else [result]
             loss = _loss(tf, upstream, *parts)
-        return tape.gradient(loss, [x, *states, *weights],
-                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        sources = [x, *states, *weights]
+        # None for a source the loss does not reach (UnconnectedGradients.ZERO fails on Keras
+        # 3 variables, whose dtype is a string): zeros, as the reference gives.
+        grads = tape.gradient(loss, sources)
+        return [tf.zeros(s.shape, x.dtype) if g is None else g for s, g in zip(sources, grads)]
 
     if execution != "eager":
         run = tf.function(run, jit_compile=execution == "xla")
@@ -175,3 +178,20 @@ def _whole_layer(tf, layer, cell, x, initial_state, mask, upstream, execution, o
 def _tensor_of(variable):
     """The tf.Variable behind a Keras 3 variable (tf_keras's are tf.Variables already)."""
     return getattr(variable, "value", variable)
+
+
+def run_case(case, mask=None, execution="eager", tolerance=None, cell=None):
+    """Build a grid Case's Keras layer (lstm_ref.adapters.keras.build_case_layer) and compare
+    its gradients, the upstream ones drawn from the case's seed; the Report's context says
+    how to reproduce it."""
+    from lstm_ref.adapters.keras import build_case_layer
+
+    layer = build_case_layer(case, cell=cell)
+    arrays = case.arrays()
+    observation = observe_gradients(layer, arrays["x"], arrays["initial_state"], mask,
+                                    execution=execution, seed=case.seed)
+    observation.context = {
+        "case": case.id, "seed": case.seed, **observation.context,
+        "reproduce": f"lstm_ref.adapters.keras_gradients.run_case(lstm_ref.grid.Case("
+                     f"**{case.as_dict()}), execution={execution!r})"}
+    return check_gradient_observation(observation, tolerance)
