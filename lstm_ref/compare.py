@@ -338,8 +338,7 @@ def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
     the weights' gradients.
 
     Args:
-        layer: a built framework LSTM: Keras 3 (TensorFlow backend) or tf_keras LSTM or
-            RNN(LSTMCell), or a torch.nn.LSTM.
+        layer: a built Keras 3 (TensorFlow backend) or tf_keras LSTM or RNN(LSTMCell).
         x, initial_state, mask: as in :func:`compare`.
         d_outputs: dL/d of the layer's output (shaped as it), or None to draw one at random
             (seeded by ``seed=``, an option).
@@ -358,7 +357,9 @@ def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
 
         raise UnsupportedLayerError(f"compare_gradients has no adapter for "
                                     f"{type(layer).__qualname__} yet; supported: Keras 3 and "
-                                    "tf_keras LSTM / RNN(LSTMCell), torch.nn.LSTM")
+                                    "tf_keras LSTM / RNN(LSTMCell) (for torch, compare "
+                                    "lstm_ref.gradients with autograd as "
+                                    "tests/test_torch_gradients.py does)")
     return adapter.compare_gradients(layer, x, initial_state=initial_state, mask=mask,
                                      tolerance=tolerance, d_outputs=d_outputs,
                                      d_states=d_states, **options)

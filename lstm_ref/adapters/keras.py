@@ -215,18 +215,7 @@ def observe(layer, x, initial_state=None, mask=None, execution="eager"):
     keras = keras_of(layer)
     twin = KerasLSTMTwin(layer)
     dtype = layer.compute_dtype
-    x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
-    if mask is not None:
-        mask = as_mask(mask, x.shape[0], x.shape[1])
-    own_state = initial_state is None and layer.stateful  # the layer starts from its own state
-    if own_state:
-        _check_state_batch(twin.states, x.shape)
-        initial_state = twin.states
-    if initial_state is not None:
-        initial_state = [as_float_array(s, f"initial_state[{i}]", ndim=2).astype(dtype)
-                         for i, s in enumerate(initial_state)]
-    # The reference validates shapes with clear messages before the framework sees anything.
-    forward(x, twin.weights, initial_state=initial_state, mask=mask, keep="final")
+    x, initial_state, mask, own_state = prepare_inputs(layer, twin, x, initial_state, mask)
     h, c = _step_cell(keras, layer.cell, x, initial_state, mask, layer.go_backwards)
     result = keras_execution.call(keras, layer, x, None if own_state else initial_state, mask,
                                   execution)
@@ -240,6 +229,26 @@ def observe(layer, x, initial_state=None, mask=None, execution="eager"):
                                            "zero_output_for_mask": layer.zero_output_for_mask},
                        dtype=dtype, context={**twin.config, "execution": execution},
                        layer_path="cudnn" if runs_cudnn(keras, layer) else None)
+
+
+def prepare_inputs(layer, twin, x, initial_state, mask):
+    """The inputs as the layer computes with them (its compute dtype), validated by the
+    reference with clear messages before the framework sees anything; a stateful layer
+    called without an initial state starts from the state it carries (``own_state``).
+    Returns ``(x, initial_state, mask, own_state)``."""
+    dtype = layer.compute_dtype
+    x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
+    if mask is not None:
+        mask = as_mask(mask, x.shape[0], x.shape[1])
+    own_state = initial_state is None and layer.stateful  # the layer starts from its own state
+    if own_state:
+        _check_state_batch(twin.states, x.shape)
+        initial_state = twin.states
+    if initial_state is not None:
+        initial_state = [as_float_array(s, f"initial_state[{i}]", ndim=2).astype(dtype)
+                         for i, s in enumerate(initial_state)]
+    forward(x, twin.weights, initial_state=initial_state, mask=mask, keep="final")
+    return x, initial_state, mask, own_state
 
 
 def runs_cudnn(keras, layer):

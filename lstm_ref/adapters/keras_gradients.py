@@ -13,12 +13,11 @@ given or drawn at random (seeded) in the layer's compute dtype.
 
 import numpy as np
 
-from lstm_ref.adapters.keras import (KerasLSTMTwin, _check_state_batch, describe, keras_of,
-                                     lstm_cell)
-from lstm_ref.checks import as_float_array, as_mask
+from lstm_ref.adapters.keras import (KerasLSTMTwin, describe, keras_of, lstm_cell,
+                                     prepare_inputs)
+from lstm_ref.checks import as_float_array
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.gradient_check import GradientObservation, check_gradient_observation
-from lstm_ref.reference import forward
 
 EXECUTIONS = ("eager", "function", "xla")
 
@@ -49,17 +48,8 @@ def observe_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
         raise OptionError(f"gradients are compared for float32 and float64 layers; this layer "
                           f"computes in {dtype!r}")
     twin = KerasLSTMTwin(layer)
-    x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
-    if mask is not None:
-        mask = as_mask(mask, x.shape[0], x.shape[1])
-    own_state = initial_state is None and layer.stateful and twin.states is not None
-    if own_state:
-        _check_state_batch(twin.states, x.shape)
-        initial_state = twin.states
-    if initial_state is not None:
-        initial_state = [as_float_array(s, f"initial_state[{i}]", ndim=2).astype(dtype)
-                         for i, s in enumerate(initial_state)]
-    forward(x, twin.weights, initial_state=initial_state, mask=mask, keep="final")
+    x, initial_state, mask, own_state = prepare_inputs(layer, twin, x, initial_state, mask)
+    own_state = own_state and initial_state is not None  # a fresh stateful layer: zeros
     upstream = upstream_for(layer, x.shape, d_outputs, d_states, seed)
     options = {"go_backwards": layer.go_backwards,
                "zero_output_for_mask": layer.zero_output_for_mask}
