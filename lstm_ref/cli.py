@@ -1,21 +1,30 @@
 """The lstm-ref command line.
 
-    lstm-ref verify [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [-v]
+    lstm-ref verify [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [--seed N]
+                    [--json PATH] [--junit-xml PATH] [-v]
+    lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
     lstm-ref convert SOURCE DESTINATION --from LAYOUT --to LAYOUT [--layer N] [--reverse]
 
 runs the grid against the installed Keras, prints one line per failing case (every case with
 -v) and a summary table, and exits 0 only if every case passed (1 if one failed, 2 if the run
 could not happen). --dtype builds the layers in another dtype or mixed-precision policy, each
-held to its own tolerance entry. convert rewrites saved weights (.npz, or torch .pt) from
+held to its own tolerance entry; --seed N draws other weights and inputs for the same cases;
+--json and --junit-xml write the run for machines (whole or not at all; an unwritable path is
+refused before anything runs); on a terminal, a progress line counts the cases. explain prints
+every tensor's shape, the parameter count and one step as text. convert rewrites saved weights (.npz, or torch .pt) from
 one framework's layout to another's: keras, torch, onnx, tf1 (lstm_ref.convert).
 """
 
 import argparse
+import dataclasses
 import os
+import platform
 import sys
 import time
 
-from lstm_ref import grid
+import numpy as np
+
+from lstm_ref import __version__, grid, run_outputs
 from lstm_ref.compare import TENSORS
 from lstm_ref.convert import LAYOUTS
 from lstm_ref.errors import LSTMRefError
@@ -34,7 +43,19 @@ def main(argv=None):
     verify.add_argument("--only", metavar="PATTERN", help="only cases whose id contains PATTERN")
     verify.add_argument("--dtype", default="float32", choices=DTYPES,
                         help="the layers' dtype or mixed-precision policy (default float32)")
+    verify.add_argument("--seed", type=int, default=0,
+                        help="draw other random weights and inputs (default 0: seeded by id)")
+    verify.add_argument("--json", metavar="PATH", help="write the run as JSON")
+    verify.add_argument("--junit-xml", metavar="PATH", help="write the run as JUnit XML")
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
+    explain = commands.add_parser("explain", help="the shapes, parameter count and one step "
+                                                  "of an LSTM: what is units?")
+    explain.add_argument("--units", type=int, required=True, help="U: the state size")
+    explain.add_argument("--features", type=int, required=True, help="F: the input size")
+    explain.add_argument("--batch", type=int)
+    explain.add_argument("--time", type=int)
+    explain.add_argument("--bidirectional", action="store_true")
+    explain.add_argument("--proj", type=int, help="P < U: a projection of h (TF1, PyTorch)")
     convert = commands.add_parser("convert", help="convert saved LSTM weights between layouts")
     convert.add_argument("source", help="the weights: .npz (or a torch .pt state dict)")
     convert.add_argument("destination", help="where to write them (.npz, or .pt for torch)")
@@ -47,17 +68,29 @@ def main(argv=None):
     try:
         if args.command == "convert":
             return run_convert(args)
-        return run_verify(args.grid, args.only, args.verbose, dtype=args.dtype)
+        if args.command == "explain":
+            from lstm_ref.explain import explain as explain_text
+
+            print(explain_text(args.units, args.features, args.batch, args.time,
+                               args.bidirectional, args.proj))
+            return EXIT_OK
+        return run_verify(args.grid, args.only, args.verbose, dtype=args.dtype, seed=args.seed,
+                          json_path=args.json, junit_path=args.junit_xml)
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def run_verify(grid_name, pattern, verbose, out=None, dtype="float32"):
+def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, json_path=None,
+               junit_path=None):
     out = out or sys.stdout
-    cases = grid.select(grid.cases(grid_name), pattern)
+    cases = [dataclasses.replace(c, salt=seed) for c in grid.select(grid.cases(grid_name),
+                                                                    pattern)]
     if not cases:
         raise _NoCases(f"no case of grid {grid_name!r} matches {pattern!r}")
+    for path, what in ((json_path, "--json"), (junit_path, "--junit-xml")):
+        if path is not None:
+            run_outputs.check_writable(path, what)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from lstm_ref.adapters import keras as keras_adapter
 
@@ -66,9 +99,13 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32"):
           f"{keras.__version__} (backend {keras.backend.backend()})", file=out)
     start = time.perf_counter()
     worst = {}  # tensor -> (error, bound, step, case id) of the largest error/bound ratio
-    failed, truncated = [], 0
+    failed, truncated, records = [], 0, []
+    progress = _Progress(len(cases))
     for case in cases:
+        progress.show(case.id)
+        case_start = time.perf_counter()
         report = keras_adapter.run_case(case, dtype=dtype)
+        records.append(run_outputs.case_record(case, report, time.perf_counter() - case_start))
         tolerance = report.tolerance
         truncated += report.compared_steps < report.time
         for name, tensor in report.tensors.items():
@@ -80,6 +117,7 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32"):
             print(f"FAIL {case.id}\n  {report.first_failure}", file=out)
         elif verbose:
             print(f"ok   {case.id} (worst err/tol {report.worst_ratio:.3f})", file=out)
+    progress.done()
     elapsed = time.perf_counter() - start
     print(f"\n{len(cases)} cases, {len(cases) - len(failed)} passed, {len(failed)} failed "
           f"in {elapsed:.1f} s", file=out)
@@ -93,7 +131,48 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32"):
             print(f"{name:<8} {m.error:>11.3e} {m.bound:>10.3e} {ratio:>8.3f}  step {m.step} "
                   f"of {case_id}", file=out)
     print(f"tolerance {tolerance.describe()}", file=out)
+    meta = {"lstm_ref": __version__, "keras": keras.__version__,
+            "backend": keras.backend.backend(), "framework": _backend_version(keras),
+            "numpy": np.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "grid": grid_name, "only": pattern,
+            "dtype": dtype, "seed": seed, "seconds": round(elapsed, 3)}
+    if json_path is not None:
+        run_outputs.write_atomic(json_path, run_outputs.to_json(meta, records))
+    if junit_path is not None:
+        run_outputs.write_atomic(junit_path, run_outputs.to_junit(meta, records))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _backend_version(keras):
+    import importlib
+
+    name = keras.backend.backend()
+    module = importlib.import_module({"tensorflow": "tensorflow"}.get(name, name))
+    return f"{name} {getattr(module, '__version__', '?')}"
+
+
+class _Progress:
+    """A one-line progress count on stderr, only when stderr is a terminal (CI logs and
+    pipes get none)."""
+
+    def __init__(self, total, stream=None):
+        self.total, self.count = total, 0
+        self.stream = stream or sys.stderr
+        self.active = total > 1 and self.stream.isatty()
+
+    def show(self, label):
+        self.count += 1
+        if self.active:
+            width = 30
+            filled = width * (self.count - 1) // self.total
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.count}/"
+                              f"{self.total} {label[:50]:<50}")
+            self.stream.flush()
+
+    def done(self):
+        if self.active:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
 
 
 def run_convert(args, out=None):

@@ -68,3 +68,98 @@ def test_console_script_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "lstm_ref.cli", "--help"], capture_output=True,
                             text=True)
     assert result.returncode == 0 and "verify" in result.stdout
+
+
+@pytest.mark.parametrize("units, features, bidirectional", [(7, 3, False), (1, 1, False),
+                                                             (32, 16, True)])
+def test_explain_counts_what_keras_counts(units, features, bidirectional, capsys):
+    keras = pytest.importorskip("keras")
+    argv = ["explain", "--units", str(units), "--features", str(features), "--batch", "2",
+            "--time", "9"] + (["--bidirectional"] if bidirectional else [])
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    layer = keras.layers.LSTM(units)
+    if bidirectional:
+        layer = keras.layers.Bidirectional(layer)
+    layer.build((2, 9, features))
+    count = layer.count_params()
+    assert (f"{count} in all" if bidirectional else f"= {count} (Keras count_params())") in out
+    assert f"kernel                          ({features}, {4 * units})" in out
+    assert f"(2, 9, {(2 if bidirectional else 1) * units})" in out
+    assert "not the number of time steps" in out and "c_t = f * c_(t-1) + i * g" in out
+
+
+def test_explain_with_a_projection_counts_what_torch_counts(capsys):
+    torch = pytest.importorskip("torch")
+    from lstm_ref.explain import parameter_count
+
+    module = torch.nn.LSTM(3, 7, proj_size=4, bidirectional=True)
+    # torch keeps two bias vectors (b_ih, b_hh): 4U more per direction than the count here
+    assert parameter_count(7, 3, True, 4) + 2 * 4 * 7 == sum(p.numel() for p in module.parameters())
+    assert cli.main(["explain", "--units", "7", "--features", "3", "--proj", "4"]) == 0
+    assert "projection                      (7, 4)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--units", "0", "--features", "3"], "units must be a positive integer; received 0"),
+    (["--units", "4", "--features", "3", "--proj", "4"], "proj must be smaller than units"),
+])
+def test_explain_refuses_bad_sizes(argv, message, capsys):
+    assert cli.main(["explain", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"lstm-ref: error: {message}") and "\n" not in err
+
+
+@pytest.mark.keras
+def test_verify_writes_json_and_junit(tmp_path, capsys, monkeypatch):
+    import json
+    import xml.etree.ElementTree as ET
+
+    from lstm_ref.adapters import keras as keras_adapter
+    from tests.keras_broken import BrokenLSTMCell
+
+    correct = keras_adapter.run_case
+    broken_id = "units7-features3-batch2"
+    monkeypatch.setattr(keras_adapter, "run_case", lambda case, dtype: correct(
+        case, cell=BrokenLSTMCell(case.units, bug="bias ignored", activation=case.activation,
+                                  recurrent_activation=case.recurrent_activation,
+                                  use_bias=case.use_bias))
+        if case.id.startswith(broken_id) and case.use_bias else correct(case, dtype))
+    code = cli.main(["verify", "--grid", "small", "--only", "features3-batch2", "--json",
+                     str(tmp_path / "run.json"), "--junit-xml", str(tmp_path / "run.xml")])
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["format"] == "lstm-ref-verify/1" and run["grid"] == "small"
+    assert run["keras"] and run["framework"].startswith("tensorflow")
+    failing = [c for c in run["cases"] if not c["passed"]]
+    assert code == (1 if failing else 0) and run["totals"]["failed"] == len(failing)
+    assert len(run["cases"]) == run["totals"]["cases"] >= 2
+    suite = ET.parse(tmp_path / "run.xml").getroot()
+    assert suite.get("tests") == str(len(run["cases"]))
+    assert suite.get("failures") == str(len(failing))
+    for case in failing:
+        assert "tensor" in case["first_failure"] and "FAILED" in case["summary"]
+        element = suite.find(f"testcase[@name='{case['id']}']/failure")
+        assert element is not None and case["first_failure"] in element.get("message")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "run.xml"]
+
+
+@pytest.mark.keras
+def test_verify_seed_draws_other_weights_for_the_same_cases(tmp_path, capsys):
+    import json
+
+    for seed in (0, 5):
+        assert cli.main(["verify", "--grid", "small", "--only", "units7-features3-batch2",
+                         "--seed", str(seed), "--json", str(tmp_path / f"{seed}.json")]) == 0
+    runs = [json.loads((tmp_path / f"{s}.json").read_text())["cases"] for s in (0, 5)]
+    assert [c["id"] for c in runs[0]] == [c["id"] for c in runs[1]]
+    assert all(a["seed"] != b["seed"] for a, b in zip(*runs))
+
+
+def test_unwritable_outputs_exit_2_before_running(tmp_path, capsys):
+    pytest.importorskip("allpairspy")
+    missing = tmp_path / "no" / "run.json"
+    assert cli.main(["verify", "--grid", "small", "--json", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["verify", "--grid", "small", "--junit-xml", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
