@@ -1,7 +1,7 @@
 """The lstm-ref command line.
 
     lstm-ref verify [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [--seed N]
-                    [--json PATH] [--junit-xml PATH] [-v]
+                    [--json PATH] [--junit-xml PATH] [--report DIR] [-v]
     lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
     lstm-ref convert SOURCE DESTINATION --from LAYOUT --to LAYOUT [--layer N] [--reverse]
 
@@ -10,7 +10,8 @@ runs the grid against the installed Keras, prints one line per failing case (eve
 could not happen). --dtype builds the layers in another dtype or mixed-precision policy, each
 held to its own tolerance entry; --seed N draws other weights and inputs for the same cases;
 --json and --junit-xml write the run for machines (whole or not at all; an unwritable path is
-refused before anything runs); on a terminal, a progress line counts the cases. explain prints
+refused before anything runs); --report DIR writes an HTML page with a plot of the error per
+step of every case (matplotlib: the report extra); on a terminal, a progress line counts the cases. explain prints
 every tensor's shape, the parameter count and one step as text. convert rewrites saved weights (.npz, or torch .pt) from
 one framework's layout to another's: keras, torch, onnx, tf1 (lstm_ref.convert).
 """
@@ -47,6 +48,7 @@ def main(argv=None):
                         help="draw other random weights and inputs (default 0: seeded by id)")
     verify.add_argument("--json", metavar="PATH", help="write the run as JSON")
     verify.add_argument("--junit-xml", metavar="PATH", help="write the run as JUnit XML")
+    verify.add_argument("--report", metavar="DIR", help="write an HTML report with plots")
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
     explain = commands.add_parser("explain", help="the shapes, parameter count and one step "
                                                   "of an LSTM: what is units?")
@@ -75,14 +77,14 @@ def main(argv=None):
                                args.bidirectional, args.proj))
             return EXIT_OK
         return run_verify(args.grid, args.only, args.verbose, dtype=args.dtype, seed=args.seed,
-                          json_path=args.json, junit_path=args.junit_xml)
+                          json_path=args.json, junit_path=args.junit_xml, report_dir=args.report)
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
 def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, json_path=None,
-               junit_path=None):
+               junit_path=None, report_dir=None):
     out = out or sys.stdout
     cases = [dataclasses.replace(c, salt=seed) for c in grid.select(grid.cases(grid_name),
                                                                     pattern)]
@@ -91,6 +93,10 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, j
     for path, what in ((json_path, "--json"), (junit_path, "--junit-xml")):
         if path is not None:
             run_outputs.check_writable(path, what)
+    if report_dir is not None:
+        from lstm_ref import html_report
+
+        html_report.check_folder(report_dir)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from lstm_ref.adapters import keras as keras_adapter
 
@@ -99,13 +105,15 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, j
           f"{keras.__version__} (backend {keras.backend.backend()})", file=out)
     start = time.perf_counter()
     worst = {}  # tensor -> (error, bound, step, case id) of the largest error/bound ratio
-    failed, truncated, records = [], 0, []
+    failed, truncated, records, reports = [], 0, [], []
     progress = _Progress(len(cases))
     for case in cases:
         progress.show(case.id)
         case_start = time.perf_counter()
         report = keras_adapter.run_case(case, dtype=dtype)
         records.append(run_outputs.case_record(case, report, time.perf_counter() - case_start))
+        if report_dir is not None:
+            reports.append((case.id, report))
         tolerance = report.tolerance
         truncated += report.compared_steps < report.time
         for name, tensor in report.tensors.items():
@@ -140,6 +148,9 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, j
         run_outputs.write_atomic(json_path, run_outputs.to_json(meta, records))
     if junit_path is not None:
         run_outputs.write_atomic(junit_path, run_outputs.to_junit(meta, records))
+    if report_dir is not None:
+        html_report.write(report_dir, meta, reports)
+        print(f"report: {os.path.join(report_dir, 'index.html')}", file=out)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -163,3 +163,35 @@ def test_unwritable_outputs_exit_2_before_running(tmp_path, capsys):
     assert cli.main(["verify", "--grid", "small", "--junit-xml", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.keras
+def test_verify_report_writes_a_page_with_a_plot_per_case(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "report"
+    assert cli.main(["verify", "--grid", "small", "--only", "units7-features3-batch2",
+                     "--report", str(folder)]) == 0
+    page = (folder / "index.html").read_text()
+    images = sorted(p.name for p in folder.glob("*.png"))
+    assert "cases passed" in page and images and all(name in page for name in images)
+    assert (folder / images[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cli.main(["verify", "--grid", "small", "--report", str(folder)]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+
+
+@pytest.mark.keras
+def test_report_marks_where_a_failing_case_departs(tmp_path):
+    pytest.importorskip("matplotlib")
+    from lstm_ref import grid, html_report
+    from lstm_ref.adapters import keras as keras_adapter
+    from tests.keras_broken import BrokenLSTMCell
+
+    case = grid.cases("small")[0]
+    report = keras_adapter.run_case(case, cell=BrokenLSTMCell(
+        case.units, bug="bias ignored", activation=case.activation,
+        recurrent_activation=case.recurrent_activation, use_bias=True))
+    assert not report.passed
+    html_report.write(str(tmp_path / "r"), {"grid": "small"}, [(case.id, report)])
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "FAILED" in page and f"step {report.first_failing_step}" in page
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no staging folder left
