@@ -2,6 +2,8 @@
 
     lstm-ref verify [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [--seed N]
                     [--json PATH] [--junit-xml PATH] [--report DIR] [-v]
+    lstm-ref golden record PATH [--grid G] [--only PATTERN] [--dtype DTYPE]
+    lstm-ref golden check PATH
     lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
     lstm-ref convert SOURCE DESTINATION --from LAYOUT --to LAYOUT [--layer N] [--reverse]
 
@@ -12,7 +14,10 @@ held to its own tolerance entry; --seed N draws other weights and inputs for the
 --json and --junit-xml write the run for machines (whole or not at all; an unwritable path is
 refused before anything runs); --report DIR writes an HTML page with a plot of the error per
 step of every case (matplotlib: the report extra); on a terminal, a progress line counts the cases. explain prints
-every tensor's shape, the parameter count and one step as text. convert rewrites saved weights (.npz, or torch .pt) from
+every tensor's shape, the parameter count and one step as text. golden record writes the
+installed framework's results on a grid's cases (a folder: manifest.json and one .npz per case,
+never pickle); golden check re-runs the installed framework on them and reports the drift
+against the recording and the verdict against the reference (exit 1 if a case departs). convert rewrites saved weights (.npz, or torch .pt) from
 one framework's layout to another's: keras, torch, onnx, tf1 (lstm_ref.convert).
 """
 
@@ -50,6 +55,16 @@ def main(argv=None):
     verify.add_argument("--junit-xml", metavar="PATH", help="write the run as JUnit XML")
     verify.add_argument("--report", metavar="DIR", help="write an HTML report with plots")
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
+    golden = commands.add_parser("golden", help="record golden files, or check the installed "
+                                                "framework against them")
+    golden_commands = golden.add_subparsers(dest="golden_command", required=True)
+    record = golden_commands.add_parser("record", help="record the installed framework's results")
+    record.add_argument("path", help="the folder to create")
+    record.add_argument("--grid", default="small", choices=grid.GRIDS)
+    record.add_argument("--only", metavar="PATTERN")
+    record.add_argument("--dtype", default="float32", choices=DTYPES)
+    check = golden_commands.add_parser("check", help="re-run the recorded cases and compare")
+    check.add_argument("path", help="a folder written by golden record")
     explain = commands.add_parser("explain", help="the shapes, parameter count and one step "
                                                   "of an LSTM: what is units?")
     explain.add_argument("--units", type=int, required=True, help="U: the state size")
@@ -70,6 +85,8 @@ def main(argv=None):
     try:
         if args.command == "convert":
             return run_convert(args)
+        if args.command == "golden":
+            return run_golden(args)
         if args.command == "explain":
             from lstm_ref.explain import explain as explain_text
 
@@ -184,6 +201,33 @@ class _Progress:
         if self.active:
             self.stream.write("\r" + " " * 100 + "\r")
             self.stream.flush()
+
+
+def run_golden(args, out=None):
+    """golden record / golden check: exit 0, 1 if a recorded case departs, 2 (raised) if the
+    files cannot be written or read."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from lstm_ref import golden
+
+    out = out or sys.stdout
+    progress = _Progress(0)
+
+    def report_progress(done, total, case_id):
+        progress.total, progress.active = total, total > 1 and progress.stream.isatty()
+        progress.show(case_id)
+
+    if args.golden_command == "record":
+        manifest = golden.record(args.path, grid=args.grid, pattern=args.only, dtype=args.dtype,
+                                 progress=report_progress)
+        progress.done()
+        print(f"recorded {len(manifest['cases'])} cases of grid {args.grid!r} in {args.dtype} "
+              f"to {args.path} ({', '.join(f'{k} {v}' for k, v in manifest['versions'].items())})",
+              file=out)
+        return EXIT_OK
+    result = golden.check(args.path, progress=report_progress)
+    progress.done()
+    print(result.summary(), file=out)
+    return EXIT_OK if result.passed else EXIT_FAILED
 
 
 def run_convert(args, out=None):

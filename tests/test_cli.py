@@ -195,3 +195,20 @@ def test_report_marks_where_a_failing_case_departs(tmp_path):
     page = (tmp_path / "r" / "index.html").read_text()
     assert "FAILED" in page and f"step {report.first_failing_step}" in page
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no staging folder left
+
+
+@pytest.mark.keras
+def test_golden_record_then_check(tmp_path, capsys):
+    folder = tmp_path / "golden"
+    assert cli.main(["golden", "record", str(folder), "--only", "units7-features1"]) == 0
+    assert "recorded" in capsys.readouterr().out
+    assert cli.main(["golden", "check", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "bit-identical to the recording" in out and "changed:   nothing" in out
+    npz = sorted(folder.glob("*.npz"))[0]
+    npz.write_bytes(npz.read_bytes() + b"x")
+    assert cli.main(["golden", "check", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "was changed after recording" in err and "\n" not in err
+    assert cli.main(["golden", "record", str(folder)]) == 2  # exists: nothing overwritten
+    assert "lstm-ref: error:" in capsys.readouterr().err
