@@ -12,6 +12,7 @@ that passes every element of every gradient, for the entry's floor (A, R). Then 
 entry itself: false failures (must be 0) and the largest error-to-bound ratio.
 
 Usage:  python bench/calibrate_gradients.py [N] [--max-time T] [--dtype float32|float64]
+                                            [--indices I,J,...]
 
 (float64 leaves out gelu and leaky_relu, TensorFlow's float64 departures, as
 bench/calibrate_tolerance.py does.)
@@ -85,7 +86,11 @@ def main(argv):
     tol = tolerance.lookup(dtype, "gradients")
     needs, ratios, failures, vacuous = [], [], [], 0
     start = time.time()
-    for index in range(n):
+    indices = range(n)
+    if "--indices" in argv:  # re-run chosen cases of the soak
+        indices = [int(i) for i in argv[argv.index("--indices") + 1].split(",")]
+        n = len(indices)
+    for index in indices:
         case, mask = random_case(index, max_time, dtype)
         needed, report = measure(case, mask, tol)
         needs.append((needed, case.id))

@@ -58,6 +58,11 @@ class Gradients:
             discarded.
         dz: (B, T, 4U): dL/dz_t of the pre-activations (gate order i, f, c, o).
         dtype: the format the backward pass ran in.
+        reach: for each gradient that accumulates over steps (h0, c0 and the weights), how
+            much a unit error in every dz_t (or dh_t, for the projection) moves each of its
+            rows: the sum over batch and steps of |the factor dz_t is multiplied by| (|x_t|
+            for the kernel, |h_{t-1}| for the recurrent kernel...), shaped to broadcast
+            against the gradient. lstm_ref.gradient_check bounds rounding with it.
     """
 
     x: np.ndarray
@@ -72,6 +77,7 @@ class Gradients:
     dc: np.ndarray
     dz: np.ndarray
     dtype: str
+    reach: dict | None = None
 
     @property
     def parameters(self):
@@ -160,7 +166,8 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
         "bias": grouped(dz_all).sum(axis=1) if w.use_bias else None, **extra}
     if groups == 1:
         params = {k: None if v is None else v[0] for k, v in params.items()}
-    return Gradients(x=dx, h0=dh_state, c0=dc_state, dh=dh_all, dc=dc_all, dz=dz_all,
+    reach = _reach(w, arrays, xs.astype(dt), h_prev, c_prev, trace, batch * time)
+    return Gradients(x=dx, h0=dh_state, c0=dc_state, dh=dh_all, dc=dc_all, dz=dz_all, reach=reach,
                      dtype=fmt.name, **params)
 
 
@@ -208,6 +215,23 @@ def _step_backward(cell, p, c_prev, dh, dc, extra, groups):
         extra["peephole"][:, 1] += group_sum(dz_f * c_prev)
         dc_prev = dc_prev + dz_i * cell.peephole[0] + dz_f * cell.peephole[1]
     return np.concatenate([dz_i, dz_f, dz_c, dz_o], axis=1), dc_prev, dc_total
+
+
+def _reach(w, arrays, xs, h_prev, c_prev, trace, count):
+    """Gradients.reach: per accumulated gradient, the sum of |what multiplies dz_t| (rows)."""
+    total = lambda a: np.abs(a).sum(axis=(0, 1))  # noqa: E731 - over batch and steps
+    reach = {"kernel": total(xs)[:, None], "recurrent_kernel": total(h_prev)[:, None],
+             "bias": np.array(float(count)),
+             "h0": np.abs(arrays["recurrent_kernel"]).sum(axis=1)[None, :],
+             "c0": np.ones((1, w.units))}
+    if w.peephole is not None:
+        reach["peephole"] = np.stack([total(c_prev), total(c_prev), total(trace.c)])
+        reach["c0"] = reach["c0"] + np.abs(w.peephole[:2]).sum(axis=0)
+    if w.projection is not None:
+        # dP = sum m^T dh: m is o * activation(c), |m| <= |o| * max|activation|; bounded by 1
+        # for the activations a projection is used with (tanh), so count the terms.
+        reach["projection"] = np.full((w.units, 1), float(count))
+    return reach
 
 
 def _passes(value, limit):

@@ -9,8 +9,11 @@ of dh_t, dc_t and dx_t is the running max from step T-1 down to t:
 
     |framework - reference| <= max(A eps * scale_t, K * kappa_t * eps) + R eps * |reference|
 
-scale_t: the largest |reference| of the tensor from step T-1 down to t (of the whole tensor
-for h0, c0 and the weights). A gradient is only as determined as the forward pass: if the
+scale_t: the largest |reference| of dh, dc and dx from step T-1 down to t: rounding in a
+gradient is relative to the gradients it is computed from, not to its own, possibly
+cancelled, value. For what sums over steps (h0, c0, the weights) the floor is that rounding
+carried through the sum: A eps * (the largest adjoint) * reach, reach the sum of |what each
+dz_t is multiplied by| (lstm_ref.backprop.Gradients.reach). A gradient is only as determined as the forward pass: if the
 forward probes leave their horizon at any step, no gradient is compared; the gradient probes'
 own horizon ends the comparison of dh, dc, dx at that step and of everything accumulated
 below it (h0, c0, the weights).
@@ -115,35 +118,47 @@ def expectations(reference, probe, tol, go_backwards=False):
     batch, time = reference.dh.shape[:2]
     copies = tolerances.PROBES
     eps_probe = precision.get(tol.probe).eps
+    back = lambda a: a[:, ::-1]  # noqa: E731 - kappa and scale run from the last step down
+    pairs = {}
     for name, attribute in STEP_TENSORS.items():
         values, probed = getattr(reference, attribute), getattr(probe, attribute)
         if attribute == "x" and go_backwards:  # dx in processing order, as dh and dc
             values, probed = values[:, ::-1], probed[:, ::-1]
-        back = lambda a: a[:, ::-1]  # noqa: E731 - kappa and scale run from the last step down
+        pairs[name] = values, probed
+    # One scale for the three: a framework's rounding in dc_t is relative to the gradient
+    # that reaches c_t through h_t (e.g. d tanh_shrink = 1 - (1 - tanh^2), as autodiff
+    # computes it, errs by eps |dh_t| however small the result), and dx_t inherits dc_t's.
+    scale = np.maximum.accumulate(np.max([np.abs(back(v)).max(axis=(0, 2))
+                                          for v, _ in pairs.values()], axis=0))[::-1]
+    for name, (values, probed) in pairs.items():
         kappa = tolerances.conditioning(back(values), back(probed), eps_probe)[::-1]
-        scale = np.maximum.accumulate(np.abs(back(values)).max(axis=(0, 2)))[::-1]
         step = tolerances.horizon_step(back(values), back(probed), tol.horizon)
         if step is not None:
             horizons.append(time - 1 - step)
         atol = np.maximum(tol.atol * np.maximum(scale, TINY), tol.scale * kappa * tol.eps)
         result[name] = Expectation(values, np.arange(time), tol.element_bound(values, atol))
+    # A gradient summed over steps (h0, c0, the weights) carries each dz_t's rounding, which
+    # is relative to the adjoints' size (above), times what dz_t is multiplied by:
+    # floor = A eps * (largest adjoint) * reach (lstm_ref.backprop.Gradients.reach).
+    adjoint = max(scale.max(initial=0.0), np.abs(reference.dz).max(initial=0.0), TINY)
     for name, attribute in TOTAL_TENSORS.items():
         values = getattr(reference, attribute)
         if values is None:
             continue
         probed = getattr(probe, attribute)
         axes = ("batch", "unit")
+        reach = np.broadcast_to(reference.reach[attribute], np.shape(values))
         if attribute in ("h0", "c0"):
             probed = probed.reshape(copies, *values.shape)
         else:  # a weight: (rows, columns), one per probe
             axes = WEIGHT_AXES
-            values, probed = np.atleast_2d(values), probed.reshape(copies, *np.atleast_2d(values).shape)
-        values3 = values[:, None, :]
+            values, reach = np.atleast_2d(values), np.atleast_2d(reach)
+            probed = probed.reshape(copies, *values.shape)
         deviation = np.abs(probed - values).max() / eps_probe
-        atol = np.maximum(tol.atol * max(np.abs(values).max(), TINY),
-                          tol.scale * deviation * tol.eps)
-        result[name] = Expectation(values3, np.array([ALL_STEPS]),
-                                   tol.element_bound(values3, np.array([atol])), axes)
+        floor = tol.atol * np.maximum(adjoint * reach, TINY)
+        bound = np.maximum(floor, tol.scale * deviation * tol.eps) + tol.rtol * np.abs(values)
+        result[name] = Expectation(values[:, None, :], np.array([ALL_STEPS]),
+                                   bound[:, None, :], axes)
     return result, max(horizons, default=None)
 
 

@@ -189,7 +189,7 @@ CUDNN = {
 GRADIENTS = {
     "float32": Tolerance(
         "float32", atol=4 * EPS32, rtol=4 * EPS32, scale=8.0, relative_floor=True,
-        reason="draft: the forward float32 entry's numbers, to be calibrated"),
+        reason="draft: to be calibrated"),
     "float64": Tolerance(
         "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64",
         relative_floor=True,
