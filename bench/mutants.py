@@ -2,7 +2,8 @@
 time, and check that the NumPy-only tests catch every one (a suite that cannot fail proves
 nothing). Restores each file after its run.
 
-Usage:  python bench/mutants.py        (from the repository root, in the project's venv)
+Usage:  python bench/mutants.py [PATH_PART]   (from the repository root, in the project's venv;
+        PATH_PART: only the mutants of files whose path contains it, e.g. backprop)
 """
 
 import shutil
@@ -55,10 +56,12 @@ MUTANTS = [
 ]
 
 
-def main():
+def main(argv):
+    """Plant every mutant (or those in files whose path contains argv[0]) and run the tests."""
+    chosen = [m for m in MUTANTS if not argv or argv[0] in m[0]]
     missed = 0
     backup = tempfile.mktemp()
-    for path, old, new in MUTANTS:
+    for path, old, new in chosen:
         source = open(path).read()
         assert old in source, (path, old)
         shutil.copy(path, backup)
@@ -72,9 +75,9 @@ def main():
         missed += not caught
         first = [line for line in run.stdout.splitlines() if line.startswith("FAILED")][:1]
         print(f"{'CAUGHT' if caught else 'MISSED'} {path}: {new.strip()[:60]!r} {first}")
-    print(f"{len(MUTANTS) - missed} of {len(MUTANTS)} mutants caught")
+    print(f"{len(chosen) - missed} of {len(chosen)} mutants caught")
     return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
