@@ -41,9 +41,18 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 DTYPES = ("float32", "float64", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (and exit 2), as every other error."""
+
+    def error(self, message):
+        where = self.prog.removeprefix("lstm-ref").strip()
+        self.exit(EXIT_ERROR, f"lstm-ref: error: {where + ': ' if where else ''}{message} "
+                              f"(see {self.prog} --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="lstm-ref", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="lstm-ref", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     verify = commands.add_parser("verify", help="run the case grid against the installed Keras")
     verify.add_argument("--grid", default="default", choices=grid.GRIDS)
     verify.add_argument("--only", metavar="PATTERN", help="only cases whose id contains PATTERN")
@@ -57,7 +66,8 @@ def main(argv=None):
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
     golden = commands.add_parser("golden", help="record golden files, or check the installed "
                                                 "framework against them")
-    golden_commands = golden.add_subparsers(dest="golden_command", required=True)
+    golden_commands = golden.add_subparsers(dest="golden_command", required=True,
+                                            parser_class=_Parser)
     record = golden_commands.add_parser("record", help="record the installed framework's results")
     record.add_argument("path", help="the folder to create")
     record.add_argument("--grid", default="small", choices=grid.GRIDS)

@@ -53,10 +53,13 @@ def test_no_matching_case_exits_2_with_one_line(capsys):
     assert err.strip() == "lstm-ref: error: no case of grid 'default' matches 'no-such-case'"
 
 
-def test_unknown_grid_is_refused_by_the_parser():
+def test_unknown_grid_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["verify", "--grid", "huge"])
     assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lstm-ref: error: verify: argument --grid: invalid choice: 'huge'")
+    assert "\n" not in err
 
 
 def test_a_missing_framework_names_the_extra():
