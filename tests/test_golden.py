@@ -273,34 +273,35 @@ def test_pickle_file_is_refused(copy):
     assert f"{SEQUENCE_CASE}.npz" in str(info.value)
 
 
-@pytest.mark.keras
-@pytest.mark.framework
-def test_object_array_is_refused(copy, tmp_path):
-    arrays = load_arrays(copy, SEQUENCE_CASE)
+def _object_array(arrays):
     arrays["h"] = np.array([arrays["h"], "not a number"], dtype=object)
-    replace_file(copy, SEQUENCE_CASE, npz_bytes(arrays, tmp_path))
-    with pytest.raises(GoldenError, match=r"pickled data \(an object array"):
-        golden.check(copy)
 
 
-@pytest.mark.keras
-@pytest.mark.framework
-def test_missing_array_is_refused(copy, tmp_path):
-    arrays = load_arrays(copy, SEQUENCE_CASE)
+def _missing_arrays(arrays):
     del arrays["c"], arrays["h0"]
-    replace_file(copy, SEQUENCE_CASE, npz_bytes(arrays, tmp_path))
-    with pytest.raises(GoldenError, match=r"lacks array\(s\) h0, c \(it holds"):
-        golden.check(copy)
+
+
+def _wrong_shape(arrays):
+    arrays["h"] = arrays["h"][:, :5]
+
+
+# A recorded file rewritten (hash updated) with one flaw, and the message that must name it.
+DAMAGED_ARRAYS = {
+    "object array": (_object_array, r"pickled data \(an object array"),
+    "missing arrays": (_missing_arrays, r"lacks array\(s\) h0, c \(it holds"),
+    "wrong shape": (_wrong_shape, r"array 'h' has shape \(2, 5, 7\); case .* needs "),
+}
 
 
 @pytest.mark.keras
 @pytest.mark.framework
-def test_wrong_shape_is_refused(copy, tmp_path):
+@pytest.mark.parametrize("flaw", DAMAGED_ARRAYS)
+def test_damaged_arrays_are_refused(flaw, copy, tmp_path):
+    damage, message = DAMAGED_ARRAYS[flaw]
     arrays = load_arrays(copy, SEQUENCE_CASE)
-    arrays["h"] = arrays["h"][:, :5]
+    damage(arrays)
     replace_file(copy, SEQUENCE_CASE, npz_bytes(arrays, tmp_path))
-    with pytest.raises(GoldenError, match=r"array 'h' has shape \(2, 5, 7\); case .* needs "
-                                          r"\(2, 9, 7\)"):
+    with pytest.raises(GoldenError, match=message):
         golden.check(copy)
 
 
