@@ -110,7 +110,7 @@ def main(argv):
           f"{max(needs)[0]} ({max(needs)[1]})")
     print(f"entry {tol.describe()}: {len(failures)} false failures of {n}; error/bound median "
           f"{np.median([r for r, _ in ratios]):.3f}, max {max(ratios)[0]:.3f} "
-          f"({max(ratios)[1]}); {vacuous} cases past float32's horizon (nothing compared)")
+          f"({max(ratios)[1]}); {vacuous} cases past {tol.probe}'s horizon (nothing compared)")
     for index, case_id, summary in failures:
         print(f"FAILED #{index} {case_id}\n{summary}\n")
 

@@ -206,7 +206,12 @@ GRADIENTS = {
     "float64": Tolerance(
         "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64",
         relative_floor=True,
-        reason="draft: the forward float64 entry's numbers, to be calibrated"),
+        reason="Keras 3.15 float64 layers on CPU (TensorFlow), bench/calibrate_gradients.py "
+               "300 --max-time 60 --dtype float64 (gelu and leaky_relu left out, as for the "
+               "forward entry), probes in float64: the scale needed over the floor 16 eps * "
+               "scale_t + 4 eps |ref| is at most 3 (99th percentile 1.5), so 12 leaves a "
+               "margin of 4; 0 false failures; the worst case used 0.52 of its bound, the "
+               "median 0.04; 17 of 300 cases leave float64's range in the forward pass."),
 }
 
 
