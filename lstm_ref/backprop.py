@@ -161,8 +161,9 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
     dx = dz_all @ arrays["kernel"].T
     grouped = lambda a: a.reshape(groups, batch // groups * time, a.shape[-1])  # noqa: E731
     params = {
-        "kernel": np.einsum("gnf,gnk->gfk", grouped(xs.astype(dt)), grouped(dz_all)),
-        "recurrent_kernel": np.einsum("gnp,gnk->gpk", grouped(h_prev), grouped(dz_all)),
+        # batched matmuls (BLAS), not einsum: these are the backward pass's largest products
+        "kernel": np.matmul(grouped(xs.astype(dt)).transpose(0, 2, 1), grouped(dz_all)),
+        "recurrent_kernel": np.matmul(grouped(h_prev).transpose(0, 2, 1), grouped(dz_all)),
         "bias": grouped(dz_all).sum(axis=1) if w.use_bias else None, **extra}
     if groups == 1:
         params = {k: None if v is None else v[0] for k, v in params.items()}
