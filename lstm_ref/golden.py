@@ -21,16 +21,15 @@ and the installed one within b_now. By the triangle inequality two sound version
 at most b_rec + b_now elementwise (2 b_t when both ran the same kernels); a larger drift means
 at least one of them departs from the reference. A drift of 0 everywhere is bit-identity.
 
-This module imports NumPy only; Keras is imported inside the functions that run it.
+This module imports NumPy only: running a case on Keras, and describing the installation,
+is lstm_ref.adapters.keras_golden's, imported when a recording is made or checked.
 """
 
 import datetime
 import hashlib
-import importlib.util
 import io
 import json
 import os
-import platform
 import shutil
 import tempfile
 import zipfile
@@ -87,9 +86,8 @@ def record(path, grid="small", pattern=None, dtype="float32", progress=None):
     """
     target, parent = _check_target(path)
     cases = _select_cases(grid, pattern, dtype)
-    from lstm_ref.adapters import keras as keras_adapter
+    from lstm_ref.adapters import keras_golden
 
-    keras = keras_adapter._keras()
     try:
         staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", suffix=".partial",
                                    dir=parent)
@@ -98,11 +96,11 @@ def record(path, grid="small", pattern=None, dtype="float32", progress=None):
     try:
         entries = []
         for done, case in enumerate(cases, 1):
-            entries.append(_record_case(keras_adapter, case, dtype, staging))
+            entries.append(_record_case(keras_golden, case, dtype, staging))
             if progress is not None:
                 progress(done, len(cases), case.id)
-        manifest = {"format": FORMAT, **environment(keras), "grid": grid, "pattern": pattern,
-                    "dtype": dtype, "created": _now(), "cases": entries}
+        manifest = {"format": FORMAT, **keras_golden.environment(), "grid": grid,
+                    "pattern": pattern, "dtype": dtype, "created": _now(), "cases": entries}
         _write_bytes(os.path.join(staging, MANIFEST), _to_json(manifest).encode())
         _move_into_place(staging, target)
     except BaseException:  # KeyboardInterrupt too: never leave a half-written recording
@@ -141,12 +139,11 @@ def _select_cases(grid, pattern, dtype):
     return cases
 
 
-def _record_case(keras_adapter, case, dtype, folder):
-    """Run one case, write its .npz into ``folder``; returns its manifest entry."""
-    layer = keras_adapter.build_case_layer(case, dtype=dtype)
-    drawn = case.arrays()
-    observation = keras_adapter.observe(layer, drawn["x"], initial_state=drawn["initial_state"])
-    arrays = {**_inputs_of(layer, observation), **observation.actual}
+def _record_case(framework, case, dtype, folder):
+    """Run one case (``framework``: lstm_ref.adapters.keras_golden), write its .npz into
+    ``folder``; returns its manifest entry."""
+    inputs, observation = framework.observe_case(case, dtype)
+    arrays = {**inputs, **observation.actual}
     stored = {name: _storable(a) for name, a in arrays.items()}
     name = f"{case.id}.npz"
     buffer = io.BytesIO()
@@ -158,15 +155,6 @@ def _record_case(keras_adapter, case, dtype, folder):
             "compute_dtype": str(observation.dtype), "layer_path": observation.layer_path,
             "arrays": {n: {"shape": list(np.shape(a)), "dtype": np.asarray(a).dtype.name}
                        for n, a in arrays.items()}}
-
-
-def _inputs_of(layer, observation):
-    """The inputs and weights exactly as the layer used them (its dtypes, after its casts)."""
-    weights = layer.get_weights()  # kernel, recurrent_kernel[, bias]
-    inputs = {"x": observation.x, **dict(zip(("kernel", "recurrent_kernel", "bias"), weights))}
-    if observation.initial_state is not None:
-        inputs["h0"], inputs["c0"] = observation.initial_state
-    return inputs
 
 
 def _storable(array):
@@ -201,43 +189,6 @@ def _to_json(manifest):
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def environment(keras):
-    """What a recording depends on: lstm_ref, framework and NumPy versions, backend, platform.
-
-    Args:
-        keras: the Keras module in use.
-
-    Returns:
-        ``{"lstm_ref": ..., "versions": {...}, "backend": ..., "platform": {...}}``.
-    """
-    import lstm_ref
-    from lstm_ref.adapters.keras import gpu_visible
-
-    backend = keras.backend.backend()
-    versions = {"tensorflow": _version_of("tensorflow"), "keras": keras.__version__,
-                "numpy": np.__version__}
-    if backend not in versions and backend != "numpy":
-        versions[backend] = _version_of(backend)
-    system = {"python": platform.python_version(),
-              "implementation": platform.python_implementation(),
-              "machine": platform.machine(), "system": platform.system(),
-              "release": platform.release(), "platform": platform.platform(),
-              "device": "GPU" if gpu_visible(keras) else "CPU"}
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        # TF32 rounds float32 matmuls to 10 bits on recent GPUs: a reason for drift to show.
-        system["tf32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
-    return {"lstm_ref": lstm_ref.__version__, "versions": versions, "backend": backend,
-            "platform": system}
-
-
-def _version_of(package):
-    if importlib.util.find_spec(package) is None:
-        return None
-    return getattr(__import__(package), "__version__", "unknown")
 
 
 # --------------------------------------------------------------------------------------------
@@ -667,24 +618,24 @@ def check(path, progress=None):
     manifest = read_manifest(path)
     for entry in manifest["cases"]:
         load_case(path, entry)  # validation pass: refuse before running anything
-    from lstm_ref.adapters import keras as keras_adapter
+    from lstm_ref.adapters import keras_golden
 
-    keras = keras_adapter._keras()
     results = []
     for done, entry in enumerate(manifest["cases"], 1):
         case, arrays = load_case(path, entry)  # again: what runs is what was hashed
-        results.append(_check_case(keras_adapter, manifest, entry, case, arrays))
+        results.append(_check_case(keras_golden, manifest, entry, case, arrays))
         if progress is not None:
             progress(done, len(manifest["cases"]), entry["id"])
-    return GoldenResult(path=os.fspath(path), manifest=manifest, installed=environment(keras),
-                        cases=results)
+    return GoldenResult(path=os.fspath(path), manifest=manifest,
+                        installed=keras_golden.environment(), cases=results)
 
 
-def _check_case(keras_adapter, manifest, entry, case, arrays):
-    """Run one recorded case on the installed framework; a CaseResult."""
+def _check_case(framework, manifest, entry, case, arrays):
+    """Run one recorded case on the installed framework (lstm_ref.adapters.keras_golden); a
+    CaseResult."""
     result = CaseResult(case_id=case.id, file=entry["file"])
     try:
-        observation = _observe_recorded(keras_adapter, case, manifest["dtype"], arrays)
+        observation = framework.observe_recorded(case, manifest["dtype"], arrays)
     except Exception as exc:  # noqa: BLE001 - an upgrade that breaks a case fails that case
         result.error = f"the installed framework could not run it: {type(exc).__name__}: {exc}"
         return result
@@ -696,16 +647,6 @@ def _check_case(keras_adapter, manifest, entry, case, arrays):
     except LSTMRefError as exc:  # e.g. a tensor of another shape than the reference's
         result.error = f"the reference check could not run: {exc}"
     return result
-
-
-def _observe_recorded(keras_adapter, case, dtype, arrays):
-    """The installed framework's Observation of the recorded inputs and weights."""
-    layer = keras_adapter.build_case_layer(case, dtype=dtype)
-    weights = [arrays["kernel"], arrays["recurrent_kernel"]]
-    weights += [arrays["bias"]] if case.use_bias else []
-    layer.set_weights([w.astype(layer.variable_dtype) for w in weights])
-    state = [arrays["h0"], arrays["c0"]] if case.initial_state else None
-    return keras_adapter.observe(layer, arrays["x"], initial_state=state)
 
 
 def drift(observation, recorded, entry=None):
