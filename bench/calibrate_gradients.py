@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from lstm_ref import grid, tolerance  # noqa: E402
 from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
 from lstm_ref.adapters import keras_gradients  # noqa: E402
-from lstm_ref.gradient_check import check, probe_gradients  # noqa: E402
+from lstm_ref.gradient_check import check, forward_horizon, probe_gradients  # noqa: E402
 from lstm_ref.backprop import gradients  # noqa: E402
 
 SCALES = (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 1e9)
@@ -71,7 +71,8 @@ def measure(case, mask, tol):
                                             seed=case.seed)
     reference = gradients(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
                           **obs.upstream, **obs.options)
-    probe, horizon = probe_gradients(obs, tol.probe)
+    probe = probe_gradients(obs, tol.probe)
+    horizon = forward_horizon(reference, probe)
     report = check(obs.actual, reference, probe, tol, horizon, obs.options)
     needed = next(k for k in SCALES
                   if check(obs.actual, reference, probe, dataclasses.replace(tol, scale=k),

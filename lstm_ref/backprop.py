@@ -63,6 +63,7 @@ class Gradients:
             rows: the sum over batch and steps of |the factor dz_t is multiplied by| (|x_t|
             for the kernel, |h_{t-1}| for the recurrent kernel...), shaped to broadcast
             against the gradient. lstm_ref.gradient_check bounds rounding with it.
+        forward: the forward Trace the backward pass ran over (keep="preactivations").
     """
 
     x: np.ndarray
@@ -78,6 +79,7 @@ class Gradients:
     dz: np.ndarray
     dtype: str
     reach: dict | None = None
+    forward: object = None
 
     @property
     def parameters(self):
@@ -87,7 +89,8 @@ class Gradients:
 
 
 def gradients(x, weights, d_outputs=None, d_final_h=None, d_final_c=None, initial_state=None,
-              mask=None, go_backwards=False, zero_output_for_mask=False, dtype="float64"):
+              mask=None, go_backwards=False, zero_output_for_mask=False, dtype="float64",
+              groups=1):
     """Backpropagation through time: the gradient of L = <d_outputs, outputs> + <d_final_h,
     h_T> + <d_final_c, c_T> with respect to x, the initial state and every weight.
 
@@ -100,6 +103,9 @@ def gradients(x, weights, d_outputs=None, d_final_h=None, d_final_c=None, initia
         d_final_h, d_final_c: dL/d of the returned states, (B, output_size) and (B, units), or None.
         dtype: "float64" (the reference) or "float32" (every operation in float32, as a
             framework's backward pass computes: what tolerances are measured with).
+        groups: split the batch into this many equal blocks and return each block's weight
+            gradients separately, stacked on a new first axis (the tolerance probes, run as
+            one stacked batch, need one weight gradient per probe).
 
     Returns:
         A :class:`Gradients`.
@@ -111,24 +117,22 @@ def gradients(x, weights, d_outputs=None, d_final_h=None, d_final_c=None, initia
     x = as_float_array(x, "x", ndim=3)
     batch, time, _ = x.shape
     fmt = precision.get(dtype)
-    upstream = upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, weights, fmt.compute)
-    state = initial_arrays(initial_state, batch, weights, fmt.compute)
+    upstream = _upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, weights, fmt.compute)
+    state = _initial_arrays(initial_state, batch, weights, fmt.compute)
     if mask is not None:
         mask = np.asarray(mask, bool)[:, ::-1] if go_backwards else np.asarray(mask, bool)
     xs = np.asarray(x[:, ::-1] if go_backwards else x, fmt.compute)
-    result = backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fmt)
+    result = backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fmt,
+                      groups)
+    result.forward = trace
     if go_backwards:  # x's gradient back in x's own time order
         result.x = result.x[:, ::-1]
     return result
 
 
 def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fmt, groups=1):
-    """The backward pass over a forward Trace (keep="preactivations"), in processing order.
-
-    ``groups`` > 1 splits the batch into that many equal blocks and returns each block's
-    weight gradients separately (stacked on a new first axis): how the tolerance probes, run
-    as one stacked batch, get one weight gradient per probe. Returns a :class:`Gradients`.
-    """
+    """The backward pass over a forward Trace (keep="preactivations"), in processing order
+    (see :func:`gradients`, which prepares its arguments). Returns a :class:`Gradients`."""
     w, dt = weights, fmt.compute
     arrays = {name: None if a is None else a.astype(dt) for name, a in w.arrays.items()}
     cell = _Cell(w, arrays, fmt)
@@ -141,6 +145,7 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
     dz_all = np.zeros((batch, time, 4 * w.units), dt)
     extra = {"peephole": None if w.peephole is None else np.zeros((groups, 3, w.units), dt),
              "projection": None if w.projection is None else np.zeros((groups,) + w.projection.shape, dt)}
+    m_total = np.zeros(w.units, dt)
     carry = np.zeros_like(dh_state)  # the gradient of an output that repeats an earlier one
     for t in range(time - 1, -1, -1):
         g_out = d_out[:, t] + carry
@@ -151,6 +156,8 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
             dh_new, dc_new = np.where(valid, dh_new, 0.0), np.where(valid, dc_new, 0.0)
             dh_pass, dc_pass = np.where(valid, 0.0, dh_state), np.where(valid, 0.0, dc_state)
         parts = cell.internals(trace.preactivations[:, t].astype(dt), c_prev[:, t])
+        if w.projection is not None:  # what multiplies dh_t in dP (Gradients.reach)
+            m_total = m_total + np.abs(parts["m"]).sum(axis=0)
         dz, dc_back, dc_total = _step_backward(cell, parts, c_prev[:, t], dh_new, dc_new, extra,
                                                groups)
         dh_all[:, t], dc_all[:, t], dz_all[:, t] = dh_new, dc_total, dz
@@ -167,7 +174,7 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
         "bias": grouped(dz_all).sum(axis=1) if w.use_bias else None, **extra}
     if groups == 1:
         params = {k: None if v is None else v[0] for k, v in params.items()}
-    reach = _reach(w, arrays, xs.astype(dt), h_prev, c_prev, trace, batch * time)
+    reach = _reach(w, arrays, xs.astype(dt), h_prev, c_prev, trace, batch * time, m_total)
     return Gradients(x=dx, h0=dh_state, c0=dc_state, dh=dh_all, dc=dc_all, dz=dz_all, reach=reach,
                      dtype=fmt.name, **params)
 
@@ -218,7 +225,7 @@ def _step_backward(cell, p, c_prev, dh, dc, extra, groups):
     return np.concatenate([dz_i, dz_f, dz_c, dz_o], axis=1), dc_prev, dc_total
 
 
-def _reach(w, arrays, xs, h_prev, c_prev, trace, count):
+def _reach(w, arrays, xs, h_prev, c_prev, trace, count, m_total):
     """Gradients.reach: per accumulated gradient, the sum of |what multiplies dz_t| (rows)."""
     total = lambda a: np.abs(a).sum(axis=(0, 1))  # noqa: E731 - over batch and steps
     reach = {"kernel": total(xs)[:, None], "recurrent_kernel": total(h_prev)[:, None],
@@ -228,10 +235,8 @@ def _reach(w, arrays, xs, h_prev, c_prev, trace, count):
     if w.peephole is not None:
         reach["peephole"] = np.stack([total(c_prev), total(c_prev), total(trace.c)])
         reach["c0"] = reach["c0"] + np.abs(w.peephole[:2]).sum(axis=0)
-    if w.projection is not None:
-        # dP = sum m^T dh: m is o * activation(c), |m| <= |o| * max|activation|; bounded by 1
-        # for the activations a projection is used with (tanh), so count the terms.
-        reach["projection"] = np.full((w.units, 1), float(count))
+    if w.projection is not None:  # dP = sum over steps of m_t^T dh_t
+        reach["projection"] = m_total[:, None]
     return reach
 
 
@@ -244,7 +249,7 @@ def _clip_back(grad, raw, limit):
     return grad if limit is None else grad * _passes(raw, limit)
 
 
-def upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, w, dt):
+def _upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, w, dt):
     """(d_out (B, T, P), dh_T (B, P), dc_T (B, U)) in dtype ``dt`` from gradients()'s
     arguments, or a clear error naming the one that does not fit."""
     d_out = np.zeros((batch, time, w.output_size), dt)
@@ -273,7 +278,7 @@ def upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, w, dt):
     return d_out, finals[0], finals[1]
 
 
-def initial_arrays(initial_state, batch, w, dt):
+def _initial_arrays(initial_state, batch, w, dt):
     """(h0, c0) in dtype ``dt``: zeros for None, else the (validated) initial state."""
     if initial_state is None:
         return np.zeros((batch, w.output_size), dt), np.zeros((batch, w.units), dt)

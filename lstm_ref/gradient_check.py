@@ -26,8 +26,7 @@ import numpy as np
 from lstm_ref import precision
 from lstm_ref import tolerance as tolerances
 from lstm_ref.compare import ALL_STEPS, Expectation, check_expectations
-from lstm_ref.backprop import backward, gradients, initial_arrays, upstream_arrays
-from lstm_ref.reference import forward
+from lstm_ref.backprop import gradients
 
 # Report tensors: per-step adjoints first (in the order failures are listed within a step),
 # then what accumulates over all steps. Each maps to its lstm_ref.backprop.Gradients field.
@@ -74,41 +73,27 @@ def check_gradient_observation(observation, tolerance=None):
     tol = tolerance or tolerances.lookup(obs.dtype, "gradients")
     reference = gradients(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
                           **obs.upstream, **obs.options)
-    probe, forward_horizon = probe_gradients(obs, tol.probe)
-    return check(obs.actual, reference, probe, tol, forward_horizon, obs.options, obs.context)
+    probe = probe_gradients(obs, tol.probe)
+    return check(obs.actual, reference, probe, tol, forward_horizon(reference, probe),
+                 obs.options, obs.context)
 
 
 def probe_gradients(obs, dtype):
-    """The backward pass in ``dtype`` for the stacked, nudged probe inputs (weight gradients
-    one per probe), and the first step the forward probes cannot determine (or None)."""
+    """The backward pass in ``dtype`` for the stacked, nudged probe inputs
+    (tolerance.probe_batch), one weight gradient per probe."""
     x, state, mask = tolerances.probe_batch(obs.x, obs.initial_state, obs.mask, dtype)
-    go_backwards = obs.options.get("go_backwards", False)
-    zero_output = obs.options.get("zero_output_for_mask", False)
-    reference = forward(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
-                        go_backwards=go_backwards, zero_output_for_mask=zero_output)
-    trace = forward(x, obs.weights, initial_state=state, mask=mask, go_backwards=go_backwards,
-                    dtype=dtype, keep="preactivations", zero_output_for_mask=zero_output)
-    horizons = [tolerances.horizon_step(getattr(reference, name), getattr(trace, name))
-                for name in ("h", "c")]
-    horizons = [h for h in horizons if h is not None]
-    fmt = precision.get(dtype)
-    batch, time = obs.x.shape[:2]
-    copies = tolerances.PROBES
-    upstream = upstream_arrays(obs.upstream.get("d_outputs"), obs.upstream.get("d_final_h"),
-                               obs.upstream.get("d_final_c"), batch, time, obs.weights,
-                               fmt.compute)
-    upstream = tuple(np.concatenate([u] * copies) for u in upstream)
-    if state is None:
-        state = initial_arrays(None, batch * copies, obs.weights, fmt.compute)
-    state = tuple(np.asarray(s, fmt.compute) for s in state)
-    xs = x[:, ::-1] if go_backwards else x
-    if mask is not None and go_backwards:
-        mask = mask[:, ::-1]
-    probe = backward(np.asarray(xs, fmt.compute), obs.weights, trace, state, mask, upstream,
-                     zero_output, fmt, groups=copies)
-    if go_backwards:  # x's gradient in time order, as lstm_ref.gradients returns it
-        probe.x = probe.x[:, ::-1]
-    return probe, min(horizons, default=None)
+    upstream = {name: None if value is None else np.concatenate([value] * tolerances.PROBES)
+                for name, value in obs.upstream.items()}
+    return gradients(x, obs.weights, initial_state=state, mask=mask, dtype=dtype,
+                     groups=tolerances.PROBES, **upstream, **obs.options)
+
+
+def forward_horizon(reference, probe):
+    """The first step the forward probes cannot determine (h or c), or None: from there no
+    gradient is determined either."""
+    steps = [tolerances.horizon_step(getattr(reference.forward, name),
+                                     getattr(probe.forward, name)) for name in ("h", "c")]
+    return min((s for s in steps if s is not None), default=None)
 
 
 def expectations(reference, probe, tol, go_backwards=False):

@@ -53,8 +53,7 @@ class Trace:
         h, c: (B, T, U), the state after every step (None if keep="final").
         final_h, final_c: (B, U), the state after the last step (the layer's returned state).
         last_output: (B, U), what the layer returns with return_sequences=False.
-        gates: {"i", "f", "c", "o"} -> (B, T, U) activations, with keep="gates" or
-            "preactivations".
+        gates: {"i", "f", "c", "o"} -> (B, T, U) activations, only with keep="gates".
         preactivations: (B, T, 4U), z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias at
             every step (gate order i, f, c, o; before forget_bias, peepholes and clips), only
             with keep="preactivations": what the backward pass (lstm_ref.gradients) starts from.
@@ -88,7 +87,7 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
         dtype: "float64" (default, the reference), "float32", or "float16" / "bfloat16"
             (emulated: every operation in float32, its result rounded, see lstm_ref.precision).
         keep: "states" (outputs, h, c), "gates" (also the gate activations), "final"
-            (only the last step: O(batch * units) memory) or "preactivations" (the gates and
+            (only the last step: O(batch * units) memory) or "preactivations" (the states and
             every step's pre-activations z, for the backward pass).
         zero_output_for_mask: masked steps output zeros instead of the previous output.
 
@@ -133,8 +132,7 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     seq = {"outputs": np.empty((batch, time, w.output_size), dt),
            "h": np.empty((batch, time, w.output_size), dt),
            "c": np.empty((batch, time, w.units), dt)} if store else {}
-    gates = ({g: np.empty((batch, time, w.units), dt) for g in "ifco"}
-             if keep in ("gates", "preactivations") else None)
+    gates = {g: np.empty((batch, time, w.units), dt) for g in "ifco"} if keep == "gates" else None
     pre = np.empty((batch, time, 4 * w.units), dt) if keep == "preactivations" else None
     output = np.zeros((batch, w.output_size), dt)
     chunk = time if store else FINAL_CHUNK_STEPS

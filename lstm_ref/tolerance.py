@@ -184,8 +184,9 @@ CUDNN = {
 
 
 # Gradients (lstm_ref.gradient_check): the same bound, with the floor relative to the size of
-# the gradient (its largest |value| at that step, or in the whole weight gradient), since
-# gradients have no natural scale of 1 as h and c do; kappa runs from the last step down.
+# the adjoints (dh, dc, dx from the last step down to t), carried through the sums for h0, c0
+# and the weights, since gradients have no natural scale of 1 as h and c do; kappa runs from
+# the last step down.
 GRADIENTS = {
     "float32": Tolerance(
         "float32", atol=4 * EPS32, rtol=4 * EPS32, scale=12.0, relative_floor=True,
