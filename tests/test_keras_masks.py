@@ -51,8 +51,11 @@ def test_returned_state_is_the_last_valid_state(rng):
     twin = lstm_ref.from_keras(layer)
     _, h, c = twin(x, initial_state=state, mask=PATTERNS)
     trace = lstm_ref.forward(x, twin.weights, initial_state=state)
-    np.testing.assert_array_equal(h[2], lstm_ref.forward(x[2:3, :5], twin.weights,
-                                                         initial_state=[s[2:3] for s in state]).final_h[0])
+    # Not bit-for-bit: OpenBLAS's h R for one row differs in the last bits from the same
+    # row of a 5-row product (12 of 20 random cases differ here, old and new _run alike).
+    np.testing.assert_allclose(h[2], lstm_ref.forward(x[2:3, :5], twin.weights,
+                                                      initial_state=[s[2:3] for s in state]).final_h[0],
+                               rtol=1e-13, atol=0)
     np.testing.assert_array_equal(h[4], state[0][4])  # fully masked: the initial state
     np.testing.assert_array_equal(c[0], trace.final_c[0])  # all valid: the plain run
 

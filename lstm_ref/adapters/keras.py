@@ -5,7 +5,7 @@ stand-in for the ``keras`` module (lstm_ref.adapters.tf_keras)."""
 
 import numpy as np
 
-from lstm_ref.adapters import require
+from lstm_ref.adapters import keras_execution, require
 from lstm_ref.checks import as_float_array, as_mask
 from lstm_ref.compare import Observation
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
@@ -210,8 +210,6 @@ def observe(layer, x, initial_state=None, mask=None, execution="eager"):
     """Run ``layer`` twice: its own cell one step at a time (for h_t and c_t at every step) and
     the whole layer (its outputs and returned states), the latter by ``execution`` (see
     lstm_ref.adapters.keras_execution). Returns an Observation."""
-    from lstm_ref.adapters import keras_execution
-
     keras = keras_of(layer)
     twin = KerasLSTMTwin(layer)
     dtype = layer.compute_dtype
@@ -287,27 +285,13 @@ def gpu_visible(keras):
 
 def _step_cell(keras, cell, x, initial_state, mask, go_backwards):
     """h and c after every step, in processing order, from the layer's own cell."""
-    ops = keras.ops
-    batch, time, _ = x.shape
+    from lstm_ref.adapters.stepping import step_states
+
+    batch = x.shape[0]
     if initial_state is None:
-        h, c = (ops.zeros((batch, cell.units), dtype=x.dtype.name) for _ in range(2))
-    else:
-        # An explicit dtype: Keras's torch backend would turn float64 NumPy arrays into float32.
-        h, c = (ops.convert_to_tensor(s, dtype=x.dtype.name) for s in initial_state)
-    hs, cs = [], []
-    order = range(time - 1, -1, -1) if go_backwards else range(time)
-    for t in order:
-        _, (h_new, c_new) = cell(ops.convert_to_tensor(x[:, t], dtype=x.dtype.name), [h, c],
-                                 training=False)
-        if mask is None:
-            h, c = h_new, c_new
-        else:
-            # As keras.backend.rnn does: a masked step keeps the previous state.
-            valid = ops.convert_to_tensor(mask[:, t, None])
-            h, c = ops.where(valid, h_new, h), ops.where(valid, c_new, c)
-        hs.append(ops.convert_to_numpy(h))
-        cs.append(ops.convert_to_numpy(c))
-    return np.stack(hs, axis=1), np.stack(cs, axis=1)
+        initial_state = [np.zeros((batch, cell.units), x.dtype) for _ in range(2)]
+    return tuple(step_states(lambda x_t, states: cell(x_t, states, training=False)[1], x,
+                             initial_state, mask, go_backwards, keras))
 
 
 def layer_states(layer):
@@ -374,13 +358,16 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     return layer
 
 
-def run_case(case, dtype="float32", cell=None, tolerance=None, execution="eager",
+def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
              **layer_options):
     """Build the case's layer and compare it with the reference; the Report's context names
-    the case and its seed, so a failure reproduces alone."""
+    the case and its seed, so a failure reproduces alone. ``execution`` None runs the layer
+    by keras_execution.fast_execution (a tf.function on TensorFlow)."""
     from lstm_ref.compare import check_observation
 
     layer = build_case_layer(case, dtype=dtype, cell=cell, **layer_options)
+    if execution is None:
+        execution = keras_execution.fast_execution(keras_of(layer), layer)
     arrays = case.arrays()
     observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"],
                           execution=execution)

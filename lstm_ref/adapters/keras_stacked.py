@@ -125,21 +125,19 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
 
 def _step_cells(keras, cells, x, initial_state, mask, go_backwards):
     """Per cell, (h, c) after every step in processing order, from the layer's own cells."""
-    ops = keras.ops
-    batch, time, _ = x.shape
-    states = [[ops.zeros((batch, cell.units), dtype=x.dtype.name) for _ in range(2)] for cell in cells]
-    if initial_state is not None:
-        # An explicit dtype: Keras's torch backend would turn float64 NumPy arrays into float32.
-        states = [[ops.convert_to_tensor(s, dtype=x.dtype.name) for s in pair] for pair in initial_state]
-    seen = [([], []) for _ in cells]
-    for t in (range(time - 1, -1, -1) if go_backwards else range(time)):
-        inputs = ops.convert_to_tensor(x[:, t], dtype=x.dtype.name)
-        valid = None if mask is None else ops.convert_to_tensor(np.asarray(mask, bool)[:, t, None])
+    from lstm_ref.adapters.stepping import step_states
+
+    batch = x.shape[0]
+    if initial_state is None:
+        initial_state = [[np.zeros((batch, cell.units), x.dtype)] * 2 for cell in cells]
+
+    def step(inputs, flat):
+        new = []
         for index, cell in enumerate(cells):
-            inputs, (h, c) = cell(inputs, states[index], training=False)
-            if valid is not None:  # as keras.backend.rnn does: a masked step keeps the state
-                h, c = ops.where(valid, h, states[index][0]), ops.where(valid, c, states[index][1])
-            states[index] = [h, c]
-            seen[index][0].append(ops.convert_to_numpy(h))
-            seen[index][1].append(ops.convert_to_numpy(c))
-    return [(np.stack(hs, axis=1), np.stack(cs, axis=1)) for hs, cs in seen]
+            inputs, (h, c) = cell(inputs, flat[2 * index:2 * index + 2], training=False)
+            new += [h, c]
+        return new
+
+    flat = step_states(step, x, [s for pair in initial_state for s in pair], mask,
+                       go_backwards, keras)
+    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]

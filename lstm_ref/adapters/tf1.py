@@ -390,26 +390,16 @@ def observe(cell, x, initial_state=None, mask=None, sequence_length=None, execut
 
 def _step_cell(cell, x, state, mask):
     """h and c after every step from the cell's own call, ``cell(x_t, LSTMStateTuple(c,
-    h))``, eagerly; a step past a row's length keeps its state, as dynamic_rnn does."""
-    tf = _tf()
+    h))`` (in one tf.function: lstm_ref.adapters.stepping); a step past a row's length keeps
+    its state, as dynamic_rnn does."""
+    from lstm_ref.adapters.stepping import step_states
+
     legacy = _legacy_cells()
-    batch, time, _ = x.shape
-    dtype = x.dtype.name
     if state is None:
-        c, h = cell.zero_state(batch, dtype)
-    else:
-        c, h = (tf.convert_to_tensor(s, dtype) for s in state)
-    hs, cs = [], []
-    for t in range(time):
-        _, (c_new, h_new) = cell(tf.convert_to_tensor(x[:, t]), legacy.LSTMStateTuple(c, h))
-        if mask is None:
-            c, h = c_new, h_new
-        else:
-            valid = tf.convert_to_tensor(mask[:, t, None])
-            c, h = tf.where(valid, c_new, c), tf.where(valid, h_new, h)
-        hs.append(_numpy(h))
-        cs.append(_numpy(c))
-    return np.stack(hs, axis=1), np.stack(cs, axis=1)
+        state = cell.zero_state(x.shape[0], x.dtype.name)
+    c, h = step_states(lambda x_t, s: list(cell(x_t, legacy.LSTMStateTuple(*s))[1]), x,
+                       list(state), mask)
+    return h, c
 
 
 def run_sequence(cell, x, state, lengths, execution="eager"):

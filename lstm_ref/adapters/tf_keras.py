@@ -214,15 +214,19 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     return layer
 
 
-def run_case(case, dtype="float32", cell=None, tolerance=None, execution="eager",
+def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
              **layer_options):
     """Build the case's tf_keras layer and compare it with the reference (as
     lstm_ref.adapters.keras.run_case does for Keras 3); the Report's context names the case
-    and its seed, so a failure reproduces alone."""
-    from lstm_ref.adapters.keras import observe
+    and its seed, so a failure reproduces alone. ``execution`` None: a tf.function
+    (keras_execution.fast_execution)."""
+    from lstm_ref.adapters import keras_execution
+    from lstm_ref.adapters.keras import keras_of, observe
     from lstm_ref.compare import check_observation
 
     layer = build_case_layer(case, dtype=dtype, cell=cell, **layer_options)
+    if execution is None:
+        execution = keras_execution.fast_execution(keras_of(layer), layer)
     arrays = case.arrays()
     observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"],
                           execution=execution)
