@@ -17,6 +17,8 @@ MARKERS = {
     "slow": "long-running; run with --grid=full",
     "full": "only with --grid=full",
     "gpu": "needs a GPU (skipped without one)",
+    "soak": "the soundness soak: random configurations by the thousand; runs only with "
+            "--soak=N (N examples per test), outside the default run",
     "framework": "runs a framework (Keras, tf_keras, torch, onnxruntime): set by file name "
                  "below; -m 'not framework' is the NumPy-only suite",
 }
@@ -28,6 +30,8 @@ FRAMEWORK_FILES = ("test_keras", "test_sensitivity_keras", "test_tf1", "test_tf_
 def pytest_addoption(parser):
     parser.addoption("--grid", default="default", choices=("small", "default", "full"),
                      help="which case grid the equivalence tests run (lstm_ref.grid)")
+    parser.addoption("--soak", type=int, default=0, metavar="N",
+                     help="run the soak tests (marker soak) with N random examples each")
 
 
 def pytest_configure(config):
@@ -48,6 +52,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     grid = config.getoption("--grid")
     skip_full = pytest.mark.skip(reason="runs only with --grid=full")
+    skip_soak = pytest.mark.skip(reason="the soak runs only with --soak=N")
     skip_keras = pytest.mark.skip(reason="Keras 3 / TensorFlow not installed: "
                                          "pip install 'lstm-ref[keras]'")
     for item in items:
@@ -56,6 +61,8 @@ def pytest_collection_modifyitems(config, items):
         # Markers, not keywords: keywords also hold test names and parametrize ids.
         if (item.get_closest_marker("full") or item.get_closest_marker("slow")) and grid != "full":
             item.add_marker(skip_full)
+        if item.get_closest_marker("soak") and not config.getoption("--soak"):
+            item.add_marker(skip_soak)
         if item.get_closest_marker("keras") and not _has("keras"):
             item.add_marker(skip_keras)
 

@@ -160,7 +160,8 @@ class Report:
             skipped = ((0, self.time - self.compared_steps - 1) if self.order == "backward"
                        else (self.compared_steps, self.time - 1))
             lines.append(f"steps {skipped[0]} to {skipped[1]} not compared: {probe} "
-                         f"cannot determine them (values beyond {probe}'s range, or the probes "
+                         f"cannot determine them (values beyond {probe}'s range or within "
+                         f"{tolerances.OVERFLOW_MARGIN:g}x of its largest number, or the probes "
                          f"stray beyond {self.tolerance.horizon:g} of the values' scale)")
         lines.append(f"tolerance {self.tolerance.describe()}")
         lines.extend(f"{key}: {value}" for key, value in self.context.items())

@@ -232,7 +232,8 @@ def conditioning(reference, probe, eps=EPS32):
         diff = np.abs(probe.reshape(-1, *reference.shape).astype(np.float64) - reference)
     # NaN/inf positions are compared exactly, so they say nothing about conditioning.
     diff = np.where(np.isfinite(diff), diff, 0.0)
-    return np.maximum.accumulate(diff.max(axis=(0, 1, 3))) / eps
+    with np.errstate(over="ignore"):  # values near float64's max: inf, past the horizon anyway
+        return np.maximum.accumulate(diff.max(axis=(0, 1, 3))) / eps
 
 
 def probe_batch(x, initial_state, mask, dtype=PROBE_DTYPE):
@@ -261,12 +262,23 @@ def probe_batch(x, initial_state, mask, dtype=PROBE_DTYPE):
     return xs, states, masks
 
 
+# Values within this factor of the format's largest number count as out of its range: a
+# framework may legally reassociate an activation's formula so that an intermediate is larger
+# than the result. TensorFlow's arithmetic optimizer (in tf.function) turns hard_silu's
+# x * (relu6(x + 3) / 6) into (x * relu6(x + 3)) / 6, which overflows to inf at a sixth of
+# float32's max while the value is finite (the soak, tests/test_soak.py, found 3 such cases in
+# 151 drawn to explode). Keras's activations hold constants up to 6 (hard_silu; gelu and
+# squareplus's intermediates are twice their value): 16 leaves a margin.
+OVERFLOW_MARGIN = 16.0
+
+
 def horizon_step(reference, probe, horizon=HORIZON):
     """The first step the probes' arithmetic cannot determine, or None.
 
     That is the first step where the values leave the format's range (a probe is
     non-finite while the reference is finite, or the float64 reference itself overflows to
-    +-inf: what a float64 layer returns there, inf or NaN, is then as undetermined), or where
+    +-inf: what a float64 layer returns there, inf or NaN, is then as undetermined; or a
+    probe comes within OVERFLOW_MARGIN of the format's largest number), or where
     the probes stray from the reference by more than ``horizon`` of the step's largest
     |reference| (for float32, HORIZON: rounding amplified until float32 keeps fewer than
     three significant digits, a chaotic case past its predictability horizon). A NaN in the
@@ -274,9 +286,12 @@ def horizon_step(reference, probe, horizon=HORIZON):
     """
     if probe is None:
         return None
+    limit = np.finfo(probe.dtype).max / OVERFLOW_MARGIN
     probe = probe.reshape(-1, *reference.shape).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # NaN > limit: False
+        near_max = (np.abs(probe) > limit).any(axis=(0, 1, 3))
     overflow = ((~np.isfinite(probe) & np.isfinite(reference)).any(axis=(0, 1, 3))
-                | np.isinf(reference).any(axis=(0, 2)))
+                | np.isinf(reference).any(axis=(0, 2)) | near_max)
     with np.errstate(invalid="ignore"):
         deviation = np.nan_to_num(np.abs(probe - reference), posinf=0.0).max(axis=(0, 1, 3))
         scale = np.nan_to_num(np.abs(reference), posinf=0.0).max(axis=(0, 2))

@@ -11,13 +11,16 @@ import pytest
 
 pytestmark = pytest.mark.keras
 
-# The backend-neutral Keras tests (the graph and XLA paths skip themselves off TensorFlow).
-SUITE = ["tests/test_keras_grid.py", "tests/test_keras_twin.py", "tests/test_keras_masks.py",
-         "tests/test_keras_stateful.py", "tests/test_keras_bidirectional.py",
-         "tests/test_keras_stacked.py", "tests/test_keras_models.py",
-         "tests/test_keras_execution.py", "tests/test_keras_dtypes.py",
-         "tests/test_sensitivity_keras.py",
-         "tests/test_activations.py", "tests/test_keras_known_divergences.py"]
+# The backend-neutral Keras tests (the graph and XLA paths skip themselves off TensorFlow), in
+# three parts of similar length, so that pytest-xdist's workers share them (each part is one
+# process: Keras fixes the backend at import).
+PARTS = {"grid+dtypes": ["tests/test_keras_grid.py", "tests/test_keras_dtypes.py",
+                         "tests/test_activations.py"],
+         "layers": ["tests/test_keras_twin.py", "tests/test_keras_masks.py",
+                    "tests/test_keras_stateful.py", "tests/test_keras_bidirectional.py"],
+         "models+bugs": ["tests/test_keras_stacked.py", "tests/test_keras_models.py",
+                         "tests/test_keras_execution.py", "tests/test_sensitivity_keras.py",
+                         "tests/test_keras_known_divergences.py"]}
 # Tests that fail on a backend for a known, tabled reason (README, "Keras backends").
 # On JAX: leading masked steps output h0 when an initial state is given.
 KNOWN = {"jax": ["tests/test_keras_masks.py::test_masked_rows_match_the_reference",
@@ -27,15 +30,18 @@ KNOWN = {"jax": ["tests/test_keras_masks.py::test_masked_rows_match_the_referenc
 
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
                     reason="runs the other backends from the TensorFlow run")
+@pytest.mark.parametrize("part", list(PARTS))
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_suite_on_another_backend(backend):
+def test_suite_on_another_backend(backend, part):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    deselect = [arg for test in KNOWN.get(backend, []) for arg in ("--deselect", test)]
+    files = PARTS[part]
+    deselect = [arg for test in KNOWN.get(backend, []) if test.split("::")[0] in files
+                for arg in ("--deselect", test)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE,
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files,
                           *deselect], cwd=root, capture_output=True, text=True, timeout=900,
                          env={**os.environ, "KERAS_BACKEND": backend})
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
-    assert run.returncode == 0, f"KERAS_BACKEND={backend}: {summary}\n{run.stdout[-4000:]}"
+    assert run.returncode == 0, f"KERAS_BACKEND={backend} ({part}): {summary}\n{run.stdout[-4000:]}"
     assert " passed" in summary

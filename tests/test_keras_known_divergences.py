@@ -16,6 +16,11 @@ exists, and that the case passes once Keras fixes it, so neither state can go un
   keras-team/keras#23704), so a float64 LSTM is only float32-accurate.
 - leaky_relu in float64 (TensorFlow 2.21): the LeakyRelu op holds its slope as a float32
   attribute, 0.20000000298, so a float64 LSTM with leaky_relu departs by 1.5e-8 relative.
+- unrolled, go_backwards, zero_output_for_mask (Keras 3.15, TensorFlow backend; found by the
+  soak, tests/test_soak.py): keras.src.backend.tensorflow.rnn's unrolled branch zeroes the
+  returned sequence, which is in processing order, with the mask in time order, so the wrong
+  steps are zeroed (the while_loop path is right; Bidirectional(LSTM(unroll=True),
+  return_sequences=True) over a padded batch inherits it). h and c are right.
 - gelu in float64 (TensorFlow 2.21): tf.nn.gelu(approximate=False) is accurate only to about
   1e-7 relative in float64 (gelu(-1): -0.158655258, exactly -0.158655254), so a float64 LSTM
   with gelu departs from a float64 reference; in float32 it is within float32 rounding.
@@ -139,3 +144,35 @@ def test_leading_masked_outputs_with_an_initial_state(rng):
         assert report.first_failure.actual == pytest.approx(float(state[0][0, report.first_failure.unit]))
     else:
         assert report.passed, report.summary()
+
+
+def unrolled_backward_lstm(unroll):
+    layer = keras.layers.LSTM(1, unroll=unroll, go_backwards=True, return_sequences=True,
+                              zero_output_for_mask=True)
+    layer.build((1, 2, 1))
+    layer.set_weights([np.full(w.shape, 0.5, "float32") for w in layer.get_weights()])
+    return layer
+
+
+def keras_unrolled_backward_zeroing_is_right():
+    # Step 1 is masked: processed first, its output is zero; step 0's output is h, not zero.
+    x, mask = np.ones((1, 2, 1), "float32"), np.array([[True, False]])
+    outputs = [keras.ops.convert_to_numpy(unrolled_backward_lstm(unroll)(x, mask=mask))
+               for unroll in (True, False)]
+    return np.array_equal(*outputs)
+
+
+@tensorflow_only
+def test_unrolled_backward_lstm_zeroing_masked_outputs(rng):
+    import lstm_ref
+
+    x = rng.uniform(-1, 1, (3, 6, 1)).astype("float32")
+    mask = np.arange(6) < np.array([[6], [4], [2]])  # right-padded rows
+    report = lstm_ref.compare(unrolled_backward_lstm(unroll=True), x, mask=mask)
+    if keras_unrolled_backward_zeroing_is_right():
+        assert report.passed, report.summary()
+    else:
+        assert not report.passed, report.summary()
+        assert report.first_failure.tensor == "output", report.summary()
+        assert all(report.tensors[name].passed for name in ("h", "c")), report.summary()
+    assert lstm_ref.compare(unrolled_backward_lstm(unroll=False), x, mask=mask).passed
