@@ -14,34 +14,18 @@ Usage:  python bench/backward.py [--repeats N]
 
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
 import lstm_ref  # noqa: E402
-
-SIZES = [(8, 50, 16, 32), (32, 100, 64, 128), (64, 100, 128, 256)]
-
-
-def median_time(fn, repeats):
-    fn()  # warm-up (and tracing, for tf.function)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+from timing import SIZES, median_time, problem  # noqa: E402
 
 
 def reference_times(batch, steps, features, units, dtype, repeats):
-    rng = np.random.default_rng(0)
-    w = lstm_ref.LSTMWeights(rng.normal(0, 1 / np.sqrt(features), (features, 4 * units)),
-                             rng.normal(0, 1 / np.sqrt(units), (units, 4 * units)),
-                             rng.uniform(-1, 1, 4 * units))
-    x = rng.uniform(-1, 1, (batch, steps, features))
-    d_out = rng.normal(size=(batch, steps, units))
+    w, x = problem(batch, steps, features, units)
+    d_out = np.random.default_rng(1).normal(size=(batch, steps, units))
     forward = median_time(lambda: lstm_ref.forward(x, w, dtype=dtype), repeats)
     taped = median_time(lambda: lstm_ref.forward(x, w, dtype=dtype, keep="preactivations"),
                         repeats)

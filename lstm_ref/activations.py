@@ -24,9 +24,21 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def sigmoid(x):
-    # exp(-|x|) never overflows; both branches are exact forms of 1 / (1 + exp(-x)).
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    x = np.asarray(x)
+    if x.dtype.itemsize < 4:
+        # float16: exp(-x) overflows from x = -11 on, where the result (down to 6e-8) is
+        # still representable: exp(-|x|) never overflows, both branches are exact forms.
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    # float32/float64: 1 / (1 + exp(-x)) is within a few ulp everywhere; exp(-x) overflows
+    # only where the result is below the smallest normal number (x < -87 in float32), and
+    # 1 / inf = 0 there. Half the time of the two-branch form: sigmoid is most of the
+    # elementwise work of a step.
+    e = np.negative(x, dtype=np.result_type(x, np.float32))
+    with np.errstate(over="ignore"):
+        np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 def tanh(x):

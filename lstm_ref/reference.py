@@ -112,8 +112,8 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
         x = x[:, ::-1]
         mask = None if mask is None else mask[:, ::-1]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        return _run(*(fmt.round(np.asarray(a, fmt.compute)) for a in (x, h, c)), weights,
-                    mask, fmt, keep, zero_output_for_mask)
+        h, c = (fmt.round(np.asarray(a, fmt.compute)) for a in (h, c))
+        return _run(x, h, c, weights, mask, fmt, keep, zero_output_for_mask)
 
 
 def step(x_t, h_prev, c_prev, weights, dtype="float64"):
@@ -135,15 +135,15 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     gates = {g: np.empty((batch, time, w.units), dt) for g in "ifco"} if keep == "gates" else None
     pre = np.empty((batch, time, 4 * w.units), dt) if keep == "preactivations" else None
     output = np.zeros((batch, w.output_size), dt)
+    z = np.empty((batch, 4 * w.units), dt)
     chunk = time if store else FINAL_CHUNK_STEPS
-    for start in range(0, time, max(chunk, 1)):
-        # The input projection of a whole chunk (all steps unless keep="final") is one matmul.
-        projected = r(x[:, start:start + chunk] @ arrays["kernel"])
-        if arrays["bias"] is not None:
-            projected = r(projected + arrays["bias"])
-        for j in range(projected.shape[1]):
+    for start in range(0, time, chunk):
+        projected = _project(x[:, start:start + chunk], arrays, fmt)
+        for j in range(projected.shape[0]):
             t = start + j
-            z = r(projected[:, j] + r(h @ arrays["recurrent_kernel"]))
+            # z = x_t W + b (projected) + h R: the matmul writes into z, the sum is in place.
+            z = r(np.add(projected[j], r(np.matmul(h, arrays["recurrent_kernel"], out=z)),
+                         out=z))
             h_new, c_new, step_gates = cell(z, c)
             if pre is not None:
                 pre[:, t] = z
@@ -165,6 +165,18 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
                  last_output=stored(output), dtype=fmt.name,
                  gates=None if gates is None else {k: stored(v) for k, v in gates.items()},
                  preactivations=stored(pre))
+
+
+def _project(x, arrays, fmt):
+    """x_t @ kernel + bias for every step of ``x`` (batch, steps, features) as one matmul,
+    time-major: (steps, batch, 4U), each step's block contiguous. x is converted to the
+    format here, a chunk at a time, so keep="final" holds O(batch * units) whatever T."""
+    steps, batch = x.shape[1], x.shape[0]
+    x = fmt.round(np.asarray(x.transpose(1, 0, 2), fmt.compute).reshape(steps * batch, -1))
+    projected = fmt.round(x @ arrays["kernel"])
+    if arrays["bias"] is not None:
+        projected = fmt.round(np.add(projected, arrays["bias"], out=projected))
+    return projected.reshape(steps, batch, -1)
 
 
 class _Cell:
