@@ -367,7 +367,7 @@ def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
 
     layer = build_case_layer(case, dtype=dtype, cell=cell, **layer_options)
     if execution is None:
-        execution = keras_execution.fast_execution(keras_of(layer), layer)
+        execution = keras_execution.fast_execution(keras_of(layer), layer, case.time)
     arrays = case.arrays()
     observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"],
                           execution=execution)

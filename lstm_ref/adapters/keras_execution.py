@@ -14,13 +14,17 @@ from lstm_ref.errors import OptionError
 EXECUTIONS = ("eager", "function", "xla", "predict")
 
 
-def fast_execution(keras, layer):
+def fast_execution(keras, layer, steps):
     """The execution the grids run ``layer`` by: "function" on TensorFlow (the graph that
-    model.fit and predict run too; a 200-step case takes 0.3 s there against 2 s eagerly,
-    where Keras runs its while_loop op by op), except for unrolled layers (tracing 200
-    unrolled steps takes 15 s, eagerly 2 s), and "eager" on backends without graphs. The
-    eager path keeps its own tests (tests/test_keras_execution.py)."""
-    if keras.backend.backend() != "tensorflow" or getattr(layer, "unroll", False):
+    model.fit and predict run too) for sequences of stepping.GRAPH_MIN_STEPS steps or more (a
+    200-step case: 0.17 s against 0.9 s eagerly, where Keras runs its while_loop op by op;
+    tracing costs about what 30 eager steps do), unless unrolled (tracing 200 unrolled steps
+    takes 15 s); "eager" otherwise and on backends without graphs. The eager path keeps its
+    own tests (tests/test_keras_execution.py)."""
+    from lstm_ref.adapters.stepping import GRAPH_MIN_STEPS
+
+    if (keras.backend.backend() != "tensorflow" or getattr(layer, "unroll", False)
+            or steps < GRAPH_MIN_STEPS):
         return "eager"
     return "function"
 

@@ -1,15 +1,22 @@
 """A framework's own cell stepped over a sequence, one step at a time: how the adapters see
 every step's state (h_t and c_t), which a layer's call does not return.
 
-On TensorFlow the whole loop is one ``tf.function`` (a ``tf.while_loop`` with the cell traced
-once). Calling a Keras 3 cell eagerly costs about 8 ms a step on these machines, so a
-200-step case spent seconds here; the graph runs the same cell code and kernels in a
-fraction of that (figures: bench/README.md). Keras's torch and JAX backends step eagerly.
+On TensorFlow, sequences of GRAPH_MIN_STEPS steps or more run as one ``tf.function`` (a
+``tf.while_loop`` with the cell traced once): calling a Keras 3 cell eagerly costs about 4 ms
+a step on these machines, so a 200-step case spent seconds here. The graph runs the same
+cell code; TensorFlow's graph optimizer may reorder its arithmetic, which matters only near
+the format's overflow (lstm_ref.tolerance.OVERFLOW_MARGIN). Shorter sequences, and Keras's
+torch and JAX backends, step eagerly.
 
 A masked step keeps every state, as keras.backend.rnn and dynamic_rnn's sequence_length do.
 """
 
 import numpy as np
+
+# From this many steps on, the graph is faster than eager steps: tracing costs 130-160 ms, an
+# eager Keras step about 4 ms (a small LSTM on 2 cores: 36 ms eager vs 132 ms traced for 9
+# steps, 738 vs 142 ms for 200). Below it, short sequences step eagerly.
+GRAPH_MIN_STEPS = 32
 
 
 def step_states(step, x, states, mask=None, go_backwards=False, keras=None):
@@ -23,7 +30,8 @@ def step_states(step, x, states, mask=None, go_backwards=False, keras=None):
         mask: None or (batch, time) booleans; False marks a step that keeps the state.
         go_backwards: step from the last time step to the first.
         keras: the Keras module whose backend runs the cell, or None for TensorFlow itself
-            (tf_keras and TF1 cells); a backend other than TensorFlow steps eagerly.
+            (TF1 cells); a backend other than TensorFlow, or fewer than GRAPH_MIN_STEPS steps,
+            steps eagerly.
 
     Returns:
         One (batch, time, size) NumPy array per state, in processing order.
@@ -33,9 +41,10 @@ def step_states(step, x, states, mask=None, go_backwards=False, keras=None):
         mask = None if mask is None else mask[:, ::-1]
     if mask is not None:
         mask = np.asarray(mask, bool)
-    if keras is not None and keras.backend.backend() != "tensorflow":
-        return _eager(keras.ops, step, x, states, mask)
-    return _graph(step, x, states, mask)
+    on_tensorflow = keras is None or keras.backend.backend() == "tensorflow"
+    if on_tensorflow and x.shape[1] >= GRAPH_MIN_STEPS:
+        return _graph(step, x, states, mask)
+    return _eager(keras.ops if keras is not None else _TensorFlowOps(), step, x, states, mask)
 
 
 def _graph(step, x, states, mask):
@@ -76,3 +85,17 @@ def _eager(ops, step, x, states, mask):
         for values, state in zip(seen, states):
             values.append(ops.convert_to_numpy(state))
     return [np.stack(values, axis=1) for values in seen]
+
+
+class _TensorFlowOps:
+    """The three keras.ops the eager loop uses, from TensorFlow itself (for TF1 cells)."""
+
+    def __init__(self):
+        import tensorflow as tf
+
+        self.convert_to_tensor = tf.convert_to_tensor
+        self.where = tf.where
+
+    @staticmethod
+    def convert_to_numpy(tensor):
+        return tensor.numpy()
