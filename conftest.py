@@ -17,6 +17,8 @@ MARKERS = {
     "slow": "long-running; run with --grid=full",
     "full": "only with --grid=full",
     "gpu": "needs a GPU (skipped without one)",
+    "extended": "the extended tier (the Keras suite again on Keras's other backends); runs "
+                "only with --extended: CI runs it as a step of its own",
     "soak": "the soundness soak: random configurations by the thousand; runs only with "
             "--soak=N (N examples per test), outside the default run",
     "framework": "runs a framework (Keras, tf_keras, torch, onnxruntime): set by file name "
@@ -24,12 +26,14 @@ MARKERS = {
 }
 # Test files that run a framework (each skips cleanly when its framework is missing).
 FRAMEWORK_FILES = ("test_keras", "test_sensitivity_keras", "test_tf1", "test_tf_keras",
-                   "test_torch", "test_onnx", "test_readme")
+                   "test_torch", "test_onnx", "test_readme", "test_stepping", "test_soak")
 
 
 def pytest_addoption(parser):
     parser.addoption("--grid", default="default", choices=("small", "default", "full"),
                      help="which case grid the equivalence tests run (lstm_ref.grid)")
+    parser.addoption("--extended", action="store_true",
+                     help="also run the extended tier (marker extended)")
     parser.addoption("--soak", type=int, default=0, metavar="N",
                      help="run the soak tests (marker soak) with N random examples each")
 
@@ -52,6 +56,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     grid = config.getoption("--grid")
     skip_full = pytest.mark.skip(reason="runs only with --grid=full")
+    skip_extended = pytest.mark.skip(reason="the extended tier runs only with --extended")
     skip_soak = pytest.mark.skip(reason="the soak runs only with --soak=N")
     skip_keras = pytest.mark.skip(reason="Keras 3 / TensorFlow not installed: "
                                          "pip install 'lstm-ref[keras]'")
@@ -61,6 +66,8 @@ def pytest_collection_modifyitems(config, items):
         # Markers, not keywords: keywords also hold test names and parametrize ids.
         if (item.get_closest_marker("full") or item.get_closest_marker("slow")) and grid != "full":
             item.add_marker(skip_full)
+        if item.get_closest_marker("extended") and not config.getoption("--extended"):
+            item.add_marker(skip_extended)
         if item.get_closest_marker("soak") and not config.getoption("--soak"):
             item.add_marker(skip_soak)
         if item.get_closest_marker("keras") and not _has("keras"):

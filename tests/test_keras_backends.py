@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.keras
+# The extended tier (--extended; CI runs it after the default suite): each part re-runs
+# hundreds of tests in a process of its own, 90 s in all on 2 cores.
+pytestmark = [pytest.mark.keras, pytest.mark.extended]
 
 # The backend-neutral Keras tests (the graph and XLA paths skip themselves off TensorFlow), in
 # three parts of similar length, so that pytest-xdist's workers share them (each part is one
