@@ -148,41 +148,44 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
     m_total = np.zeros(w.units, dt)
     carry = np.zeros_like(dh_state)  # the gradient of an output that repeats an earlier one
     for t in range(time - 1, -1, -1):
-        g_out = d_out[:, t] + carry
+        g_out = d_out[:, t] if mask is None else d_out[:, t] + carry  # no carry unmasked
         dh_new, dc_new = dh_state + g_out, dc_state
         if mask is not None:
             valid = mask[:, t, None]
             carry = np.where(valid, 0.0, 0.0 if zero_output_for_mask else g_out).astype(dt)
             dh_new, dc_new = np.where(valid, dh_new, 0.0), np.where(valid, dc_new, 0.0)
             dh_pass, dc_pass = np.where(valid, 0.0, dh_state), np.where(valid, 0.0, dc_state)
-        parts = cell.internals(trace.preactivations[:, t].astype(dt), c_prev[:, t])
+        parts = cell.internals(trace.preactivations[:, t].astype(dt, copy=False), c_prev[:, t])
         if w.projection is not None:  # what multiplies dh_t in dP (Gradients.reach)
             m_total = m_total + np.abs(parts["m"]).sum(axis=0)
-        dz, dc_back, dc_total = _step_backward(cell, parts, c_prev[:, t], dh_new, dc_new, extra,
-                                               groups)
-        dh_all[:, t], dc_all[:, t], dz_all[:, t] = dh_new, dc_total, dz
+        dz = dz_all[:, t]  # _step_backward writes dL/dz_t here
+        dc_back, dc_total = _step_backward(cell, parts, c_prev[:, t], dh_new, dc_new, extra,
+                                           groups, dz)
+        dh_all[:, t], dc_all[:, t] = dh_new, dc_total
         dh_state = dz @ arrays["recurrent_kernel"].T
         dc_state = dc_back
         if mask is not None:
             dh_state, dc_state = dh_state + dh_pass, dc_state + dc_pass
+    xs = xs.astype(dt, copy=False)
     dx = dz_all @ arrays["kernel"].T
     grouped = lambda a: a.reshape(groups, batch // groups * time, a.shape[-1])  # noqa: E731
     params = {
         # batched matmuls (BLAS), not einsum: these are the backward pass's largest products
-        "kernel": np.matmul(grouped(xs.astype(dt)).transpose(0, 2, 1), grouped(dz_all)),
+        "kernel": np.matmul(grouped(xs).transpose(0, 2, 1), grouped(dz_all)),
         "recurrent_kernel": np.matmul(grouped(h_prev).transpose(0, 2, 1), grouped(dz_all)),
         "bias": grouped(dz_all).sum(axis=1) if w.use_bias else None, **extra}
     if groups == 1:
         params = {k: None if v is None else v[0] for k, v in params.items()}
-    reach = _reach(w, arrays, xs.astype(dt), h_prev, c_prev, trace, batch * time, m_total)
+    reach = _reach(w, arrays, xs, h_prev, c_prev, trace, batch * time, m_total)
     return Gradients(x=dx, h0=dh_state, c0=dc_state, dh=dh_all, dc=dc_all, dz=dz_all, reach=reach,
                      dtype=fmt.name, **params)
 
 
-def _step_backward(cell, p, c_prev, dh, dc, extra, groups):
-    """(dL/dz_t, dL/dc_{t-1}, dL/dc_t) of one step, from dL/dh_t and the gradient reaching
-    c_t from later steps (module docstring); dL/dc_t adds what reaches c_t through this
-    step's h_t and o_t. Accumulates the peephole and projection gradients into ``extra``."""
+def _step_backward(cell, p, c_prev, dh, dc, extra, groups, dz):
+    """(dL/dc_{t-1}, dL/dc_t) of one step, from dL/dh_t and the gradient reaching c_t from
+    later steps (module docstring), dL/dz_t written into ``dz`` (B, 4U); dL/dc_t adds what
+    reaches c_t through this step's h_t and o_t. Accumulates the peephole and projection
+    gradients into ``extra``."""
     w = cell.w
     group_sum = lambda a: a.reshape(groups, -1, a.shape[-1]).sum(axis=1)  # noqa: E731
     if cell.projection is not None:
@@ -222,7 +225,10 @@ def _step_backward(cell, p, c_prev, dh, dc, extra, groups):
         extra["peephole"][:, 0] += group_sum(dz_i * c_prev)
         extra["peephole"][:, 1] += group_sum(dz_f * c_prev)
         dc_prev = dc_prev + dz_i * cell.peephole[0] + dz_f * cell.peephole[1]
-    return np.concatenate([dz_i, dz_f, dz_c, dz_o], axis=1), dc_prev, dc_total
+    units = w.units
+    for k, part in enumerate((dz_i, dz_f, dz_c, dz_o)):
+        dz[:, k * units:(k + 1) * units] = part
+    return dc_prev, dc_total
 
 
 def _reach(w, arrays, xs, h_prev, c_prev, trace, count, m_total):

@@ -221,9 +221,9 @@ BUGS = {
 def test_planted_backward_bugs_are_caught(bug, monkeypatch):
     original = backprop._step_backward
 
-    def broken(cell, parts, c_prev, dh, dc, extra, groups):  # noqa: PLR0913
+    def broken(cell, parts, c_prev, dh, dc, extra, groups, dz):  # noqa: PLR0913
         return original(cell, {**parts, **BUGS[bug](parts, c_prev, dh, dc)}, c_prev, dh, dc,
-                        extra, groups)
+                        extra, groups, dz)
 
     inputs, weight_args = make_case("peephole")
     numeric = finite_differences(inputs, weight_args)
