@@ -508,3 +508,23 @@ def test_the_soak_check_fails_a_broken_layer():
     # The same check passes the unbroken cell on the same draws.
     unbroken = BrokenLSTMCell(config["units"])
     assert check_keras(config, "float32", records, cell=unbroken).passed
+
+
+@pytest.mark.keras
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="a known false failure the soak found: the float64 "
+                   "bound misses the exponential output activation's conditioning (README, "
+                   "Performance and scale); strict, so a fix shows")
+def test_float64_exponential_false_failure_the_soak_found():
+    """The smallest case hypothesis shrank the float64 soak's one failure to: h = o exp(c)
+    carries c's rounding times |c| (c = 3 at step 4), which the input-nudging probes do not
+    see. Its error is 9 eps relative, a rounding, yet 1.8 times the bound."""
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("seen on Keras's TensorFlow backend")
+    config = {"units": 1, "features": 1, "batch": 1, "time": 9, "activation": "exponential",
+              "recurrent_activation": "sigmoid", "go_backwards": False, "use_bias": False,
+              "implementation": 1, "unroll": False, "return_sequences": False,
+              "return_state": False, "initial_state": False, "mask": None, "masked_row": False,
+              "zero_output_for_mask": False, "weight_std": 0.3, "seed": 0, "execution": "eager"}
+    check_keras(config, "float64", [])
