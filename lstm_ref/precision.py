@@ -84,12 +84,40 @@ def _as_float16(array):
     return array.astype(np.float16)
 
 
+def _splitmix64(bits):
+    """A stateless 64-bit hash (Steele et al.'s SplitMix64 finalizer), element-wise."""
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as the hash means it to
+        z = bits + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def perturb_float64(array):
+    """Each value times 1 + k * eps64, k in {-1, 0, 1} drawn from a hash of the value's bits:
+    one float64 ulp of random rounding per operation, the same for the same value (no state,
+    so a run's result does not depend on what ran before it). Non-finite values stay as they
+    are (inf * (1 + k eps) is inf)."""
+    array = np.asarray(array, np.float64)
+    k = (_splitmix64(np.ascontiguousarray(array).view(np.uint64)) % np.uint64(3)).astype(np.int8)
+    return array * (1.0 + FLOAT64_EPS * (k.astype(np.float64) - 1.0))
+
+
 F64, F32, F16 = np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16)
+FLOAT64_EPS = 2.0 ** -52
 FORMATS = {
-    "float64": Format("float64", 2.0 ** -52, F64, F64, _identity, _identity),
+    "float64": Format("float64", FLOAT64_EPS, F64, F64, _identity, _identity),
     "float32": Format("float32", 2.0 ** -23, F32, F32, _identity, _identity),
     "float16": Format("float16", 2.0 ** -10, F32, F16, _round_float16, _as_float16),
     "bfloat16": Format("bfloat16", 2.0 ** -7, F32, F32, round_bfloat16, _identity),
+}
+# Formats only the tolerance probes run in (lstm_ref.tolerance), not offered as a dtype.
+# float64 probes of a float64 layer compute what the reference computes, bit for bit, so they
+# see no rounding; this one rounds every operation's result by one ulp at random, as a
+# framework computing in another order does (Monte Carlo arithmetic, Parker 1997).
+PROBE_FORMATS = {
+    "float64-perturbed": Format("float64-perturbed", FLOAT64_EPS, F64, F64, perturb_float64,
+                                _identity),
 }
 
 
@@ -112,6 +140,8 @@ def get(dtype):
     if isinstance(dtype, Format):
         return dtype
     name = name_of(dtype)
+    if name in PROBE_FORMATS:
+        return PROBE_FORMATS[name]
     if name not in FORMATS:
         raise OptionError(f"dtype must be one of {tuple(FORMATS)}; received {name!r}")
     return FORMATS[name]

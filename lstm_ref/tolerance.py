@@ -118,7 +118,7 @@ TABLE = {
                "on well-conditioned cases is 1-3e-7, i.e. 1-2.5 eps. Tight enough that a 1e-5 "
                "relative drift in c fails at step 0 (tests/test_sensitivity*.py)."),
     "float64": Tolerance(
-        "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64",
+        "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64-perturbed",
         reason="Keras 3.15 float64 layers on CPU (TensorFlow), bench/calibrate_tolerance.py "
                "1000 --max-time 200 --dtype float64 (gelu and leaky_relu left out: TensorFlow's "
                "float64 gelu is float32-accurate and its leaky_relu slope is float32(0.2), "

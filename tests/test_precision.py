@@ -141,3 +141,55 @@ def test_float_constants_in_a_float16_activation_are_rounded_to_float16():
     assert precision.get("float16").activate(lambda v: 0.2 * v, one)[0, 0] == 0.199951171875
     assert precision.get("bfloat16").activate(lambda v: 0.2 * v, one)[0, 0] == 0.2001953125
     assert precision.get("bfloat16").activate(lambda v: v * 0.2 * 5, one)[0, 0] == 1.0
+
+
+def splitmix64_by_hand(value):
+    """SplitMix64's finalizer on one Python int (Steele, Lea and Flood 2014), mod 2^64."""
+    mask = 2 ** 64 - 1
+    z = (value + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+def test_splitmix64_matches_the_published_sequence_and_a_by_hand_version(rng):
+    # Vigna's splitmix64.c seeded with 0 gives 0xe220a8397b1dcdaf, then 0x6e789e6aa1b965f4.
+    golden = 0x9E3779B97F4A7C15
+    got = precision._splitmix64(np.array([0, golden], np.uint64))
+    assert [int(v) for v in got] == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4]
+    values = rng.integers(0, 2 ** 63, 500, dtype=np.uint64)
+    assert [int(v) for v in precision._splitmix64(values)] == [splitmix64_by_hand(int(v))
+                                                               for v in values]
+
+
+def test_perturb_float64_rounds_by_about_one_ulp_at_random_and_deterministically(rng):
+    x = rng.standard_normal(30_000) * np.exp(rng.uniform(-20, 20, 30_000))
+    perturbed = precision.perturb_float64(x)
+    eps = np.finfo(np.float64).eps
+    # x (1 +- eps), rounded: within eps |x| plus half an ulp of x.
+    assert (np.abs(perturbed - x) <= eps * np.abs(x) + np.spacing(np.abs(x)) / 2).all()
+    up, down = (perturbed > x).mean(), (perturbed < x).mean()
+    assert 0.3 < up < 0.37 and 0.3 < down < 0.37, (up, down)  # k = -1, 0, 1 a third each
+    np.testing.assert_array_equal(precision.perturb_float64(x), perturbed)  # no state
+    np.testing.assert_array_equal(precision.perturb_float64(x.reshape(100, 300)[:, ::3]),
+                                  perturbed.reshape(100, 300)[:, ::3])  # any layout
+    special = np.array([np.inf, -np.inf, 0.0, -0.0])
+    np.testing.assert_array_equal(precision.perturb_float64(special), special)
+    assert np.isnan(precision.perturb_float64(np.array([np.nan]))).all()
+
+
+def test_float64_perturbed_probes_are_a_probe_format_not_a_dtype():
+    fmt = precision.get("float64-perturbed")
+    assert fmt.eps == np.finfo(np.float64).eps and fmt.compute == np.float64
+    assert "float64-perturbed" not in precision.FORMATS
+    assert "float64-perturbed" not in lstm_ref.reference.DTYPES
+
+
+def test_float64_perturbed_forward_departs_from_the_reference_by_roundings(rng):
+    w, x, state = random_weights(rng, 8, 4), rng.standard_normal((3, 20, 4)), None
+    exact = lstm_ref.forward(x, w, state)
+    perturbed = lstm_ref.forward(x, w, state, dtype="float64-perturbed")
+    deviation = np.abs(perturbed.h - exact.h) / np.finfo(np.float64).eps
+    assert 0 < deviation.max() < 100, deviation.max()  # a few ulps of rounding, not zero
+    again = lstm_ref.forward(x, w, state, dtype="float64-perturbed")
+    np.testing.assert_array_equal(again.h, perturbed.h)
