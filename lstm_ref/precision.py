@@ -84,23 +84,21 @@ def _as_float16(array):
     return array.astype(np.float16)
 
 
-def _splitmix64(bits):
-    """A stateless 64-bit hash (Steele et al.'s SplitMix64 finalizer), element-wise."""
-    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as the hash means it to
-        z = bits + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
 def perturb_float64(array):
-    """Each value times 1 + k * eps64, k in {-1, 0, 1} drawn from a hash of the value's bits:
-    one float64 ulp of random rounding per operation, the same for the same value (no state,
-    so a run's result does not depend on what ran before it). Non-finite values stay as they
-    are (inf * (1 + k eps) is inf)."""
-    array = np.asarray(array, np.float64)
-    k = (_splitmix64(np.ascontiguousarray(array).view(np.uint64)) % np.uint64(3)).astype(np.int8)
-    return array * (1.0 + FLOAT64_EPS * (k.astype(np.float64) - 1.0))
+    """Each float64 value moved by one ulp, up or down, or kept, as its own two lowest bits
+    say: 01 becomes 10 and 10 becomes 01 (half the values move, a quarter each way); 00 and
+    11 stay. The lowest bits of a computed result are as good as random, so this rounds
+    every operation's result at random by one ulp, with no state (the same value always
+    moves the same way, so a run does not depend on what ran before it). Only the two
+    lowest bits change, never the exponent: zeros, infinities, NaNs and the largest finite
+    values stay what they are."""
+    bits = np.ascontiguousarray(array, np.float64).view(np.int64)
+    flip = np.right_shift(bits, 1)  # in place from here on: one ulp costs a pass or two
+    np.bitwise_xor(flip, bits, out=flip)
+    np.bitwise_and(flip, 1, out=flip)  # 1 where the two lowest bits differ
+    np.multiply(flip, 3, out=flip)
+    np.bitwise_xor(flip, bits, out=flip)
+    return flip.view(np.float64)
 
 
 F64, F32, F16 = np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16)
