@@ -4,12 +4,14 @@ One run prints four tables (medians of repeated runs; quote the ratios, these ma
 shared):
 
 1. forward: the reference (float64 and float32, keep="states") against Keras's LSTM forward
-   (float32, TensorFlow backend) called eagerly and inside tf.function, at several sizes;
-   "keras fn / ref32" above 1 means the reference is the faster.
+   (float32, TensorFlow backend) called eagerly and inside tf.function, and torch.nn.LSTM's
+   (float32, where torch is installed), at several sizes; "fn / ref32" above 1 means the
+   reference is the faster.
 2. GFLOP/s: the reference's matmul FLOPs per second (bench/timing.py matmul_flops) against
    NumPy's matmul rate on the same machine: one square matmul of the same FLOPs (the BLAS's
    best) and the reference's own matmuls run bare (the ceiling for a step-by-step
-   recurrence, whose h_{t-1} R products are small).
+   recurrence, whose h_{t-1} R products are small); and the frameworks' forwards of table 1
+   at the same FLOPs, against the same square matmul: what a compiled LSTM reaches here.
 3. memory: tracemalloc's peak during forward(keep="final") at T = 1,000 ... 100,000, beyond
    the input itself: it must not grow with T (O(batch * units)).
 4. suite: the wall time of the default test suite, serially and with pytest-xdist's -n 2, and
@@ -53,10 +55,29 @@ def keras_forward(batch, steps, features, units, repeats):
             median_time(lambda: compiled(x).numpy(), repeats))
 
 
+def torch_forward(batch, steps, features, units, repeats):
+    """torch.nn.LSTM's float32 forward (batch_first, no autograd), or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    layer = torch.nn.LSTM(features, units, batch_first=True)
+    x = torch.rand(batch, steps, features) * 2 - 1
+
+    def run():
+        with torch.no_grad():
+            return layer(x)[0].numpy()
+    return median_time(run, repeats)
+
+
 def forward_table(repeats, with_keras):
-    print("1. forward, median seconds (keras: float32, TensorFlow backend, CPU)")
+    """Prints table 1; returns {size: {"keras fn": s, "torch": s}} for table 2."""
+    print("1. forward, median seconds (keras: float32, TensorFlow backend, CPU; torch: "
+          "float32 nn.LSTM, no autograd)")
     print(f"{'B, T, F, U':>18} {'ref64':>8} {'ref32':>8} {'keras eager':>11} {'keras fn':>9} "
-          f"{'eager / ref32':>13} {'fn / ref32':>10}")
+          f"{'torch':>8} {'eager / ref32':>13} {'fn / ref32':>10} {'torch / ref32':>13}")
+    frameworks = {}
     for size in SIZES:
         w, x = problem(*size)
         ref = [median_time(lambda d=d: lstm_ref.forward(x, w, dtype=d), repeats)
@@ -64,9 +85,14 @@ def forward_table(repeats, with_keras):
         line = f"{str(size):>18} {ref[0]:>8.4f} {ref[1]:>8.4f}"
         if with_keras:
             eager, function = keras_forward(*size, repeats)
-            line += (f" {eager:>11.4f} {function:>9.4f} {eager / ref[1]:>13.2f} "
-                     f"{function / ref[1]:>10.2f}")
+            torch_time = torch_forward(*size, repeats)
+            frameworks[size] = {"keras fn": function, "torch": torch_time}
+            torch_text = ("-", "-") if torch_time is None else (
+                f"{torch_time:.4f}", f"{torch_time / ref[1]:.2f}")
+            line += (f" {eager:>11.4f} {function:>9.4f} {torch_text[0]:>8} "
+                     f"{eager / ref[1]:>13.2f} {function / ref[1]:>10.2f} {torch_text[1]:>13}")
         print(line, flush=True)
+    return frameworks
 
 
 def bare_matmuls(batch, steps, features, units, dtype):
@@ -93,10 +119,12 @@ def square_matmul(flops, dtype):
     return (lambda: a @ b), 2 * n ** 3
 
 
-def gflops_table(repeats):
-    print("\n2. GFLOP/s of the matmul FLOPs (2 B T 4U (F + U))")
+def gflops_table(repeats, frameworks):
+    print("\n2. GFLOP/s of the matmul FLOPs (2 B T 4U (F + U)); the frameworks' float32 "
+          "forwards (table 1) at the same FLOPs, for comparison")
     print(f"{'B, T, F, U':>18} {'dtype':>7} {'GFLOP':>6} {'reference':>9} {'bare matmuls':>12} "
-          f"{'square matmul':>13} {'ref / square':>12} {'ref / bare':>10}")
+          f"{'square matmul':>13} {'ref / square':>12} {'ref / bare':>10} "
+          f"{'keras fn / square':>17} {'torch / square':>14}")
     for size in SIZES:
         flops = matmul_flops(*size)
         w, x = problem(*size)
@@ -105,9 +133,12 @@ def gflops_table(repeats):
             bare = flops / median_time(bare_matmuls(*size, dtype), repeats)
             run, square_flops = square_matmul(flops, dtype)
             square = square_flops / median_time(run, repeats)
+            rates = [("-" if dtype != "float32" or frameworks.get(size, {}).get(name) is None
+                      else f"{flops / frameworks[size][name] / square:.2f}")
+                     for name in ("keras fn", "torch")]
             print(f"{str(size):>18} {dtype:>7} {flops / 1e9:>6.2f} {ref / 1e9:>9.1f} "
                   f"{bare / 1e9:>12.1f} {square / 1e9:>13.1f} {ref / square:>12.2f} "
-                  f"{ref / bare:>10.2f}", flush=True)
+                  f"{ref / bare:>10.2f} {rates[0]:>17} {rates[1]:>14}", flush=True)
 
 
 def memory_table():
@@ -162,8 +193,8 @@ def main(argv):
         blas = ["(threadpoolctl not installed)"]
     print(f"numpy {np.__version__}, BLAS: {', '.join(blas)}, {os.cpu_count()} CPUs; "
           f"medians of {repeats}\n")
-    forward_table(repeats, "--no-keras" not in argv)
-    gflops_table(repeats)
+    frameworks = forward_table(repeats, "--no-keras" not in argv)
+    gflops_table(repeats, frameworks)
     memory_table()
     if "--no-suite" not in argv:
         suite_table()
