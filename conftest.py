@@ -1,6 +1,7 @@
 """Root pytest configuration: markers, the --grid option, per-test seeds, quiet TF logs,
 and a report header with the versions that matter."""
 
+import gc
 import importlib.util
 import os
 import platform
@@ -8,6 +9,11 @@ import zlib
 
 # Before anything imports TensorFlow: no INFO/WARNING spam from its C++ side.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Under pytest-xdist each worker gets one thread of each pool (pytest_configure): with -n 2
+# on 2 cores, two workers each running OpenBLAS's, TensorFlow's and torch's pools of 2
+# busy-waiting threads oversubscribed the cores (-n 2 was 1.24 times faster than a serial
+# run; see README, Performance and scale).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -41,16 +47,29 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    if _xdist_controller(config):
+        return  # it runs no test; importing TensorFlow here would delay the workers' start
+    if XDIST_WORKER and _has("threadpoolctl"):
+        # At run time: NumPy's OpenBLAS was loaded (by lstm_ref's pytest plugin) before this
+        # file, so OPENBLAS_NUM_THREADS would come too late.
+        import threadpoolctl
+
+        config._lstm_ref_thread_limits = threadpoolctl.threadpool_limits(1)  # kept: in force
     if _has("tensorflow"):
         import tensorflow as tf
 
         # Correctness runs compare against float32 arithmetic, not TF32's 10-bit mantissa.
         tf.config.experimental.enable_tensor_float_32_execution(False)
+        if XDIST_WORKER:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
     if _has("torch"):  # Keras's torch backend; cuDNN RNNs take TF32 unless told not to
         import torch
 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+        if XDIST_WORKER:
+            torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -74,9 +93,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_keras)
 
 
+def pytest_collection_finish(session):
+    """Move what the imports and the collection made (TensorFlow, torch, Keras: about half a
+    million objects) out of the garbage collector's sight: each full collection would scan
+    them all again (0.25 s each, many times a run). gc.freeze: Python 3.7+."""
+    gc.collect()
+    gc.freeze()
+
+
 def pytest_report_header(config):
     lines = [f"lstm_ref: numpy {np.__version__}, python {platform.python_version()}, "
              f"grid={config.getoption('--grid')}"]
+    if _xdist_controller(config):  # versions only: the frameworks load in the workers
+        found = [f"{name} {_version(name)}" for name in ("tensorflow", "keras", "torch")
+                 if _has(name)]
+        return lines + [", ".join(found) + " (devices and TF32: run without -n to see)"]
     if _has("tensorflow"):
         import keras
         import tensorflow as tf
@@ -109,6 +140,17 @@ def rng(seed):
 @pytest.fixture(scope="session")
 def grid_name(request):
     return request.config.getoption("--grid")
+
+
+def _xdist_controller(config):
+    """True in pytest-xdist's controlling process (-n N), which only hands out tests."""
+    return not XDIST_WORKER and getattr(config.option, "dist", "no") != "no"
+
+
+def _version(distribution):
+    from importlib.metadata import version
+
+    return version(distribution)
 
 
 def _has(module):
