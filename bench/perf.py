@@ -6,7 +6,8 @@ shared):
 1. forward: the reference (float64 and float32, keep="states") against Keras's LSTM forward
    (float32, TensorFlow backend) called eagerly and inside tf.function, and torch.nn.LSTM's
    (float32, where torch is installed), at several sizes; "fn / ref32" above 1 means the
-   reference is the faster.
+   reference is the faster; "paired" is the same ratio with the two timed back to back in
+   each round (bench/timing.py paired_ratio), steadier on a shared machine.
 2. GFLOP/s: the reference's matmul FLOPs per second (bench/timing.py matmul_flops) against
    NumPy's matmul rate on the same machine: one square matmul of the same FLOPs (the BLAS's
    best) and the reference's own matmuls run bare (the ceiling for a step-by-step
@@ -36,23 +37,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 import lstm_ref  # noqa: E402
-from timing import SIZES, matmul_flops, median_time, problem  # noqa: E402
+from timing import SIZES, matmul_flops, median_time, paired_ratio, problem  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEMORY_SIZE = (8, 16, 32)  # batch, features, units of the long-sequence runs
 MEMORY_STEPS = (1_000, 10_000, 100_000)
 
 
-def keras_forward(batch, steps, features, units, repeats):
-    """Keras's float32 LSTM forward (return_sequences=True), eager and in tf.function."""
+def keras_forward(batch, steps, features, units, repeats, reference):
+    """Keras's float32 LSTM forward (return_sequences=True), eager and in tf.function: their
+    medians, and the tf.function's time over ``reference``'s timed back to back (paired)."""
     import keras
     import tensorflow as tf
 
     layer = keras.layers.LSTM(units, return_sequences=True)
     x = tf.random.stateless_uniform((batch, steps, features), (0, 0), -1, 1)
     compiled = tf.function(lambda x: layer(x))
-    return (median_time(lambda: layer(x).numpy(), repeats),
-            median_time(lambda: compiled(x).numpy(), repeats))
+    run = lambda: compiled(x).numpy()  # noqa: E731
+    return (median_time(lambda: layer(x).numpy(), repeats), median_time(run, repeats),
+            paired_ratio(reference, run, repeats))
 
 
 def torch_forward(batch, steps, features, units, repeats):
@@ -76,7 +79,8 @@ def forward_table(repeats, with_keras):
     print("1. forward, median seconds (keras: float32, TensorFlow backend, CPU; torch: "
           "float32 nn.LSTM, no autograd)")
     print(f"{'B, T, F, U':>18} {'ref64':>8} {'ref32':>8} {'keras eager':>11} {'keras fn':>9} "
-          f"{'torch':>8} {'eager / ref32':>13} {'fn / ref32':>10} {'torch / ref32':>13}")
+          f"{'torch':>8} {'eager / ref32':>13} {'fn / ref32':>10} {'paired':>6} "
+          f"{'torch / ref32':>13}")
     frameworks = {}
     for size in SIZES:
         w, x = problem(*size)
@@ -84,13 +88,15 @@ def forward_table(repeats, with_keras):
                for d in ("float64", "float32")]
         line = f"{str(size):>18} {ref[0]:>8.4f} {ref[1]:>8.4f}"
         if with_keras:
-            eager, function = keras_forward(*size, repeats)
+            eager, function, paired = keras_forward(
+                *size, repeats, lambda: lstm_ref.forward(x, w, dtype="float32"))
             torch_time = torch_forward(*size, repeats)
             frameworks[size] = {"keras fn": function, "torch": torch_time}
             torch_text = ("-", "-") if torch_time is None else (
                 f"{torch_time:.4f}", f"{torch_time / ref[1]:.2f}")
             line += (f" {eager:>11.4f} {function:>9.4f} {torch_text[0]:>8} "
-                     f"{eager / ref[1]:>13.2f} {function / ref[1]:>10.2f} {torch_text[1]:>13}")
+                     f"{eager / ref[1]:>13.2f} {function / ref[1]:>10.2f} {paired:>6.2f} "
+                     f"{torch_text[1]:>13}")
         print(line, flush=True)
     return frameworks
 

@@ -26,6 +26,22 @@ def median_time(fn, repeats):
     return float(np.median(times))
 
 
+def paired_ratio(fn_a, fn_b, repeats):
+    """The median over ``repeats`` rounds of time(fn_b) / time(fn_a), the two timed back to
+    back in each round (after one untimed warm-up of each): both see the same load, so the
+    ratio holds still where the machine's speed does not (medians taken apart swung 30%)."""
+    fn_a(), fn_b()
+    ratios = []
+    for _ in range(repeats):
+        times = []
+        for fn in (fn_a, fn_b):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        ratios.append(times[1] / times[0])
+    return float(np.median(ratios))
+
+
 def problem(batch, steps, features, units, seed=0):
     """Random weights (per gate, pre-activations of order 1) and inputs: ``(weights, x)``."""
     rng = np.random.default_rng(seed)
