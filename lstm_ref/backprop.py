@@ -38,7 +38,9 @@ from lstm_ref.checks import as_float_array
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.reference import _Cell, forward
 
-DTYPES = ("float64", "float32")
+# float64-perturbed: the float64 tolerance probes' format (lstm_ref.precision), not a dtype
+# a framework computes in.
+DTYPES = ("float64", "float32", "float64-perturbed")
 # The weights' gradient names, in LSTMWeights.arrays order.
 PARAMETERS = ("kernel", "recurrent_kernel", "bias", "peephole", "projection")
 
@@ -102,7 +104,9 @@ def gradients(x, weights, d_outputs=None, d_final_h=None, d_final_c=None, initia
             output only (Trace.last_output, return_sequences=False); None for zeros.
         d_final_h, d_final_c: dL/d of the returned states, (B, output_size) and (B, units), or None.
         dtype: "float64" (the reference) or "float32" (every operation in float32, as a
-            framework's backward pass computes: what tolerances are measured with).
+            framework's backward pass computes: what tolerances are measured with), or
+            "float64-perturbed" (the float64 probes: the forward's every operation and each
+            step's dz, dh and dc rounded by one ulp at random, lstm_ref.precision).
         groups: split the batch into this many equal blocks and return each block's weight
             gradients separately, stacked on a new first axis (the tolerance probes, run as
             one stacked batch, need one weight gradient per probe).
@@ -161,8 +165,11 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
         dz = dz_all[:, t]  # _step_backward writes dL/dz_t here
         dc_back, dc_total = _step_backward(cell, parts, c_prev[:, t], dh_new, dc_new, extra,
                                            groups, dz)
+        if fmt.emulated:  # a step's results rounded (the forward rounds every operation)
+            dz[...] = fmt.round(dz)
+            dc_back, dc_total = fmt.round(dc_back), fmt.round(dc_total)
         dh_all[:, t], dc_all[:, t] = dh_new, dc_total
-        dh_state = dz @ arrays["recurrent_kernel"].T
+        dh_state = fmt.round(dz @ arrays["recurrent_kernel"].T)
         dc_state = dc_back
         if mask is not None:
             dh_state, dc_state = dh_state + dh_pass, dc_state + dc_pass

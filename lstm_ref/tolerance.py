@@ -215,7 +215,7 @@ GRADIENTS = {
                "eps |dh| however small it is. 64 of 1000 cases leave float32's range in the "
                "forward pass (exponential activations): no gradient is compared there."),
     "float64": Tolerance(
-        "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64",
+        "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64-perturbed",
         relative_floor=True,
         reason="Keras 3.15 float64 layers on CPU (TensorFlow), bench/calibrate_gradients.py "
                "300 --max-time 60 --dtype float64 (gelu and leaky_relu left out, as for the "

@@ -191,6 +191,21 @@ def test_float32_run_is_close_to_float64():
         assert np.abs(getattr(g32, name) - value).max() < 1e-5 * np.abs(value).max(), name
 
 
+def test_float64_perturbed_run_departs_by_roundings_and_reproduces():
+    """The float64 probes' format: every step rounded by an ulp at random, so its gradients
+    differ from float64's in the last digits (not at all would mean no rounding reached
+    them), the same on every run."""
+    inputs, weight_args = make_case("everything")
+    w = lstm_ref.LSTMWeights(**weight_args)
+    exact, perturbed, again = (lstm_ref.gradients(weights=w, dtype=d, **inputs)
+                               for d in ("float64", "float64-perturbed", "float64-perturbed"))
+    for name in ("x", "kernel", "recurrent_kernel", "peephole", "projection"):
+        value = getattr(exact, name)
+        deviation = np.abs(getattr(perturbed, name) - value).max() / np.abs(value).max()
+        assert 0 < deviation < 1e-12, (name, deviation)
+        np.testing.assert_array_equal(getattr(again, name), getattr(perturbed, name))
+
+
 @pytest.mark.parametrize("argument, value, error, match", [
     ("d_outputs", np.zeros((2, 4, 4)), ShapeError, r"d_outputs must have shape \(batch, time, "
                                                    r"output_size\) = \(2, 5, 4\).*received shape \(2, 4, 4\)"),
