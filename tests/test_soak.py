@@ -510,6 +510,17 @@ def test_the_soak_check_fails_a_broken_layer():
     assert check_keras(config, "float32", records, cell=unbroken).passed
 
 
+def exponential_config(units, time, return_sequences, seed):
+    """A :func:`keras_configs` dict: one feature, one row, exponential activation, no options."""
+    return {"units": units, "features": 1, "batch": 1, "time": time,
+            "activation": "exponential", "recurrent_activation": "sigmoid",
+            "go_backwards": False, "use_bias": False, "implementation": 1, "unroll": False,
+            "return_sequences": return_sequences, "return_state": False,
+            "initial_state": False, "mask": None, "masked_row": False,
+            "zero_output_for_mask": False, "weight_std": 0.3, "seed": seed,
+            "execution": "eager"}
+
+
 @pytest.mark.keras
 def test_float64_exponential_case_the_soak_failed_falsely_passes():
     """The smallest case hypothesis shrank the float64 soak's one false failure to: h =
@@ -520,12 +531,8 @@ def test_float64_exponential_case_the_soak_failed_falsely_passes():
     keras = pytest.importorskip("keras")
     if keras.backend.backend() != "tensorflow":
         pytest.skip("seen on Keras's TensorFlow backend")
-    config = {"units": 1, "features": 1, "batch": 1, "time": 9, "activation": "exponential",
-              "recurrent_activation": "sigmoid", "go_backwards": False, "use_bias": False,
-              "implementation": 1, "unroll": False, "return_sequences": False,
-              "return_state": False, "initial_state": False, "mask": None, "masked_row": False,
-              "zero_output_for_mask": False, "weight_std": 0.3, "seed": 0, "execution": "eager"}
-    check_keras(config, "float64", [])
+    check_keras(exponential_config(units=1, time=9, return_sequences=False, seed=0), "float64",
+                [])
 
 
 @pytest.mark.keras
@@ -537,11 +544,7 @@ def test_float64_exponential_gradients_case_passes():
     keras = pytest.importorskip("keras")
     if keras.backend.backend() != "tensorflow":
         pytest.skip("gradients are taken with tf.GradientTape")
-    config = {"units": 4, "features": 1, "batch": 1, "time": 28, "activation": "exponential",
-              "recurrent_activation": "sigmoid", "go_backwards": False, "use_bias": False,
-              "implementation": 1, "unroll": False, "return_sequences": True,
-              "return_state": False, "initial_state": False, "mask": None, "masked_row": False,
-              "zero_output_for_mask": False, "weight_std": 0.3, "seed": 39, "execution": "eager"}
+    config = exponential_config(units=4, time=28, return_sequences=True, seed=39)
     rng = np.random.default_rng(config["seed"])
     layer = build_keras_layer(config, "float64", rng)
     x, state, mask = keras_inputs(config, rng)
