@@ -144,7 +144,10 @@ def grid_name(request):
 
 def _xdist_controller(config):
     """True in pytest-xdist's controlling process (-n N), which only hands out tests."""
-    return not XDIST_WORKER and getattr(config.option, "dist", "no") != "no"
+    # xdist's own test (xdist.plugin._is_distribution_mode): a --dist mode and workers to
+    # start; --dist alone runs the tests in this process.
+    return (not XDIST_WORKER and getattr(config.option, "dist", "no") != "no"
+            and bool(getattr(config.option, "tx", None)))
 
 
 def _version(distribution):
