@@ -112,7 +112,8 @@ FORMATS = {
 # Formats only the tolerance probes run in (lstm_ref.tolerance), not offered as a dtype.
 # float64 probes of a float64 layer compute what the reference computes, bit for bit, so they
 # see no rounding; this one rounds every operation's result by one ulp at random, as a
-# framework computing in another order does (Monte Carlo arithmetic, Parker 1997).
+# framework computing in another order does (Monte Carlo arithmetic, Parker 1997). Like any
+# format's rounding it also applies to the weights as the reference converts them.
 PROBE_FORMATS = {
     "float64-perturbed": Format("float64-perturbed", FLOAT64_EPS, F64, F64, perturb_float64,
                                 _identity),

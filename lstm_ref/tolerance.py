@@ -223,12 +223,12 @@ GRADIENTS = {
                "each backward step's dz, dh, dc rounded by an ulp at random): the scale needed "
                "over the floor 16 eps * scale_t + 4 eps |ref| is at most 1.5 over the first "
                "600 cases (99th percentile over 1000: 1; plain float64 probes, 300 cases: 3), "
-               "so 12 leaves a margin of 8; the worst passing case used 0.20 of its bound, the median 0.04; 42 of "
-               "1000 cases leave float64's range in the forward pass. One false failure: case "
-               "632 (log_softmax, tanh gates, gradients of 1e16-1e22), 36 times the bound, "
-               "the same with plain probes: Keras's rounding there is relative to terms larger "
-               "than the result, which no probe reproduces (tests/test_keras_gradients.py, "
-               "strict xfail). With only the inputs nudged, an exponential case failed 1.68x "
+               "so 12 leaves a margin of 8; the worst passing case used 0.20 of its bound, "
+               "the median 0.04; 42 of 1000 cases leave float64's range in the forward pass. "
+               "One false failure: case 632 (log_softmax, tanh gates, gradients of "
+               "1e16-1e22), 36 times the bound, the same with plain probes: Keras's rounding "
+               "there is relative to terms larger than the result, which these probes do not "
+               "reproduce (tests/test_keras_gradients.py, strict xfail). With only the inputs nudged, an exponential case failed 1.68x "
                "(tests/test_soak.py)."),
 }
 
