@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from lstm_ref import __version__, grid, run_outputs
-from lstm_ref.compare import TENSORS
+from lstm_ref.engine import TENSORS
 from lstm_ref.convert import LAYOUTS
 from lstm_ref.errors import LSTMRefError
 

@@ -36,3 +36,8 @@ class UnsupportedLayerError(LSTMRefError, TypeError):
 
 class FrameworkMissingError(LSTMRefError, ImportError):
     """An adapter's framework is not installed."""
+
+
+class InconclusiveError(LSTMRefError, AssertionError):
+    """An assertion whose comparison compared nothing in some tensor (every step past the
+    horizon, every element undetermined): not a pass. ``allow_inconclusive=True`` accepts it."""

@@ -16,7 +16,7 @@ Both files are plain data: the manifest is JSON and the arrays are read with
 ``np.load(allow_pickle=False)``, so a recording from elsewhere runs no code when read.
 
 The drift bound. Both versions are held to the same float64 reference: the recorded one
-within b_rec (the per-element bound of lstm_ref.compare.expectations, for the kernels it ran)
+within b_rec (the per-element bound of lstm_ref.engine.expectations, for the kernels it ran)
 and the installed one within b_now. By the triangle inequality two sound versions differ by
 at most b_rec + b_now elementwise (2 b_t when both ran the same kernels); a larger drift means
 at least one of them departs from the reference. A drift of 0 everywhere is bit-identity.
@@ -34,13 +34,14 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 
 import numpy as np
 
 from lstm_ref import grid as grids
 from lstm_ref import tolerance as tolerances
-from lstm_ref.compare import TENSORS, check_observation, expectations, run_reference
+from lstm_ref.engine import (TENSORS, Expectation, check_observation, check_tensors,
+                              observation_part)
 from lstm_ref.errors import LSTMRefError
 
 FORMAT = "lstm-ref-golden/1"
@@ -421,15 +422,18 @@ class TensorDrift:
     """How one tensor computed now departs from the recording.
 
     Attributes:
-        name: the tensor (lstm_ref.compare.TENSORS).
+        name: the tensor (lstm_ref.engine.TENSORS).
         steps: (S,) the processing steps it covers.
         max_drift: (S,) per step, max |now - recorded| over batch and units.
-        max_bound: (S,) per step, the largest element bound (b_rec + b_now); inf at steps the
-            probes' format cannot determine (past the tolerance's horizon), where no bound holds.
+        max_bound: (S,) per step, the largest element bound (b_rec + b_now) over the compared
+            elements; NaN at steps where nothing is compared (what the reference cannot
+            determine: past the tolerance's horizon, or not finite).
         identical: the same dtype and the same bytes as recorded.
         first_excess: the first element beyond its bound, or None.
-        worst_ratio: the largest drift / bound over the bounded steps.
+        worst_ratio: the largest drift / bound over the compared elements.
         problem: why the tensor could not be compared (shape changed, not returned), or None.
+        compared, size: how many of its elements were compared (what the reference cannot
+            determine is not), of how many.
     """
 
     name: str
@@ -440,6 +444,8 @@ class TensorDrift:
     first_excess: DriftExcess | None = None
     worst_ratio: float = 0.0
     problem: str | None = None
+    compared: int = 0
+    size: int = 0
 
     @property
     def passed(self):
@@ -454,7 +460,7 @@ class CaseResult:
         case_id: the case's id.
         file: its .npz file.
         drift: tensor name -> TensorDrift (against the recording).
-        report: the lstm_ref.compare.Report of the installed framework against the reference,
+        report: the lstm_ref.engine.Report of the installed framework against the reference,
             or None when the framework could not run the case.
         error: why the framework could not run the case, or None.
     """
@@ -482,7 +488,8 @@ class CaseResult:
 
     @property
     def max_drift(self):
-        values = [float(np.max(d.max_drift)) for d in self.drift.values() if d.max_drift.size]
+        values = [float(np.nanmax(d.max_drift)) for d in self.drift.values()
+                  if np.isfinite(d.max_drift).any()]
         return max(values, default=float("nan") if self.error else 0.0)
 
     @property
@@ -550,8 +557,8 @@ class GoldenResult:
         for c in self.failed:
             lines.append(f"FAILED {c.case_id}")
             lines.extend(c.describe_failure())
-        lines.append("drift bound: b_recorded + b_installed per element (lstm_ref.compare."
-                     "expectations; 2 b_t for the same kernels): beyond it, at least one of the "
+        lines.append("drift bound: b_recorded + b_installed per element (lstm_ref.golden."
+                     "drift_bounds; 2 b_t for the same kernels): beyond it, at least one of the "
                      "two versions departs from the reference")
         created = self.manifest.get("created")
         lines.append(f"recorded:  {_describe_environment(self.manifest)}"
@@ -663,7 +670,7 @@ def drift(observation, recorded, entry=None):
         name -> :class:`TensorDrift`, for every recorded tensor of TENSORS.
     """
     entry = entry or {}
-    bounds, compared = drift_bounds(observation, entry.get("layer_path", observation.layer_path))
+    bounds = drift_bounds(observation, entry.get("layer_path", observation.layer_path))
     result = {}
     for name in TENSORS:
         if name not in recorded:
@@ -671,75 +678,55 @@ def drift(observation, recorded, entry=None):
         listed = entry.get("arrays", {}).get(name, {})
         result[name] = _tensor_drift(name, observation.actual.get(name), recorded[name],
                                      listed.get("dtype", recorded[name].dtype.name),
-                                     bounds[name], compared)
+                                     bounds[name])
     return result
 
 
 def drift_bounds(observation, recorded_path=None):
     """The per-element bound on |now - recorded|, b_rec + b_now, for every tensor.
 
-    Both are lstm_ref.compare.expectations' bounds on the same reference (the recorded inputs
-    and weights): b_now with the tolerance of the kernels the installed layer ran, b_rec with
-    the tolerance of those the recording ran (``recorded_path``: None or "cudnn").
+    Both are the engine's bounds on the same reference (the recorded inputs and weights,
+    lstm_ref.engine): b_now with the tolerance of the kernels the installed layer ran,
+    b_rec with the tolerance of those the recording ran (``recorded_path``: None or
+    "cudnn"). Their status is the reference's: what it cannot determine is not compared.
 
     Returns:
-        ``(name -> Expectation whose bound is b_rec + b_now, compared_steps)``.
+        name -> Expectation (of the reference's values) whose bound is b_rec + b_now.
     """
-    tol = tolerances.lookup(observation.dtype)
-    reference, probe = run_reference(observation, tol)
-    sequences = np.ndim(observation.actual.get("output")) != 2
-    now, compared = expectations(reference, probe, tol, sequences,
-                                 _layer_tolerance(observation.dtype, observation.layer_path))
-    then, _ = expectations(reference, probe, tol, sequences,
-                           _layer_tolerance(observation.dtype, recorded_path))
-    for name, expectation in now.items():
-        expectation.bound = expectation.bound + then[name].bound
-    return now, compared
+    now = observation_part(observation)
+    then = replace(now, layer_tolerance=_layer_tolerance(observation.dtype, recorded_path))
+    expected, before = now.expectations(), then.expectations()
+    for name, expectation in expected.items():
+        expectation.bound = expectation.bound + before[name].bound
+    return expected
 
 
 def _layer_tolerance(dtype, layer_path):
     return None if layer_path is None else tolerances.lookup(dtype, layer_path)
 
 
-def _tensor_drift(name, now, recorded, recorded_dtype, expectation, compared):
-    """The TensorDrift of one tensor (see :func:`drift`)."""
+def _tensor_drift(name, now, recorded, recorded_dtype, expectation):
+    """The TensorDrift of one tensor (see :func:`drift`): the engine's comparison of the
+    installed values with the recorded ones, element by element."""
     steps = expectation.steps
     if now is None:
         return _unusable(name, steps, "recorded, but not returned by the installed framework")
     now = np.asarray(now)
-    identical = (np.asarray(now).dtype.name == recorded_dtype
-                 and _storable(now).tobytes() == recorded.tobytes()
-                 and now.shape == recorded.shape)
-    got, rec = (np.asarray(a, np.float64) for a in (now, recorded))
-    got, rec = (a[:, None, :] if a.ndim == 2 else a for a in (got, rec))
-    if got.shape != rec.shape:
+    identical = (now.dtype.name == recorded_dtype and now.shape == recorded.shape
+                 and _storable(now).tobytes() == recorded.tobytes())
+    rec = np.asarray(recorded, np.float64)
+    rec = rec[:, None, :] if rec.ndim == 2 else rec
+    if now.shape != np.shape(recorded) or rec.shape != expectation.values.shape:
         return _unusable(name, steps, f"shape {now.shape} now, {recorded.shape} recorded")
-    with np.errstate(invalid="ignore"):
-        diff = np.abs(got - rec)
-    # As the reference check: the same NaN or the same inf agree; NaN against a number does not.
-    agree = (np.isnan(got) & np.isnan(rec)) | (np.isinf(rec) & (got == rec))
-    diff = np.where(agree, 0.0, np.where(np.isnan(diff), np.inf, diff))
-    # Past the horizon no bound holds for either version, so none holds for their difference.
-    bound = np.where((steps < compared)[None, :, None], expectation.bound, np.inf)
-    with np.errstate(invalid="ignore"):  # inf / inf past the horizon: NaN, i.e. unbounded
-        ratio = np.nan_to_num(diff / bound, nan=0.0, posinf=np.inf)
-    return TensorDrift(name=name, steps=steps, max_drift=diff.max(axis=(0, 2)),
-                       max_bound=bound.max(axis=(0, 2)), identical=bool(identical),
-                       first_excess=_first_excess(name, steps, got, rec, diff, bound, ratio),
-                       worst_ratio=float(ratio.max()))
-
-
-def _first_excess(name, steps, got, rec, diff, bound, ratio):
-    """The DriftExcess at the first step with an element beyond its bound (within the step:
-    the largest drift / bound, as the reference check reports), or None."""
-    beyond = diff > bound
-    if not beyond.any():
-        return None
-    s = int(np.flatnonzero(beyond.any(axis=(0, 2)))[0])
-    in_step = np.where(beyond[:, s], ratio[:, s], -np.inf)
-    b, u = (int(i) for i in np.unravel_index(np.argmax(in_step), in_step.shape))
-    return DriftExcess(name, int(steps[s]), b, u, float(got[b, s, u]), float(rec[b, s, u]),
-                       float(diff[b, s, u]), float(bound[b, s, u]))
+    against = Expectation(rec, steps, expectation.bound, expectation.status, expectation.axes)
+    t = check_tensors({name: now}, {name: against}, None, len(steps)).tensors[name]
+    excess = t.first_failure
+    return TensorDrift(name=name, steps=steps, max_drift=t.max_abs, max_bound=t.max_bound,
+                       identical=bool(identical), worst_ratio=t.worst_ratio,
+                       compared=t.compared, size=t.size,
+                       first_excess=None if excess is None else DriftExcess(
+                           name, excess.step, excess.batch, excess.unit, excess.actual,
+                           excess.expected, excess.error, excess.bound))
 
 
 def _unusable(name, steps, problem):

@@ -9,14 +9,17 @@ of dh_t, dc_t and dx_t is the running max from step T-1 down to t:
 
     |framework - reference| <= max(A eps * scale_t, K * kappa_t * eps) + R eps * |reference|
 
-scale_t: the largest |reference| of dh, dc and dx from step T-1 down to t: rounding in a
-gradient is relative to the gradients it is computed from, not to its own, possibly
-cancelled, value. For what sums over steps (h0, c0, the weights) the floor is that rounding
-carried through the sum: A eps * (the largest adjoint) * reach, reach the sum of |what each
-dz_t is multiplied by| (lstm_ref.backprop.Gradients.reach). A gradient is only as determined as the forward pass: if the
-forward probes leave their horizon at any step, no gradient is compared; the gradient probes'
-own horizon ends the comparison of dh, dc, dx at that step and of everything accumulated
-below it (h0, c0, the weights).
+scale_t: per row, the largest |reference| of dh, dc and dx from step T-1 down to t:
+rounding in a gradient is relative to the gradients it is computed from, not to its own,
+possibly cancelled, value. For what sums over steps (h0, c0, the weights) the floor is that
+rounding carried through the sum: A eps * (the largest adjoint) * reach, reach the sum of
+|what each dz_t is multiplied by| (lstm_ref.backprop.Gradients.reach).
+
+Every row is judged on its own: kappa, scale and the horizons are per row. A gradient is
+only as determined as the forward pass: a row whose forward probes leave their horizon at
+any step has none of its gradients compared; a row's gradient probes' own horizon ends the
+comparison of its dh, dc, dx at that step and below, and of its dh0, dc0. The weights'
+gradients sum over every row: they are compared only when every row is determined.
 """
 
 from dataclasses import dataclass, field
@@ -25,8 +28,13 @@ import numpy as np
 
 from lstm_ref import precision
 from lstm_ref import tolerance as tolerances
-from lstm_ref.compare import ALL_STEPS, Expectation, check_expectations
 from lstm_ref.backprop import gradients
+from lstm_ref.engine import Expectation, check_tensors, nonfinite_reach
+from lstm_ref.report import ALL_STEPS, COMPARED, EXACT, FORWARD_UNDETERMINED
+
+__all__ = ["STEP_TENSORS", "TOTAL_TENSORS", "GradientObservation", "check_gradient_observation",
+           "probe_gradients", "forward_cuts", "gradient_expectations", "check_gradients",
+           "tainted_rows"]
 
 # Report tensors: per-step adjoints first (in the order failures are listed within a step),
 # then what accumulates over all steps. Each maps to its lstm_ref.backprop.Gradients field.
@@ -48,7 +56,7 @@ class GradientObservation:
         actual: tensor name (STEP_TENSORS, TOTAL_TENSORS) -> the framework's gradient; dh, dc
             (B, T, .) and dx (B, T, F) in processing order (dx reversed for go_backwards),
             the others shaped as lstm_ref.gradients returns them.
-        weights, x, initial_state, mask, options: as lstm_ref.compare.Observation (x in time
+        weights, x, initial_state, mask, options: as lstm_ref.engine.Observation (x in time
             order; options: go_backwards, zero_output_for_mask).
         upstream: the keyword arguments d_outputs, d_final_h, d_final_c of lstm_ref.gradients.
         dtype: the framework's compute dtype.
@@ -74,8 +82,27 @@ def check_gradient_observation(observation, tolerance=None):
     reference = gradients(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
                           **obs.upstream, **obs.options)
     probe = probe_gradients(obs, tol.probe)
-    return check(obs.actual, reference, probe, tol, forward_horizon(reference, probe),
-                 obs.options, obs.context)
+    go_backwards = obs.options.get("go_backwards", False)
+    reached = nonfinite_reach(obs.x, obs.initial_state, obs.mask, go_backwards)
+    cut = forward_cuts(reference, probe, reached)
+    return check_gradients(obs.actual, reference, probe, tol, cut, obs.options, obs.context,
+                           tainted_rows(obs))
+
+
+def tainted_rows(obs):
+    """(B,) booleans: the rows whose gradients a non-finite value reaches: one in x (masked
+    steps too: x_t multiplies dz_t in the kernel's gradient), the initial state or the
+    upstream gradients. Such a row's non-finite reference values are compared exactly."""
+    def bad(array):
+        if array is None:
+            return np.zeros(obs.x.shape[0], bool)
+        array = np.asarray(array, np.float64)
+        return ~np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+
+    rows = bad(obs.x)
+    for array in [*(obs.initial_state or ()), *obs.upstream.values()]:
+        rows |= bad(array)
+    return rows
 
 
 def probe_gradients(obs, dtype):
@@ -88,19 +115,35 @@ def probe_gradients(obs, dtype):
                      groups=tolerances.PROBES, **upstream, **obs.options)
 
 
-def forward_horizon(reference, probe):
-    """The first step the forward probes cannot determine (h or c), or None: from there no
-    gradient is determined either."""
-    steps = [tolerances.horizon_step(getattr(reference.forward, name),
-                                     getattr(probe.forward, name)) for name in ("h", "c")]
-    return min((s for s in steps if s is not None), default=None)
+def forward_cuts(reference, probe, reached=None):
+    """(B,) booleans: the rows whose forward pass the probes cannot determine at some step
+    (h or c, lstm_ref.tolerance.row_horizons): every gradient of such a row depends on it."""
+    batch, time = reference.forward.h.shape[:2]
+    cut = np.zeros(batch, bool)
+    for name in ("h", "c"):
+        first, _ = tolerances.row_horizons(getattr(reference.forward, name),
+                                           getattr(probe.forward, name), tainted=reached)
+        cut |= first < time
+    return cut
 
 
-def expectations(reference, probe, tol, go_backwards=False):
-    """name -> Expectation for every gradient the reference has, and the first step (from
-    the last down) the gradient probes cannot determine, or None."""
-    result, horizons = {}, []
+def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut=None,
+                          tainted=None):
+    """name -> Expectation for every gradient the reference has.
+
+    Args:
+        reference, probe: the float64 Gradients and the probes' (lstm_ref.backprop).
+        tol: the gradient entry (lstm_ref.tolerance.GRADIENTS).
+        go_backwards: dx is given in time order; it is compared in processing order.
+        forward_cut: None or (B,) booleans, the rows whose forward pass is not determined
+            (:func:`forward_cuts`): none of their gradients is compared.
+        tainted: None or (B,) booleans, the rows a non-finite input reaches
+            (:func:`tainted_rows`).
+    """
+    result = {}
     batch, time = reference.dh.shape[:2]
+    forward_cut = np.zeros(batch, bool) if forward_cut is None else np.asarray(forward_cut)
+    tainted = np.zeros(batch, bool) if tainted is None else np.asarray(tainted, bool)
     copies = tolerances.PROBES
     eps_probe = precision.get(tol.probe).eps
     back = lambda a: a[:, ::-1]  # noqa: E731 - kappa and scale run from the last step down
@@ -110,22 +153,40 @@ def expectations(reference, probe, tol, go_backwards=False):
         if attribute == "x" and go_backwards:  # dx in processing order, as dh and dc
             values, probed = values[:, ::-1], probed[:, ::-1]
         pairs[name] = values, probed
-    # One scale for the three: a framework's rounding in dc_t is relative to the gradient
-    # that reaches c_t through h_t (e.g. d tanh_shrink = 1 - (1 - tanh^2), as autodiff
-    # computes it, errs by eps |dh_t| however small the result), and dx_t inherits dc_t's.
-    scale = np.maximum.accumulate(np.max([np.abs(back(v)).max(axis=(0, 2))
-                                          for v, _ in pairs.values()], axis=0))[::-1]
+    # One scale for the three, per row: a framework's rounding in dc_t is relative to the
+    # gradient that reaches c_t through h_t (e.g. d tanh_shrink = 1 - (1 - tanh^2), as
+    # autodiff computes it, errs by eps |dh_t| however small the result), and dx_t inherits
+    # dc_t's. Non-finite values (compared exactly or not at all) take no part in it.
+    with np.errstate(invalid="ignore"):
+        sizes = [np.where(np.isfinite(v), np.abs(v), 0.0).max(axis=2) for v, _ in pairs.values()]
+    scale = np.maximum.accumulate(back(np.max(sizes, axis=0)), axis=1)[:, ::-1]  # (B, T)
+    # Each row's own gradient horizon (from the last step down) and forward determinacy.
+    cut_step = np.full(batch, -1)
+    cut_code = np.zeros(batch, np.uint8)
+    floor = back(tol.atol * np.maximum(scale, TINY))  # the bound's floor, from the last step
+    for values, probed in pairs.values():
+        first, code = tolerances.row_horizons(back(values), back(probed), tol.horizon,
+                                              np.broadcast_to(tainted[:, None], values.shape[:2]),
+                                              floor)
+        step = np.where(first < time, time - 1 - first, -1)  # processing step, cut at and below
+        take = step > cut_step
+        cut_step, cut_code = np.where(take, step, cut_step), np.where(take, code, cut_code)
+    steps = np.arange(time)
     for name, (values, probed) in pairs.items():
-        kappa = tolerances.conditioning(back(values), back(probed), eps_probe)[::-1]
-        step = tolerances.horizon_step(back(values), back(probed), tol.horizon)
-        if step is not None:
-            horizons.append(time - 1 - step)
+        kappa = tolerances.conditioning(back(values), back(probed), eps_probe)[:, ::-1]
         atol = np.maximum(tol.atol * np.maximum(scale, TINY), tol.scale * kappa * tol.eps)
-        result[name] = Expectation(values, np.arange(time), tol.element_bound(values, atol))
+        status = np.where(steps[None, :] <= cut_step[:, None], cut_code[:, None], COMPARED)
+        status = np.where(forward_cut[:, None], FORWARD_UNDETERMINED, status)
+        status = _exact(np.broadcast_to(status[:, :, None], values.shape), values, tainted)
+        result[name] = Expectation(values, steps, tol.element_bound(values, atol), status)
     # A gradient summed over steps (h0, c0, the weights) carries each dz_t's rounding, which
     # is relative to the adjoints' size (above), times what dz_t is multiplied by:
     # floor = A eps * (largest adjoint) * reach (lstm_ref.backprop.Gradients.reach).
-    adjoint = max(scale.max(initial=0.0), np.abs(reference.dz).max(initial=0.0), TINY)
+    with np.errstate(invalid="ignore"):
+        dz = np.where(np.isfinite(reference.dz), np.abs(reference.dz), 0.0)
+    adjoint = max(scale.max(initial=0.0), dz.max(initial=0.0), TINY)
+    row_status = np.where(forward_cut, FORWARD_UNDETERMINED,
+                          np.where(cut_step >= 0, cut_code, COMPARED)).astype(np.uint8)
     for name, attribute in TOTAL_TENSORS.items():
         values = getattr(reference, attribute)
         if values is None:
@@ -133,21 +194,38 @@ def expectations(reference, probe, tol, go_backwards=False):
         probed = getattr(probe, attribute)
         axes = ("batch", "unit")
         reach = np.broadcast_to(reference.reach[attribute], np.shape(values))
-        if attribute in ("h0", "c0"):
+        if attribute in ("h0", "c0"):  # per row: a row's initial state is its own
             probed = probed.reshape(copies, *values.shape)
-        else:  # a weight: (rows, columns), one per probe
+            status = np.broadcast_to(row_status[:, None], values.shape)
+            rows_tainted = tainted
+        else:  # a weight: (rows, columns), one per probe; it sums over every batch row
             axes = WEIGHT_AXES
             values, reach = np.atleast_2d(values), np.atleast_2d(reach)
             probed = probed.reshape(copies, *values.shape)
-        deviation = np.abs(probed - values).max() / eps_probe
+            status = np.full(values.shape, row_status.max(initial=COMPARED), np.uint8)
+            rows_tainted = np.full(values.shape[0], tainted.any())
+        with np.errstate(invalid="ignore", over="ignore"):
+            deviation = np.abs(probed - values)
+        deviation = np.where(np.isfinite(deviation), deviation, 0.0).max() / eps_probe
         floor = tol.atol * np.maximum(adjoint * reach, TINY)
-        bound = np.maximum(floor, tol.scale * deviation * tol.eps) + tol.rtol * np.abs(values)
+        with np.errstate(invalid="ignore"):
+            bound = (np.maximum(floor, tol.scale * deviation * tol.eps)
+                     + tol.rtol * np.where(np.isfinite(values), np.abs(values), np.nan))
+        status = _exact(np.asarray(status)[:, None, :], values[:, None, :], rows_tainted)
         result[name] = Expectation(values[:, None, :], np.array([ALL_STEPS]),
-                                   bound[:, None, :], axes)
-    return result, max(horizons, default=None)
+                                   bound[:, None, :], status, axes)
+    return result
 
 
-def check(actual, reference, probe, tol, forward_horizon=None, options=None, context=None):
+def _exact(status, values, tainted):
+    """EXACT where a tainted row's reference value is not finite (and nothing else says not
+    to compare it)."""
+    exact = ~np.isfinite(values) & np.asarray(tainted, bool).reshape(-1, *([1] * (values.ndim - 1)))
+    return np.where(exact & (status == COMPARED), EXACT, status).astype(np.uint8)
+
+
+def check_gradients(actual, reference, probe, tol, forward_cut=None, options=None,
+                    context=None, tainted=None):
     """Compare a framework's gradients with the reference: a Report, order "backward".
 
     Args:
@@ -155,26 +233,18 @@ def check(actual, reference, probe, tol, forward_horizon=None, options=None, con
         reference: the float64 lstm_ref.backprop.Gradients.
         probe: the probes' Gradients (lstm_ref.backprop.backward with groups=PROBES).
         tol: a Tolerance (lstm_ref.tolerance.GRADIENTS).
-        forward_horizon: the first step the forward probes cannot determine, or None.
+        forward_cut: None or (B,) booleans, the rows whose forward pass is not determined.
         options: go_backwards, zero_output_for_mask.
         context: shown in the summary.
+        tainted: None or (B,) booleans, the rows a non-finite input reaches.
     """
     options = options or {}
     time = reference.dh.shape[1]
     actual = {name: _as_reported(name, value) for name, value in actual.items()
               if value is not None}
-    if forward_horizon is not None:  # every gradient depends on every later forward step
-        return check_expectations({}, {}, tol, time, None, 0, context, order="backward")
-    expected, horizon = expectations(reference, probe, tol, options.get("go_backwards", False))
-    first = -1 if horizon is None else horizon  # steps above it are compared
-
-    def comparable(name, steps):
-        if name in STEP_TENSORS:
-            return steps > first
-        return np.full(steps.shape, horizon is None)
-
-    return check_expectations(actual, expected, tol, time, comparable, time - 1 - first,
-                              context, order="backward")
+    expected = gradient_expectations(reference, probe, tol, options.get("go_backwards", False),
+                                     forward_cut, tainted)
+    return check_tensors(actual, expected, tol, time, context, order="backward")
 
 
 def _as_reported(name, value):

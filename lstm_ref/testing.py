@@ -12,7 +12,7 @@ lists every check in pytest's summary.
 
 import numpy as np
 
-from lstm_ref.compare import assert_equivalent, assert_gradients_equivalent
+from lstm_ref.api import assert_equivalent, assert_gradients_equivalent
 from lstm_ref.errors import OptionError
 
 

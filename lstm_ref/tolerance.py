@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstm_ref import precision
+from lstm_ref import precision, report
 from lstm_ref.errors import OptionError
 
 PROBE_DTYPE = "float32"  # the probes' format unless an entry names another
@@ -89,7 +89,7 @@ class Tolerance:
         return precision.get(self.dtype).eps
 
     def step_atol(self, reference, probe):
-        """The absolute bound at each step (T,) for one (B, T, U) tensor.
+        """The absolute bound of every row at every step, (B, T), for one (B, T, U) tensor.
 
         Args:
             reference: the float64 reference's values of the tensor.
@@ -100,10 +100,12 @@ class Tolerance:
         return np.maximum(self.atol, self.scale * kappa * self.eps)
 
     def element_bound(self, values, step_atol):
-        """The bound of every element of (B, S, U) reference ``values``, given the (S,) absolute
-        bound of each step: step_atol + rtol * |value| (non-finite values: compared exactly)."""
-        magnitude = np.where(np.isfinite(values), np.abs(values), 0.0)
-        return step_atol[None, :, None] + self.rtol * magnitude
+        """The bound of every element of (B, S, U) reference ``values``, given the (B, S)
+        absolute bound of each row at each step: step_atol + rtol * |value| (a non-finite
+        value is compared exactly or not at all, lstm_ref.engine: its bound is NaN)."""
+        with np.errstate(invalid="ignore"):
+            magnitude = np.where(np.isfinite(values), np.abs(values), np.nan)
+        return np.asarray(step_atol)[:, :, None] + self.rtol * magnitude
 
     def describe(self):
         floor = f"{self.atol:.1e}" + (" * scale_t" if self.relative_floor else "")
@@ -234,8 +236,9 @@ GRADIENTS = {
 
 
 def conditioning(reference, probe, eps=EPS32):
-    """kappa_t (T,): the probes' largest deviation from the reference up to step t, in ``eps``
-    (the eps of the probes' format).
+    """kappa (B, T): for every row, the probes' largest deviation from the reference up to
+    step t, in ``eps`` (the eps of the probes' format). Each row's from its own elements:
+    rows are independent sequences, so nothing in another row widens or shrinks it.
 
     Args:
         reference: (B, T, U) float64 values of one tensor.
@@ -244,13 +247,14 @@ def conditioning(reference, probe, eps=EPS32):
         eps: the eps of the format the probes ran in.
     """
     if probe is None:
-        return np.zeros(reference.shape[1])
-    with np.errstate(invalid="ignore"):  # inf - inf: NaN, dropped next
+        return np.zeros(reference.shape[:2])
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, dropped next
         diff = np.abs(probe.reshape(-1, *reference.shape).astype(np.float64) - reference)
-    # NaN/inf positions are compared exactly, so they say nothing about conditioning.
+    # Non-finite positions are compared exactly or not at all (lstm_ref.engine): they say
+    # nothing about conditioning.
     diff = np.where(np.isfinite(diff), diff, 0.0)
     with np.errstate(over="ignore"):  # values near float64's max: inf, past the horizon anyway
-        return np.maximum.accumulate(diff.max(axis=(0, 1, 3))) / eps
+        return np.maximum.accumulate(diff.max(axis=(0, 3)), axis=1) / eps
 
 
 def probe_batch(x, initial_state, mask, dtype=PROBE_DTYPE):
@@ -289,31 +293,57 @@ def probe_batch(x, initial_state, mask, dtype=PROBE_DTYPE):
 OVERFLOW_MARGIN = 16.0
 
 
-def horizon_step(reference, probe, horizon=HORIZON):
-    """The first step the probes' arithmetic cannot determine, or None.
+def row_horizons(reference, probe, horizon=HORIZON, tainted=None, floor=0.0):
+    """For every row, the first step its values cannot be determined from, and why.
 
-    That is the first step where the values leave the format's range (a probe is
-    non-finite while the reference is finite, or the float64 reference itself overflows to
-    +-inf: what a float64 layer returns there, inf or NaN, is then as undetermined; or a
-    probe comes within OVERFLOW_MARGIN of the format's largest number), or where
-    the probes stray from the reference by more than ``horizon`` of the step's largest
-    |reference| (for float32, HORIZON: rounding amplified until float32 keeps fewer than
-    three significant digits, a chaotic case past its predictability horizon). A NaN in the
-    reference (a NaN input, propagated) is compared exactly, as any value.
+    A row's step is undetermined when the float64 reference there is not finite although
+    nothing non-finite reaches it from the inputs (``tainted``: an overflow, 0 * inf), or
+    past the horizon of the probes' format: a probe is non-finite while the reference is
+    finite, or comes within OVERFLOW_MARGIN of the format's largest number (the values leave
+    the format's range), or the probes stray from the reference by more than ``horizon`` of
+    the row's largest |reference| at that step (for float32, HORIZON: rounding amplified
+    until float32 keeps fewer than three significant digits, a chaotic case past its
+    predictability horizon) and by more than ``floor``: a deviation within the bound's own
+    absolute floor leaves the values determined to within that floor (a row whose values all
+    underflow the format is not undetermined for it). Everything later in the row depends on
+    that step: it is cut from there. Each row is judged on its own elements only.
+
+    Args:
+        reference: (B, T, U) float64 values of one tensor, in processing order.
+        probe: (PROBES * B, T, U) from the stacked probe run, or None (no horizon).
+        horizon: the entry's horizon.
+        tainted: None or (B, T) booleans: the steps a non-finite input reaches (see
+            lstm_ref.engine.nonfinite_reach); a non-finite reference there is what the
+            inputs make it, compared exactly.
+        floor: a scalar or (B, T): deviations up to it never cut (the entry's absolute floor).
+
+    Returns:
+        ``(cut, code)``: (B,) int arrays, the first undetermined step of each row (T where
+        none) and its lstm_ref.report status code (HORIZON or UNDETERMINED; 0 where none).
     """
-    if probe is None:
-        return None
-    limit = np.finfo(probe.dtype).max / OVERFLOW_MARGIN
-    probe = probe.reshape(-1, *reference.shape).astype(np.float64)
-    with np.errstate(invalid="ignore"):  # NaN > limit: False
-        near_max = (np.abs(probe) > limit).any(axis=(0, 1, 3))
-    overflow = ((~np.isfinite(probe) & np.isfinite(reference)).any(axis=(0, 1, 3))
-                | np.isinf(reference).any(axis=(0, 2)) | near_max)
-    with np.errstate(invalid="ignore"):
-        deviation = np.nan_to_num(np.abs(probe - reference), posinf=0.0).max(axis=(0, 1, 3))
-        scale = np.nan_to_num(np.abs(reference), posinf=0.0).max(axis=(0, 2))
-    steps = np.flatnonzero(overflow | (deviation > horizon * scale))
-    return int(steps[0]) if steps.size else None
+    batch, time = reference.shape[:2]
+    reached = np.zeros((batch, time), bool) if tainted is None else np.asarray(tainted, bool)
+    undetermined = (~np.isfinite(reference)).any(axis=2) & ~reached
+    past = np.zeros((batch, time), bool)
+    if probe is not None:
+        limit = np.finfo(probe.dtype).max / OVERFLOW_MARGIN
+        probe = probe.reshape(-1, *reference.shape).astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN > limit: False
+            near_max = (np.abs(probe) > limit).any(axis=(0, 3))
+            left = (~np.isfinite(probe) & np.isfinite(reference)).any(axis=(0, 3))
+            deviation = np.abs(probe - reference)
+            deviation = np.where(np.isfinite(deviation), deviation, 0.0).max(axis=(0, 3))
+            scale = np.where(np.isfinite(reference), np.abs(reference), 0.0).max(axis=2)
+        past = near_max | left | (deviation > np.maximum(horizon * scale, floor))
+    cut = np.full(batch, time)
+    code = np.zeros(batch, np.uint8)
+    for flags, status in ((past, report.HORIZON), (undetermined, report.UNDETERMINED)):
+        first = np.where(flags.any(axis=1), flags.argmax(axis=1), time)
+        # The earlier cause names the cut; at the same step, an undetermined reference.
+        take = first <= cut if status == report.UNDETERMINED else first < cut
+        take &= first < time
+        cut, code = np.where(take, first, cut), np.where(take, status, code)
+    return cut, code
 
 
 def _nudge(array, rng, eps):

@@ -1,14 +1,14 @@
 """Sensitivity, without a framework: deliberately wrong LSTMs, built from the reference's own
 pieces the way real bugs arise (a converter that mixes gate blocks, a bias not loaded, a
 recurrent term lost, states returned in the wrong order, a drift in c), run in float32 like a
-framework. compare.check must flag each, at the first step where it shows."""
+framework. the engine must flag each, at the first step where it shows."""
 
 import numpy as np
 import pytest
 
 import lstm_ref
 from lstm_ref import tolerance
-from lstm_ref.compare import check
+from lstm_ref.engine import check_trace
 from lstm_ref.grid import Case
 from lstm_ref.layouts import join_gates, split_gates
 
@@ -72,7 +72,7 @@ def run_broken(case, bug):
     exact = lstm_ref.forward(x, w, initial_state=state, go_backwards=case.go_backwards)
     px, ps, _ = tolerance.probe_batch(x, state, None)
     probe = lstm_ref.forward(px, w, initial_state=ps, go_backwards=case.go_backwards, dtype="float32")
-    return check(actual, exact, probe, tolerance.lookup("float32"))
+    return check_trace(actual, exact, probe, tolerance.lookup("float32"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

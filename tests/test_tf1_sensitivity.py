@@ -14,7 +14,7 @@ pytest.importorskip("tf_keras")
 
 import lstm_ref  # noqa: E402
 from lstm_ref.adapters import tf1  # noqa: E402
-from lstm_ref.compare import check_observation  # noqa: E402
+from lstm_ref.engine import check_observation  # noqa: E402
 from lstm_ref.errors import ShapeError  # noqa: E402
 from lstm_ref.grid_tf1 import TF1Case, build_cell  # noqa: E402
 

@@ -127,7 +127,7 @@ def test_models_and_masking(rng):
 
 
 def test_stateful_layer_advances_once_per_compare(rng):
-    from lstm_ref.compare import Observation, check_observation
+    from lstm_ref.engine import Observation, check_observation
 
     layer = built(layers.LSTM(U, stateful=True, return_sequences=True), rng)
     x = rng.uniform(-1, 1, (B, 2 * T, F)).astype("float32")

@@ -7,7 +7,7 @@ import numpy as np
 
 from lstm_ref.adapters import keras_execution, require
 from lstm_ref.checks import as_float_array, as_mask
-from lstm_ref.compare import Observation
+from lstm_ref.engine import Observation
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.reference import forward
 from lstm_ref.weights import LSTMWeights
@@ -188,7 +188,7 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, execution="
     """Step-by-step comparison of a Keras LSTM, RNN(LSTMCell) or Bidirectional: a Report.
     ``execution`` picks how the whole layer is run (lstm_ref.adapters.keras_execution)."""
     from lstm_ref.adapters import keras_model, keras_stacked
-    from lstm_ref.compare import check_observation
+    from lstm_ref.engine import check_observation
 
     keras = keras_of(layer)
     if keras_model.is_model(keras, layer):
@@ -363,7 +363,7 @@ def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
     """Build the case's layer and compare it with the reference; the Report's context names
     the case and its seed, so a failure reproduces alone. ``execution`` None runs the layer
     by keras_execution.fast_execution (a tf.function on TensorFlow)."""
-    from lstm_ref.compare import check_observation
+    from lstm_ref.engine import check_observation
 
     layer = build_case_layer(case, dtype=dtype, cell=cell, **layer_options)
     if execution is None:

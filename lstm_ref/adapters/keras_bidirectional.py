@@ -9,9 +9,8 @@ zero_output_for_mask to return_sequences.
 
 import numpy as np
 
-from lstm_ref.compare import Expectation, check_expectations, expectations, run_reference
+from lstm_ref.engine import Expectation, compare_parts, observation_part
 from lstm_ref.errors import ShapeError
-from lstm_ref.tolerance import lookup
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
@@ -106,72 +105,53 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     # stateful layer's carried state is put back in between, so it advances once, as in the
     # user's own call.
     carried = keras_adapter.carried_states(layer)
-    tol = tolerance or lookup(layer.compute_dtype)
     forward_state, backward_state = split_states(initial_state)
-    expected, limits, merged_parts = {}, {}, {}
     context = {"layer": f"Bidirectional(merge_mode={layer.merge_mode!r}, return_sequences="
                         f"{layer.return_sequences}, return_state={layer.return_state})",
                "steps": "output and forward.*: time order; backward.*: the backward layer's "
                         "processing order (time reversed)"}
-    actual = {}
+    parts = []
     for prefix, sub, state in (("forward", layer.forward_layer, forward_state),
                                ("backward", layer.backward_layer, backward_state)):
         obs = keras_adapter.observe(sub, x, initial_state=state, mask=mask)
-        reference, probe = run_reference(obs, tol)
-        layer_tol = None
-        if obs.layer_path and tolerance is None:  # cuDNN ran the layer: its outputs, its entry
-            layer_tol = lookup(layer.compute_dtype, obs.layer_path)
-            context[f"tolerance of the {prefix} layer's {obs.layer_path} outputs"] = layer_tol.describe()
-        sub_expected, limits[prefix] = expectations(reference, probe, tol, layer.return_sequences,
-                                                    layer_tol)
-        for name in ("h", "c", "output", "state_h", "state_c"):
-            expected[f"{prefix}.{name}"] = sub_expected[name]
+        part = observation_part(obs, tolerance, prefix)
         # The stepped cell and the direction's own call; the states come from the
         # Bidirectional's call below.
-        for name in ("h", "c", "output"):
-            actual[f"{prefix}.{name}"] = obs.actual[name]
-        merged_parts[prefix] = sub_expected["output"]
+        part.actual = {name: obs.actual[name] for name in ("h", "c", "output")}
+        part.return_sequences = layer.return_sequences
+        if part.layer_tolerance is not None:  # cuDNN ran the layer: its outputs, its entry
+            context[f"tolerance of the {prefix} layer's {obs.layer_path} outputs"] = \
+                part.layer_tolerance.describe()
+        parts.append(part)
         context[f"{prefix} layer"] = obs.context["layer"]
         context.setdefault("versions", obs.context["versions"])
     keras_adapter.restore_states(carried)
     result = layer(obs.x, initial_state=call_states(keras, initial_state), mask=mask,
                    training=False)
-    result = [keras.ops.convert_to_numpy(r) for r in (result if isinstance(result, (tuple, list)) else [result])]
+    result = [keras.ops.convert_to_numpy(r)
+              for r in (result if isinstance(result, (tuple, list)) else [result])]
     outputs = result[:2] if layer.merge_mode is None else result[:1]
     if layer.return_state:
-        for name, value in zip(("forward.state_h", "forward.state_c", "backward.state_h",
-                                "backward.state_c"), result[len(outputs):]):
-            actual[name] = value
-    expected.update(_merged(layer, merged_parts, tol))
+        states = result[len(outputs):]
+        for part, (state_h, state_c) in zip(parts, (states[:2], states[2:])):
+            part.actual.update(state_h=state_h, state_c=state_c)
     names = ["output"] if layer.merge_mode is not None else ["output[0]", "output[1]"]
-    actual.update(zip(names, outputs))
-    order = [n for n in expected if not n.endswith(("state_h", "state_c"))]
-    order += [n for n in expected if n.endswith(("state_h", "state_c"))]
-    expected = {n: expected[n] for n in order}
-    time = x.shape[1]
-
-    def comparable(name, steps):
-        if name.startswith(("forward.", "backward.")):
-            return steps < limits[name.split(".")[0]]
-        # The merged output, in time order: step t is the forward layer's step t and the
-        # backward layer's step T - 1 - t (the last output is both layers' last step).
-        backward_steps = steps if not layer.return_sequences else time - 1 - steps
-        return (steps < limits["forward"]) & (backward_steps < limits["backward"])
-
-    return check_expectations(actual, expected, tol, time, comparable,
-                              min(limits.values()), context)
+    tol = parts[0].tolerance
+    return compare_parts(parts, lambda expected: _merged(layer, expected, tol),
+                         dict(zip(names, outputs)), context)
 
 
-def _merged(layer, parts, tol):
+def _merged(layer, expected, tol):
     """The Expectation of the merged output(s), from each direction's output Expectation."""
-    forward, backward = parts["forward"], parts["backward"]
-    y, bound = forward.values, forward.bound
-    y_rev, bound_rev = backward.values, backward.bound
+    forward, backward = expected[0]["output"], expected[1]["output"]
     if layer.return_sequences:  # Keras flips the backward sequence back to time order
-        y_rev, bound_rev = y_rev[:, ::-1], bound_rev[:, ::-1]
+        backward = backward.flipped()
     if layer.merge_mode is None:
-        return {"output[0]": Expectation(y, forward.steps, bound),
-                "output[1]": Expectation(y_rev, forward.steps, bound_rev)}
-    return {"output": Expectation(merge(layer.merge_mode, y, y_rev), forward.steps,
-                                  merge_bound(layer.merge_mode, y, y_rev, bound, bound_rev,
-                                              tol.eps))}
+        return {"output[0]": forward, "output[1]": backward}
+    if layer.merge_mode == "concat":
+        return {"output": Expectation.concatenate([forward, backward])}
+    y, y_rev = forward.values, backward.values
+    return {"output": forward.derived(
+        merge(layer.merge_mode, y, y_rev),
+        merge_bound(layer.merge_mode, y, y_rev, forward.bound, backward.bound, tol.eps),
+        backward)}

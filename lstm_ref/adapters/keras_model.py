@@ -11,9 +11,10 @@ model's twin, the bound measured on the whole chain's float32 probes.
 import numpy as np
 
 from lstm_ref.checks import as_float_array
-from lstm_ref.compare import Expectation, check_expectations, combine
+from lstm_ref.engine import (check_tensors, combine, nonfinite_reach,
+                              sequence_expectation)
 from lstm_ref.errors import UnsupportedLayerError
-from lstm_ref.tolerance import horizon_step, lookup, probe_batch
+from lstm_ref.tolerance import lookup, probe_batch, row_horizons
 
 
 def is_model(keras, obj):
@@ -153,20 +154,22 @@ def _end_to_end(keras, model, twin, x, tol):
     probe_x, _, _ = probe_batch(x, None, None, tol.probe)
     probes = _as_list(twin(probe_x, dtype=tol.probe))
     got = _as_list(model(x, training=False))
-    expected, actual, limits = {}, {}, [x.shape[1]]
+    reached = nonfinite_reach(x) if x.dtype.kind == "f" else None
+    expected, actual = {}, {}
     for index, (ref, probe, value) in enumerate(zip(reference, probes, got)):
         name = "output" if len(reference) == 1 else f"output[{index}]"
-        steps = np.arange(x.shape[1]) if ref.ndim == 3 else np.array([x.shape[1] - 1])
-        ref3 = ref if ref.ndim == 3 else ref[:, None, :]
-        probe3 = probe if probe.ndim == 3 else probe[:, None, :]
-        limit = horizon_step(ref3, probe3, tol.horizon)
-        limits.append(x.shape[1] if limit is None else int(steps[limit]))
-        expected[name] = Expectation(ref3, steps,
-                                     tol.element_bound(ref3, tol.step_atol(ref3, probe3)))
+        if ref.ndim == 3:
+            cut, code = row_horizons(ref, probe, tol.horizon, reached, tol.atol)
+            expected[name] = sequence_expectation(ref, probe, tol, cut, code, reached)
+        else:  # the last step only: determined as that step is
+            last = None if reached is None else reached[:, -1:]
+            cut, code = row_horizons(ref[:, None], probe[:, None], tol.horizon, last,
+                                     tol.atol)
+            expected[name] = sequence_expectation(ref[:, None], probe[:, None], tol, cut, code,
+                                                  last)
+            expected[name].steps = np.array([x.shape[1] - 1])
         actual[name] = keras.ops.convert_to_numpy(value)
-    compared = min(limits)
-    return check_expectations(actual, expected, tol, x.shape[1], lambda n, s: s < compared,
-                              compared)
+    return check_tensors(actual, expected, tol, x.shape[1])
 
 
 def _on_cudnn(keras, layer):

@@ -11,7 +11,7 @@ States are nested as Keras nests them: [[h_0, c_0], [h_1, c_1], ...].
 import numpy as np
 
 from lstm_ref.checks import as_float_array, as_mask
-from lstm_ref.compare import check_expectations, expectations
+from lstm_ref.engine import Part, compare_parts, stack_reach
 from lstm_ref.errors import ShapeError, UnsupportedLayerError
 from lstm_ref.reference import forward
 from lstm_ref.tolerance import lookup, probe_batch
@@ -97,30 +97,30 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     tol = tolerance or lookup(dtype)
     reference = twin.run(x, initial_state, mask)  # validates before the framework runs
     flat = None if initial_state is None else [s for pair in initial_state for s in pair]
-    px, pflat, pmask = probe_batch(x, flat, None if mask is None else as_mask(mask, *x.shape[:2]),
-                                   tol.probe)
+    checked_mask = None if mask is None else as_mask(mask, *x.shape[:2])
+    px, pflat, pmask = probe_batch(x, flat, checked_mask, tol.probe)
     pstates = None if pflat is None else [pflat[i:i + 2] for i in range(0, len(pflat), 2)]
     probes = twin.run(px, pstates, pmask, dtype=tol.probe)
     steps = _step_cells(keras, layer.cell.cells, x, initial_state, mask, layer.go_backwards)
     result = keras_execution.call(keras, layer, x, initial_state, mask)
-    expected, actual, limits = {}, {}, []
-    for index, (ref, probe, (h, c)) in enumerate(zip(reference, probes, steps)):
-        cell_expected, limit = expectations(ref, probe, tol, layer.return_sequences)
-        limits.append(limit)
-        last = index == len(reference) - 1
-        names = ("h", "c", "output", "state_h", "state_c") if last else ("h", "c", "state_h", "state_c")
-        for name in names:
-            key = "output" if name == "output" else f"cell{index}.{name}"
-            expected[key] = cell_expected[name]
-        actual[f"cell{index}.h"], actual[f"cell{index}.c"] = h, c
+    # Every cell runs forward over the processing order (the input reversed once).
+    ordered = x[:, ::-1] if layer.go_backwards else x
+    ordered_mask = None if checked_mask is None or not layer.go_backwards else checked_mask[:, ::-1]
+    reach = stack_reach(ordered, [1] * len(reference), initial_state,
+                        checked_mask if not layer.go_backwards else ordered_mask)
     output = result[0] if layer.return_state else result
-    actual["output"] = output
-    if layer.return_state:
-        for index, (state_h, state_c) in enumerate(result[1:]):
-            actual[f"cell{index}.state_h"], actual[f"cell{index}.state_c"] = state_h, state_c
-    compared = min(limits)
-    return check_expectations(actual, expected, tol, x.shape[1],
-                              lambda name, s: s < compared, compared, twin.config)
+    parts = []
+    for index, (ref, probe, (h, c)) in enumerate(zip(reference, probes, steps)):
+        last = index == len(reference) - 1
+        actual = {"h": h, "c": c}
+        if last:
+            actual["output"] = output
+        if layer.return_state:
+            actual["state_h"], actual["state_c"] = result[1 + index]
+        parts.append(Part(actual=actual, reference=ref, probe=probe, tolerance=tol,
+                          prefix=f"cell{index}", return_sequences=layer.return_sequences,
+                          tainted=reach[index][0], names={"output": "output"}))
+    return compare_parts(parts, context=twin.config)
 
 
 def _step_cells(keras, cells, x, initial_state, mask, go_backwards):

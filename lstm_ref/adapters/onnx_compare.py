@@ -20,8 +20,7 @@ import numpy as np
 from lstm_ref.adapters import onnx_graph, require
 from lstm_ref.adapters.onnx import (DIRECTION_NAMES, WEIGHT_INPUTS, OnnxLSTMTwin,
                                     lengths_from_mask)
-from lstm_ref.compare import (Expectation, Observation, check_expectations, expectations,
-                              run_reference)
+from lstm_ref.engine import Expectation, Observation, compare_parts, observation_part
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.tolerance import lookup
 
@@ -219,49 +218,40 @@ def check(observation, tolerance=None):
     twin, inputs = obs.twin, obs.inputs
     dtype = twin.node.dtype
     tol = tolerance or lookup(dtype)
-    batch, time, _ = inputs.x.shape
-    expected, limits, parts = {}, [], []
+    time = inputs.x.shape[1]
+    parts = []
     for d, name in enumerate(twin.directions):
-        sub = Observation(actual={}, weights=obs.weights[d], x=inputs.x.astype(dtype),
+        sub = Observation(actual={"h": obs.actual.get(f"{name}.h"),
+                                  "c": obs.actual.get(f"{name}.c")},
+                          weights=obs.weights[d], x=inputs.x.astype(dtype),
                           initial_state=inputs.states[d], mask=inputs.mask,
                           options={"go_backwards": twin.backwards(d),
                                    "zero_output_for_mask": True}, dtype=dtype.name)
-        reference, probe = run_reference(sub, tol)
-        sub_expected, limit = expectations(reference, probe, tol)
-        limits.append(limit)
-        expected[f"{name}.h"], expected[f"{name}.c"] = sub_expected["h"], sub_expected["c"]
-        parts.append(sub_expected)
-    # Y, Y_h, Y_c: the twin's own assembly, of the values and of their bounds alike.
-    assembled = {}
-    for field in ("values", "bound"):
-        outputs = [getattr(p["output"], field) for p in parts]
-        finals = [[getattr(p[key], field)[:, 0] for p in parts] for key in ("state_h", "state_c")]
-        # (The bounds keep their size where onnxruntime writes exact zeros: rows of length 0.)
-        assembled[field] = twin.assemble(outputs, *finals,
-                                         inputs.lens if field == "values" else None)
-    last = np.array([time - 1])
-    for index, key in enumerate(onnx_graph.OUTPUTS):
-        states = key != "Y"
-        expected[key] = Expectation(to_steps(assembled["values"][index], twin.layout, states),
-                                    last if states else np.arange(time),
-                                    to_steps(assembled["bound"][index], twin.layout, states))
-    actual = {k: v for k, v in obs.actual.items() if k not in onnx_graph.OUTPUTS}
-    actual.update({k: to_steps(obs.actual[k], twin.layout, k != "Y") for k in onnx_graph.OUTPUTS
-                   if obs.actual.get(k) is not None})
-    names = list(twin.directions)
+        parts.append(observation_part(sub, tol, prefix=name))
 
-    def comparable(name, steps):
-        if "." in name:
-            return steps < limits[names.index(name.split(".")[0])]
-        ok = np.ones(steps.shape, bool)
-        for d in range(len(names)):
-            processing = time - 1 - steps if (name == "Y" and twin.backwards(d)) else steps
-            if name != "Y":  # Y_h, Y_c: the last step of every direction
-                processing = np.full(steps.shape, time - 1)
-            ok &= processing < limits[d]
-        return ok
+    def derived(expected):
+        # Y, Y_h, Y_c: the twin's own assembly, of the values, their bounds and their status.
+        assembled = {}
+        for field in ("values", "bound", "status"):
+            outputs = [getattr(e["output"], field) for e in expected]
+            finals = [[getattr(e[key], field)[:, 0] for e in expected]
+                      for key in ("state_h", "state_c")]
+            # (Bounds and status keep theirs where onnxruntime writes exact zeros: rows of
+            # length 0.)
+            assembled[field] = twin.assemble(outputs, *finals,
+                                             inputs.lens if field == "values" else None)
+        last = np.array([time - 1])
+        result = {}
+        for index, key in enumerate(onnx_graph.OUTPUTS):
+            states = key != "Y"
+            shaped = {f: to_steps(assembled[f][index], twin.layout, states) for f in assembled}
+            result[key] = Expectation(shaped["values"], last if states else np.arange(time),
+                                      shaped["bound"], shaped["status"].astype(np.uint8))
+        return result
 
-    return check_expectations(actual, expected, tol, time, comparable, min(limits), obs.context)
+    derived_actual = {k: to_steps(obs.actual[k], twin.layout, k != "Y")
+                      for k in onnx_graph.OUTPUTS if obs.actual.get(k) is not None}
+    return compare_parts(parts, derived, derived_actual, obs.context, time=time)
 
 
 def compare(layer, x, initial_state=None, mask=None, tolerance=None, node=None,
@@ -286,7 +276,7 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, node=None,
     as constants are used.
 
     Returns:
-        A :class:`~lstm_ref.compare.Report`.
+        A :class:`~lstm_ref.engine.Report`.
     """
     observation = observe(onnx_graph.load(layer), x, initial_state, mask, sequence_lens, twin,
                           node, semantics, **weights)
@@ -308,7 +298,7 @@ def check_outputs(twin, x, outputs, initial_state=None, sequence_lens=None, tole
         context: extra lines for the Report.
 
     Returns:
-        A :class:`~lstm_ref.compare.Report`.
+        A :class:`~lstm_ref.engine.Report`.
     """
     _check_weight_names(weights)
     initial_h, initial_c = _split_state(initial_state)

@@ -46,7 +46,7 @@ import numpy as np
 from lstm_ref import layouts
 from lstm_ref.adapters import require
 from lstm_ref.checks import as_float_array, as_mask, check_size, describe as describe_value
-from lstm_ref.compare import Observation, check_observation
+from lstm_ref.engine import Observation, check_observation
 from lstm_ref.errors import DTypeError, OptionError, ShapeError, UnsupportedLayerError, \
     ValueRangeError
 from lstm_ref.reference import forward, step
@@ -339,7 +339,7 @@ def compare(cell, x, initial_state=None, mask=None, tolerance=None, sequence_len
         execution: how the whole sequence runs (see the module docstring).
 
     Returns:
-        A :class:`lstm_ref.compare.Report`: h, c (the cell stepped eagerly, ``cell(x_t,
+        A :class:`lstm_ref.engine.Report`: h, c (the cell stepped eagerly, ``cell(x_t,
         state)``, at every step), output (the whole run's outputs), state_h, state_c (its final
         state).
     """

@@ -222,7 +222,7 @@ def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
     (keras_execution.fast_execution)."""
     from lstm_ref.adapters import keras_execution
     from lstm_ref.adapters.keras import keras_of, observe
-    from lstm_ref.compare import check_observation
+    from lstm_ref.engine import check_observation
 
     layer = build_case_layer(case, dtype=dtype, cell=cell, **layer_options)
     if execution is None:

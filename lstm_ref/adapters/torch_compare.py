@@ -24,8 +24,8 @@ import numpy as np
 from lstm_ref.adapters.torch import (DIRECTIONS, TorchLSTMCellTwin, TorchLSTMTwin, _torch,
                                      check_module, lengths_mask, mask_lengths, to_numpy)
 from lstm_ref.checks import as_float_array, as_mask
-from lstm_ref.compare import (Expectation, Observation, check_expectations, check_observation,
-                              expectations)
+from lstm_ref.engine import (Expectation, Observation, Part, check_observation,
+                              compare_parts, stack_reach)
 from lstm_ref.errors import DTypeError, OptionError, ShapeError
 from lstm_ref.stack import forward_stack
 from lstm_ref.tolerance import lookup, probe_batch
@@ -45,7 +45,7 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, lengths=Non
         lengths: None or (batch,) valid lengths (instead of ``mask``).
 
     Returns:
-        A :class:`lstm_ref.compare.Report`.
+        A :class:`lstm_ref.engine.Report`.
     """
     torch = _torch()
     check_module(layer)
@@ -68,29 +68,16 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, lengths=Non
         lengths = mask_lengths(mask, *x64.shape[:2])
     mask64 = None if lengths is None else lengths_mask(lengths, *x64.shape[:2])
     tol, kernels = tolerance or entry(twin.dtype, device), kernels_of(device)
-    expected, limits = reference_expectations(twin, x64, states, mask64, tol)
     actual = _stepped(layer, twin, x64, states, mask64, device)
     actual.update(_called(layer, twin, x_torch, hx, lengths, unbatched))
-    time = x64.shape[1]
-    last = [limits[prefix] for k, _, prefix in names(twin) if k == twin.num_layers - 1]
-
-    def comparable(name, steps):
-        # Each direction up to the step its own probes can determine (they read the probes
-        # of the layers below, so they see what comes from there).
-        if name != "output":
-            return steps < limits[name.rsplit(".", 1)[0]]
-        if twin.bidirectional:  # output at time t holds the backward's step T - 1 - t
-            return (steps < last[0]) & (time - 1 - steps < last[1])
-        return steps < last[0]
-
     context = {**twin.config, "kernels": kernels,
                "steps": "layer*.forward.*, output: time order; layer*.backward.*: that "
                         "direction's processing order (time reversed)"}
     if lengths is not None:
         context["lengths"] = np.asarray(lengths.cpu() if isinstance(lengths, torch.Tensor)
                                         else lengths).tolist()
-    return check_expectations(actual, expected, tol, time, comparable, min(limits.values()),
-                              context)
+    return compare_parts(*reference_parts(twin, x64, states, mask64, tol, actual),
+                         context=context)
 
 
 def uses_cudnn(device):
@@ -150,24 +137,19 @@ def names(twin):
             for d in range(twin.num_directions)]
 
 
-def to_time_order(sequence):
-    """A backward direction's (B, T, ...) sequence, in its processing order, in time order."""
-    return sequence[:, ::-1]
-
-
-def reference_expectations(twin, x64, states, mask, tol):
-    """What every tensor of the report should hold.
+def reference_parts(twin, x64, states, mask, tol, actual):
+    """The Parts of a module's check, one per layer and direction, and its derived output.
 
     Args:
         twin: the module's TorchLSTMTwin.
         x64: (B, T, F) the input's values; states: None or [h0, c0] pairs in h_n's order;
             mask: None or (B, T) right-padded (see TorchLSTMTwin.canonical).
         tol: the Tolerance entry.
+        actual: name -> what torch computed, names as the module docstring lists them
+            (output batch first, in time order).
 
     Returns:
-        ``(name -> Expectation, limits)``: names as the module docstring lists them (output
-        batch first, in time order); limits: "layer{k}.{direction}" -> the number of steps
-        its probes can determine (lstm_ref.tolerance.horizon_step).
+        ``(parts, derived, derived_actual)``, the arguments of lstm_ref.engine.compare_parts.
     """
     flat = None if states is None else [s for pair in states for s in pair]
     reference = forward_stack(x64, twin.layers, initial_state=states, mask=mask,
@@ -176,19 +158,37 @@ def reference_expectations(twin, x64, states, mask, tol):
     pstates = None if pflat is None else [pflat[i:i + 2] for i in range(0, len(pflat), 2)]
     probe = forward_stack(px, twin.layers, initial_state=pstates, mask=pmask, dtype=tol.probe,
                           zero_output_for_mask=True)
-    expected, finals, limits, last = {}, {}, {}, []
+    reach = stack_reach(x64, [twin.num_directions] * twin.num_layers, states, mask)
+    parts = []
     for k, d, prefix in names(twin):
-        part, limits[prefix] = expectations(reference.layers[k][d], probe.layers[k][d], tol)
-        expected[f"{prefix}.h"], expected[f"{prefix}.c"] = part["h"], part["c"]
-        finals[f"{prefix}.h_n"], finals[f"{prefix}.c_n"] = part["state_h"], part["state_c"]
-        if k == twin.num_layers - 1:
-            last.append(part["output"])
-    values = [last[0].values] + [to_time_order(e.values) for e in last[1:]]
-    bounds = [last[0].bound] + [to_time_order(e.bound) for e in last[1:]]
-    expected["output"] = Expectation(np.concatenate(values, axis=-1), last[0].steps,
-                                     np.concatenate(bounds, axis=-1))
-    expected.update(finals)
-    return expected, limits
+        own = {"h": actual.get(f"{prefix}.h"), "c": actual.get(f"{prefix}.c"),
+               "state_h": actual.get(f"{prefix}.h_n"), "state_c": actual.get(f"{prefix}.c_n")}
+        parts.append(Part(actual=own, reference=reference.layers[k][d],
+                          probe=probe.layers[k][d], tolerance=tol, prefix=prefix,
+                          tainted=reach[k][d],
+                          names={"state_h": f"{prefix}.h_n", "state_c": f"{prefix}.c_n"}))
+    last = range(len(parts) - twin.num_directions, len(parts))
+
+    def derived(expected):
+        # Both directions of the last layer, in time order, concatenated on the last axis.
+        outputs = [expected[i]["output"] for i in last]
+        outputs = [outputs[0]] + [o.flipped() for o in outputs[1:]]
+        return {"output": Expectation.concatenate(outputs)}
+
+    return parts, derived, {"output": actual.get("output")}
+
+
+def reference_expectations(twin, x64, states, mask, tol):
+    """name -> Expectation of every tensor of a module's check (as :func:`reference_parts`
+    names them: per layer and direction h, c, h_n, c_n, and the output), with nothing
+    observed: what a converted module's results can be held to."""
+    parts, derived, _ = reference_parts(twin, x64, states, mask, tol, {})
+    per_part = [part.expectations() for part in parts]
+    result = {part.name(name): e[name] for part, e in zip(parts, per_part) for name in ("h", "c")}
+    result.update(derived(per_part))
+    result.update({part.name(name): e[name] for part, e in zip(parts, per_part)
+                   for name in ("state_h", "state_c")})
+    return result
 
 
 def _stepped(module, twin, x64, states, mask, device):
