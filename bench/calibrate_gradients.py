@@ -27,9 +27,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from lstm_ref import grid, tolerance  # noqa: E402
-from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
-from lstm_ref.adapters import keras_gradients  # noqa: E402
+from lstm_ref import tolerance, tolerance_table
+from lstm_ref.grids import keras as grid  # noqa: E402
+from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
+from lstm_ref.frameworks.keras import twin as keras_twin  # noqa: E402
+from lstm_ref.frameworks.keras import gradients as keras_gradients  # noqa: E402
 from lstm_ref.engine import nonfinite_reach  # noqa: E402
 from lstm_ref.gradient_check import (check_gradients, forward_cuts, probe_gradients,  # noqa: E402
                                      tainted_rows)
@@ -42,7 +44,7 @@ MASKS = (None, "right", "left", "middle")
 def random_case(index, max_time, dtype="float32"):
     rng = np.random.default_rng(30_000 + index)
     options = {k: v[rng.integers(len(v))] for k, v in grid.FULL_OPTIONS.items()}
-    if dtype == "float64" and options["activation"] in keras_adapter.FLOAT64_DEPARTURES["tensorflow"]:
+    if dtype == "float64" and options["activation"] in keras_twin.FLOAT64_DEPARTURES["tensorflow"]:
         options["activation"] = "tanh"
     case = grid.Case(units=int(rng.integers(1, 33)), features=int(rng.integers(1, 17)),
                      batch=int(rng.integers(1, 6)), time=int(rng.integers(1, max_time + 1)),
@@ -67,7 +69,7 @@ def random_mask(rng, batch, time, kind):
 
 def measure(case, mask, tol):
     """(smallest K of SCALES that passes, the report under the entry) for one case."""
-    layer = keras_adapter.build_case_layer(case, dtype=tol.dtype)
+    layer = keras_cases.build_case_layer(case, dtype=tol.dtype)
     arrays = case.arrays()
     obs = keras_gradients.observe_gradients(layer, arrays["x"], arrays["initial_state"], mask,
                                             seed=case.seed)
@@ -92,7 +94,7 @@ def main(argv):
     n = int(argv[0]) if argv else 300
     max_time = int(argv[argv.index("--max-time") + 1]) if "--max-time" in argv else 60
     dtype = argv[argv.index("--dtype") + 1] if "--dtype" in argv else "float32"
-    tol = tolerance.lookup(dtype, "gradients")
+    tol = tolerance_table.lookup(dtype, "gradients")
     needs, ratios, failures, inconclusive = [], [], [], 0
     start = time.time()
     indices = range(n)

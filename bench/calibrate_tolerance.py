@@ -40,8 +40,11 @@ import dataclasses  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lstm_ref import grid, precision, tolerance  # noqa: E402
-from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
+from lstm_ref import precision, tolerance, tolerance_table
+from lstm_ref.grids import keras as grid  # noqa: E402
+from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
+from lstm_ref.frameworks.keras import observe as keras_observe  # noqa: E402
+from lstm_ref.frameworks.keras import twin as keras_twin  # noqa: E402
 from lstm_ref.engine import REFERENCE_OF, compare_parts, observation_part  # noqa: E402
 from lstm_ref.report import COMPARED  # noqa: E402
 
@@ -53,7 +56,7 @@ BANDS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, np.inf)
 def random_case(index, max_time, dtype="float32", cudnn=False):
     rng = np.random.default_rng(10_000 + index)
     options = {k: v[rng.integers(len(v))] for k, v in grid.FULL_OPTIONS.items()}
-    departures = keras_adapter.FLOAT64_DEPARTURES.get(keras_adapter._keras().backend.backend(), ())
+    departures = keras_twin.FLOAT64_DEPARTURES.get(keras_twin.keras_module().backend.backend(), ())
     if dtype == "float64" and options["activation"] in departures:
         options["activation"] = "tanh"
     if cudnn:  # what cuDNN runs (keras cudnn_ok)
@@ -67,7 +70,7 @@ def random_case(index, max_time, dtype="float32", cudnn=False):
 def entry(dtype, cudnn, **replaced):
     """The table's entry for a layer dtype or policy, with fields replaced where asked."""
     compute = dtype.removeprefix("mixed_")
-    tol = tolerance.lookup(compute, "cudnn" if cudnn else None)
+    tol = tolerance_table.lookup(compute, "cudnn" if cudnn else None)
     return dataclasses.replace(tol, **{k: v for k, v in replaced.items() if v is not None})
 
 
@@ -76,9 +79,9 @@ def measure(case, dtype, tol, cudnn=False):
     of the probes over the compared elements, the report) for one case. Each row's kappa is
     its own (lstm_ref.tolerance.conditioning); only the elements the engine compares count."""
     eps = tol.eps
-    layer = keras_adapter.build_case_layer(case, dtype=dtype, **({"use_cudnn": True} if cudnn else {}))
+    layer = keras_cases.build_case_layer(case, dtype=dtype, **({"use_cudnn": True} if cudnn else {}))
     arrays = case.arrays()
-    obs = keras_adapter.observe(layer, arrays["x"], initial_state=arrays["initial_state"])
+    obs = keras_observe.observe(layer, arrays["x"], initial_state=arrays["initial_state"])
     part = observation_part(obs, tol)
     report = compare_parts([part])
     expected = part.expectations()

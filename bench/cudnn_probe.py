@@ -11,15 +11,16 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from lstm_ref import grid  # noqa: E402
-from lstm_ref.adapters import keras as keras_adapter  # noqa: E402
+from lstm_ref.grids import keras as grid  # noqa: E402
+from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
+from lstm_ref.frameworks.keras import twin as keras_twin  # noqa: E402
 
 CASES = [grid.Case(1, 1, 1, 1), grid.Case(7, 3, 2, 9, initial_state=True),
          grid.Case(32, 16, 5, 40), grid.Case(128, 64, 2, 200, initial_state=True)]
 
 
 def main():
-    keras = keras_adapter._keras()
+    keras = keras_twin.keras_module()
     settings = [None]
     if keras.backend.backend() == "torch":
         import torch
@@ -31,7 +32,7 @@ def main():
             torch.backends.cuda.matmul.allow_tf32 = tf32
         for case in CASES:
             for use_cudnn in (False, True):
-                report = keras_adapter.run_case(case, use_cudnn=use_cudnn)
+                report = keras_cases.run_case(case, use_cudnn=use_cudnn)
                 cells = "  ".join(f"{name} {t.worst.error:.2e} ({t.worst.error / t.worst.bound:.2f})"
                                   for name, t in report.tensors.items())
                 print(f"tf32={tf32} use_cudnn={use_cudnn!s:5} {case.id}: {cells}")

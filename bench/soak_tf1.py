@@ -18,7 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from lstm_ref import grid_tf1  # noqa: E402
+from lstm_ref.frameworks.tf1 import cases as tf1_cases
+from lstm_ref.grids import tf1 as grid_tf1  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +58,7 @@ def main():
     start, failed, ratios = time.perf_counter(), [], []
     for index in range(args.n):
         case = random_case(index, args.max_time, args.dtype)
-        report = grid_tf1.run_case(case, dtype=args.dtype)
+        report = tf1_cases.run_case(case, dtype=args.dtype)
         ratios.append((report.worst_ratio, case.id, index))
         if not report.passed:
             failed.append(case.id)

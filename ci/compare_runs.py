@@ -22,21 +22,25 @@ import os
 import re
 import sys
 
-FORMAT = "lstm-ref-verify/1"
+FORMATS = ("lstm-ref-verify/2", "lstm-ref-verify/1")
 TENSORS = ("h", "c", "output", "state_h", "state_c")
 DEFAULT_RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs")
 
 
 class Run:
     def __init__(self, path, data, gate):
-        self.path, self.meta, self.gate = path, data, gate
+        self.path, self.meta, self.gate = path, normalized(data), gate
         name = os.path.basename(path)[:-len(".json")]
         self.label = name[len("verify-"):] if name.startswith("verify-") else name
-        self.cases = {case["id"]: case for case in data["cases"]}
+        self.cases = {case["id"]: case for case in self.meta["cases"]}
 
     @property
     def framework(self):
-        return self.meta.get("framework", "?")
+        """The framework's own version line, e.g. 'tensorflow 2.21.0'."""
+        versions = self.meta.get("versions") or {}
+        name = {"keras": "tensorflow", "tf_keras": "tensorflow", "tf1": "tensorflow"}.get(
+            self.meta.get("framework"), self.meta.get("framework"))
+        return f"{name} {versions.get(name, '?')}"
 
     @property
     def version_key(self):
@@ -72,11 +76,29 @@ def find(paths):
     return files
 
 
+def normalized(data):
+    """A verify JSON in format 2's shape: format 1 (lstm-ref before verdicts) had 'passed'
+    per case, the worst element's fields flat per tensor, and versions at the top."""
+    if data.get("format") == FORMATS[0]:
+        return data
+    framework = data.get("framework", "")  # format 1: "tensorflow 2.21.0"
+    data = {**data, "framework": "keras",
+            "versions": {"keras": data.get("keras"), "tensorflow": framework.split()[-1]
+                         if framework else None}}
+    for case in data["cases"]:
+        case["verdict"] = "PASSED" if case["passed"] else "FAILED"
+        case["tensors"] = {name: {"worst": {"error": t["worst_error"], "bound": t["bound"],
+                                            "step": t["step"],
+                                            "ratio": t["worst_error"] / t["bound"]}}
+                           for name, t in case["tensors"].items()}
+    return data
+
+
 def load(path):
     with open(path) as stream:
         data = json.load(stream)
-    if data.get("format") != FORMAT or "cases" not in data:
-        raise ValueError(f"not an lstm-ref verify JSON ({FORMAT}): format "
+    if data.get("format") not in FORMATS or "cases" not in data:
+        raise ValueError(f"not an lstm-ref verify JSON ({' or '.join(FORMATS)}): format "
                          f"{data.get('format')!r}")
     gate_path = os.path.join(os.path.dirname(path),
                              "gate-" + os.path.basename(path)[len("verify-"):])
@@ -94,12 +116,18 @@ def worst_per_tensor(run):
     """tensor -> (ratio, error, bound, step, case id) of the largest error/bound."""
     worst = {}
     for case in run.cases.values():
-        for name, tensor in case["tensors"].items():
-            ratio = tensor["worst_error"] / tensor["bound"]
-            if name not in worst or ratio > worst[name][0]:
-                worst[name] = (ratio, tensor["worst_error"], tensor["bound"], tensor["step"],
-                               case["id"])
+        for name, tensor in (case.get("tensors") or {}).items():
+            w = tensor["worst"]
+            if w is None or w["ratio"] is None:  # nothing compared, or no finite ratio
+                continue
+            if name not in worst or w["ratio"] > worst[name][0]:
+                worst[name] = (w["ratio"], w["error"], w["bound"], w["step"], case["id"])
     return worst
+
+
+def failed_count(run):
+    """How many cases of a run did not pass (failed, inconclusive or could not run)."""
+    return sum(case["verdict"] != "PASSED" for case in run.cases.values())
 
 
 def table(rows, header):
@@ -114,7 +142,8 @@ def runs_table(runs):
     rows = []
     for run in runs:
         m, totals = run.meta, run.meta.get("totals", {})
-        rows.append([run.label, run.framework.replace("tensorflow ", ""), m.get("keras", "?"),
+        versions = m.get("versions") or {}
+        rows.append([run.label, versions.get("tensorflow", "?"), versions.get("keras", "?"),
                      m.get("numpy", "?"), m.get("python", "?"), m.get("grid", "?") + (f" --only {m['only']}"
                                                                  if m.get("only") else ""),
                      m.get("dtype", "?"), m.get("seed", "?"), totals.get("cases", "?"),
@@ -154,26 +183,27 @@ def compare_pair(old, new, factor, floor):
             notes.append(f"  note    {case_id}: other random draws (seed {a.get('seed')} vs "
                          f"{b.get('seed')}): errors not comparable")
             continue
-        if a["passed"] != b["passed"]:
-            verdict = lambda c: "pass" if c["passed"] else "FAIL"  # noqa: E731
-            why = b["first_failure"] or a["first_failure"] or ""
+        if a["verdict"] != b["verdict"]:
+            verdict = lambda c: c["verdict"]  # noqa: E731
+            why = b.get("first_failure") or a.get("first_failure") or b.get("error") or ""
             flips.append(f"  verdict {case_id}: {verdict(a)} -> {verdict(b)}\n"
                          f"          {why}")
         moved = []
         identical = True
         for name in TENSORS:
-            if name not in a["tensors"] or name not in b["tensors"]:
+            ta = ((a.get("tensors") or {}).get(name) or {}).get("worst")
+            tb = ((b.get("tensors") or {}).get(name) or {}).get("worst")
+            if not ta or not tb or ta["ratio"] is None or tb["ratio"] is None:
                 continue
-            ta, tb = a["tensors"][name], b["tensors"][name]
-            identical &= ta["worst_error"] == tb["worst_error"]
+            identical &= ta["error"] == tb["error"]
             # error/bound, not |error| alone: the worst step may move to one whose bound
             # (and so error) is larger, which is no change in accuracy.
-            ra, rb = (t["worst_error"] / t["bound"] for t in (ta, tb))
+            ra, rb = ta["ratio"], tb["ratio"]
             change = max(rb, floor) / max(ra, floor)
             if same_dtype and (change > factor or change < 1 / factor):
                 moved.append(f"{name} err/tol {ra:.3f} -> {rb:.3f} (x{change:.2f}; |err| "
-                             f"{ta['worst_error']:.2e} at step {ta['step']} -> "
-                             f"{tb['worst_error']:.2e} at step {tb['step']})")
+                             f"{ta['error']:.2e} at step {ta['step']} -> "
+                             f"{tb['error']:.2e} at step {tb['step']})")
         same += identical
         if a.get("compared_steps") != b.get("compared_steps"):
             notes.append(f"  note    {case_id}: compared {a.get('compared_steps')} -> "
@@ -181,7 +211,8 @@ def compare_pair(old, new, factor, floor):
         if moved:
             moves.append(f"  moved   {case_id}\n          " + "\n          ".join(moved))
     title = (f"{old.label} -> {new.label} ({old.framework} -> {new.framework}, keras "
-             f"{old.meta.get('keras')} -> {new.meta.get('keras')}): {len(common)} common cases, "
+             f"{(old.meta.get('versions') or {}).get('keras')} -> "
+             f"{(new.meta.get('versions') or {}).get('keras')}): {len(common)} common cases, "
              f"{len(flips)} changed verdict, {len(moves)} moved by more than {factor:g}x, "
              f"{same} with bit-identical worst errors")
     lines = [title] + flips + moves + notes
@@ -243,9 +274,9 @@ def main(argv=None):
         pair_lines, f, m = compare_pair(old, new, args.factor, args.floor)
         lines += pair_lines
         flips, moves = flips + f, moves + m
-    failed = [f"{r.label}: {c}" for r in runs for c, case in r.cases.items()
-              if not case["passed"]]
-    lines += ["", f"verdict: {sum(not r.meta['totals']['failed'] for r in runs)} of {len(runs)}"
+    failed = [f"{r.label}: {c} ({case['verdict']})" for r in runs
+              for c, case in r.cases.items() if case["verdict"] != "PASSED"]
+    lines += ["", f"verdict: {sum(not failed_count(r) for r in runs)} of {len(runs)}"
               f" runs passed every case; {flips} verdict changes and {moves} moves by more than "
               f"{args.factor:g}x between runs"]
     lines += [f"  failed {item}" for item in failed]

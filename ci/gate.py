@@ -7,7 +7,8 @@
 verify runs `lstm-ref verify` (JSON, JUnit XML and its log under --out, named after --label),
 then `lstm-ref golden check PATH` if a recording is given, each under a wall-clock timeout,
 and writes gate-LABEL.json (versions, exit codes, times) and env-LABEL.txt (pip freeze).
-Both steps always run; the exit code is the worst of theirs: 0 all passed, 1 a case failed,
+Both steps always run; the exit code is the worst of theirs: 0 all passed, 1 a case failed
+(or was inconclusive),
 2 a step could not run (an error, a timeout, a missing recording or golden command).
 
 record writes a golden recording with the installed version (`lstm-ref golden record`).
@@ -160,8 +161,10 @@ def run_step(name, command, log, timeout):
     if timer.fired:
         rc, note = TIMED_OUT, f"timed out after {timeout:.0f} s"
     else:
-        note = {0: "passed", 1: "a case failed"}.get(rc, "could not run")
-    rc_gate = rc if rc in (EXIT_OK, EXIT_FAILED) else EXIT_ERROR
+        note = {0: "passed", 1: "a case failed", 3: "a case was inconclusive"}.get(
+            rc, "could not run")
+    # lstm-ref's 3 (nothing failed, a case inconclusive) does not pass a gate either.
+    rc_gate = rc if rc in (EXIT_OK, EXIT_FAILED) else EXIT_FAILED if rc == 3 else EXIT_ERROR
     step = {"name": name, "command": command, "rc": rc, "rc_gate": rc_gate,
             "seconds": round(seconds, 2), "note": note}
     if log:
@@ -202,11 +205,11 @@ def verify_totals(json_path):
     except (OSError, ValueError):
         return {}
     cases = run.get("cases", [])
-    worst = max(cases, key=lambda c: c["worst_ratio"], default=None)
+    worst = max(cases, key=lambda c: c.get("worst_ratio") or 0.0, default=None)
     totals = dict(run.get("totals", {}))
     if worst is not None:
         totals.update(worst_ratio=worst["worst_ratio"], worst_case=worst["id"])
-    totals["failed_cases"] = [c["id"] for c in cases if not c["passed"]]
+    totals["failed_cases"] = [c["id"] for c in cases if c["verdict"] != "PASSED"]
     totals["json"] = os.path.basename(json_path)
     return totals
 
@@ -219,11 +222,11 @@ def reproducers(json_path, grid, dtype):
         return
     with open(json_path) as stream:
         summaries = {c["id"]: c.get("summary") or "" for c in json.load(stream)["cases"]}
-    print(f"\n{len(failed)} failing case(s); rerun one alone with:")
+    print(f"\n{len(failed)} case(s) not passed; rerun one alone with:")
     for case_id in failed:
         print(f"  lstm-ref verify --grid {grid} --dtype {dtype} -v --only '{case_id}'")
         for line in summaries[case_id].splitlines():
-            if line.startswith(("reproduce:", "FAILED")):
+            if line.startswith(("reproduce:", "FAILED", "INCONCLUSIVE")):
                 print(f"    {line}")
 
 

@@ -1,5 +1,6 @@
 """lstm_ref: a verified reference LSTM in NumPy, and the suite that holds frameworks to it."""
 
+from lstm_ref._version import VERSION
 from lstm_ref.activations import Activation
 from lstm_ref.api import (assert_equivalent, assert_gradients_equivalent, compare,
                           compare_gradients, from_keras, from_onnx, from_tf1_cell, from_torch)
@@ -12,4 +13,4 @@ from lstm_ref.report import Report
 from lstm_ref.stack import StackTrace, forward_stack
 from lstm_ref.weights import LSTMWeights
 
-__version__ = "0.1.0"
+__version__ = VERSION

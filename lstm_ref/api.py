@@ -34,9 +34,9 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, **options):
         >>> lstm_ref.compare(layer, np.ones((2, 5, 3))).verdict      # doctest: +SKIP
         'PASSED'
     """
-    from lstm_ref.adapters import adapter_for
+    from lstm_ref.frameworks import framework_of
 
-    return adapter_for(layer).compare(layer, x, initial_state=initial_state, mask=mask,
+    return framework_of(layer).compare(layer, x, initial_state=initial_state, mask=mask,
                                       tolerance=tolerance, **options)
 
 
@@ -71,22 +71,22 @@ def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
         d_outputs: dL/d of the layer's output (shaped as it), or None to draw one at random
             (seeded by ``seed=``, an option).
         d_states: [dL/dh_T, dL/dc_T] for a layer that returns its states, or None (random).
-        tolerance: a Tolerance instead of the table's gradient entry (lstm_ref.tolerance.GRADIENTS).
-        **options: adapter options: ``execution=``, ``seed=``.
+        tolerance: a Tolerance instead of the table's gradient entry (lstm_ref.tolerance_table.GRADIENTS).
+        **options: the Keras package's options: ``execution=``, ``seed=``.
 
     Returns:
         A :class:`~lstm_ref.report.Report` in backward order: its first failure is at the
         latest step.
     """
-    from lstm_ref.adapters import adapter_for
+    from lstm_ref.frameworks import framework_of
 
-    adapter = adapter_for(layer)
-    if not hasattr(adapter, "compare_gradients"):
-        raise UnsupportedLayerError(f"compare_gradients has no adapter for "
+    framework = framework_of(layer)
+    if not hasattr(framework, "compare_gradients"):
+        raise UnsupportedLayerError(f"compare_gradients does not support "
                                     f"{type(layer).__qualname__} yet; supported: Keras 3 and "
                                     "tf_keras LSTM / RNN(LSTMCell) (for torch, compare "
                                     "lstm_ref.gradients with autograd)")
-    return adapter.compare_gradients(layer, x, initial_state=initial_state, mask=mask,
+    return framework.compare_gradients(layer, x, initial_state=initial_state, mask=mask,
                                      tolerance=tolerance, d_outputs=d_outputs,
                                      d_states=d_states, **options)
 
@@ -107,15 +107,25 @@ def from_keras(layer):
     Bidirectional over one of these, or a model made of them (with Input and Masking), from
     Keras 3 or tf_keras (Keras 2): called like it, it returns the same structure, computed by
     the reference."""
-    from lstm_ref.adapters import adapter_for
+    from lstm_ref.frameworks import framework_of
 
-    return adapter_for(layer).from_keras(layer)
+    framework = framework_of(layer)
+    if not hasattr(framework, "from_keras"):
+        kind, twin = {
+            "lstm_ref.frameworks.tf1": ("a TF1 cell", "lstm_ref.from_tf1_cell(cell), run as "
+                                                      "dynamic_rnn runs it"),
+            "lstm_ref.frameworks.torch": ("a torch module", "lstm_ref.from_torch(module)"),
+            "lstm_ref.frameworks.onnx": ("an ONNX model", "lstm_ref.from_onnx(model)"),
+        }[framework.__name__]
+        raise UnsupportedLayerError(f"{type(layer).__name__} is {kind}, not a Keras layer: its "
+                                    f"twin is {twin}")
+    return framework.from_keras(layer)
 
 
 def from_torch(module):
     """The reference twin of a torch.nn.LSTM: ``twin(x, (h0, c0))`` returns
     ``(output, (h_n, c_n))`` shaped as torch returns them."""
-    from lstm_ref.adapters import torch
+    from lstm_ref.frameworks import torch
 
     return torch.from_torch(module)
 
@@ -123,7 +133,7 @@ def from_torch(module):
 def from_onnx(model_or_path, node=None):
     """The reference twin of an ONNX LSTM node (the only one, or the one named ``node``):
     ``twin(X, ...)`` returns ``(Y, Y_h, Y_c)`` in ONNX's shapes."""
-    from lstm_ref.adapters import onnx
+    from lstm_ref.frameworks import onnx
 
     return onnx.from_onnx(model_or_path, node=node)
 
@@ -132,6 +142,6 @@ def from_tf1_cell(cell):
     """The reference twin of a TF1 BasicLSTMCell / LSTMCell (tf_keras's legacy cells), run as
     ``dynamic_rnn`` runs it over a batch-major sequence: ``twin(x, initial_state=None)``
     returns ``(outputs, (c, h))``."""
-    from lstm_ref.adapters import tf1
+    from lstm_ref.frameworks import tf1
 
     return tf1.from_tf1_cell(cell)

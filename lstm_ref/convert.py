@@ -13,14 +13,17 @@ is installed. One direction of one layer is converted at a time.
 | tf1 | kernel, bias, w_i_diag / w_f_diag / w_o_diag (optional), projection (optional), forget_bias (scalar, optional) |
 """
 
+import io
 import os
-import tempfile
 
 import numpy as np
 
-from lstm_ref import layouts
+from lstm_ref import files, layouts
+from lstm_ref._optional import require
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
+
+__all__ = ["LAYOUTS", "read", "write"]
 
 LAYOUTS = ("keras", "torch", "onnx", "tf1")
 
@@ -80,8 +83,6 @@ def _load(path):
     if not os.path.isfile(path):
         raise OptionError(f"no such file: {path}")
     if str(path).endswith(".pt"):
-        from lstm_ref.adapters import require
-
         torch = require("torch", "torch")
         state = torch.load(path, map_location="cpu", weights_only=True)
         return {name: value.detach().numpy() for name, value in state.items()}
@@ -93,25 +94,16 @@ def _load(path):
 
 
 def _save(arrays, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OptionError(f"cannot write {path}: no folder {folder}")
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".partial")
-    os.close(handle)
-    try:
-        if str(path).endswith(".pt"):
-            from lstm_ref.adapters import require
-
-            torch = require("torch", "torch")
-            torch.save({name: torch.from_numpy(np.array(a, copy=True)) for name, a in arrays.items()},
-                       temporary)
-        else:
-            with open(temporary, "wb") as out:
-                np.savez(out, **arrays)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    """Write the arrays whole or not at all (lstm_ref.files), as .pt or .npz by the name."""
+    files.check_file_target(path, "destination")
+    buffer = io.BytesIO()
+    if str(path).endswith(".pt"):
+        torch = require("torch", "torch")
+        torch.save({name: torch.from_numpy(np.array(a, copy=True)) for name, a in arrays.items()},
+                   buffer)
+    else:
+        np.savez(buffer, **arrays)
+    files.write_atomic(path, buffer.getvalue(), "destination")
 
 
 def _need(arrays, names, path, layout):

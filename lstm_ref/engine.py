@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from lstm_ref import report as reports
 from lstm_ref import tolerance as tolerances
+from lstm_ref.tolerance_table import lookup
 from lstm_ref.errors import ShapeError
 from lstm_ref.reference import forward
 from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, NOT_COMPARED, Mismatch, Report,
@@ -387,10 +387,10 @@ def observation_part(observation, tolerance=None, prefix="", names=None):
     """The :class:`Part` of an Observation: the reference and its probes run on what the
     framework was given; the cuDNN entry for the layer's own outputs where it ran cuDNN."""
     obs = observation
-    tol = tolerance or tolerances.lookup(obs.dtype)
+    tol = tolerance or lookup(obs.dtype)
     layer_tol = None
     if tolerance is None and obs.layer_path is not None:
-        layer_tol = tolerances.lookup(obs.dtype, obs.layer_path)
+        layer_tol = lookup(obs.dtype, obs.layer_path)
     reference, probe = run_reference(obs, tol)
     output = obs.actual.get("output")
     tainted = nonfinite_reach(obs.x, obs.initial_state, obs.mask,

@@ -1,9 +1,13 @@
-"""The package's exceptions.
+"""The package's exceptions: every one it raises is defined here.
 
 Each is a subclass of the built-in exception a caller would expect (``ValueError`` for a
 bad value or shape, ``TypeError`` for a bad type), so ``except ValueError`` keeps working,
 and of :class:`LSTMRefError`, so ``except lstm_ref.LSTMRefError`` catches all of ours.
 """
+
+__all__ = ["LSTMRefError", "ShapeError", "DTypeError", "ValueRangeError", "OptionError",
+           "ActivationError", "UnsupportedLayerError", "FrameworkMissingError",
+           "InconclusiveError", "OutputError", "GoldenError", "ReportError"]
 
 
 class LSTMRefError(Exception):
@@ -41,3 +45,16 @@ class FrameworkMissingError(LSTMRefError, ImportError):
 class InconclusiveError(LSTMRefError, AssertionError):
     """An assertion whose comparison compared nothing in some tensor (every step past the
     horizon, every element undetermined): not a pass. ``allow_inconclusive=True`` accepts it."""
+
+
+class OutputError(LSTMRefError, OSError):
+    """A file or folder that cannot be written (the message names it and why)."""
+
+
+class GoldenError(LSTMRefError, ValueError):
+    """A golden recording that cannot be written or read: the message names the file and
+    what is wrong with it."""
+
+
+class ReportError(OutputError):
+    """An HTML report folder that cannot be written."""

@@ -28,6 +28,7 @@ import numpy as np
 
 from lstm_ref import precision
 from lstm_ref import tolerance as tolerances
+from lstm_ref.tolerance_table import lookup
 from lstm_ref.backprop import gradients
 from lstm_ref.engine import Expectation, check_tensors, nonfinite_reach
 from lstm_ref.report import ALL_STEPS, COMPARED, EXACT, FORWARD_UNDETERMINED
@@ -78,7 +79,7 @@ def check_gradient_observation(observation, tolerance=None):
     """The reference gradients (float64) and their probes for what an adapter observed, and
     the comparison: a Report (order "backward")."""
     obs = observation
-    tol = tolerance or tolerances.lookup(obs.dtype, "gradients")
+    tol = tolerance or lookup(obs.dtype, "gradients")
     reference = gradients(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
                           **obs.upstream, **obs.options)
     probe = probe_gradients(obs, tol.probe)
@@ -133,7 +134,7 @@ def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut
 
     Args:
         reference, probe: the float64 Gradients and the probes' (lstm_ref.backprop).
-        tol: the gradient entry (lstm_ref.tolerance.GRADIENTS).
+        tol: the gradient entry (lstm_ref.tolerance_table.GRADIENTS).
         go_backwards: dx is given in time order; it is compared in processing order.
         forward_cut: None or (B,) booleans, the rows whose forward pass is not determined
             (:func:`forward_cuts`): none of their gradients is compared.
@@ -232,7 +233,7 @@ def check_gradients(actual, reference, probe, tol, forward_cut=None, options=Non
         actual: name -> the framework's gradient (see GradientObservation.actual).
         reference: the float64 lstm_ref.backprop.Gradients.
         probe: the probes' Gradients (lstm_ref.backprop.backward with groups=PROBES).
-        tol: a Tolerance (lstm_ref.tolerance.GRADIENTS).
+        tol: a Tolerance (lstm_ref.tolerance_table.GRADIENTS).
         forward_cut: None or (B,) booleans, the rows whose forward pass is not determined.
         options: go_backwards, zero_output_for_mask.
         context: shown in the summary.

@@ -8,30 +8,24 @@ whole or not at all (a temporary sibling, renamed into place)."""
 
 import html
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
-from lstm_ref.adapters import require
-from lstm_ref.errors import LSTMRefError
+from lstm_ref import files
+from lstm_ref._optional import require
+from lstm_ref.errors import OutputError, ReportError
 
-
-class ReportError(LSTMRefError, OSError):
-    """A report folder that cannot be written."""
+__all__ = ["check_folder", "growth_step", "plot_case", "write"]
 
 
 def check_folder(path):
-    """Refuse, before anything runs: an existing non-empty folder, a file, a missing or
-    read-only parent; and a missing matplotlib (naming the extra)."""
+    """Refuse, before anything runs: an existing non-empty folder, a file, a missing parent
+    or one where nothing can be created; and a missing matplotlib (naming the extra)."""
     require("matplotlib", "report")
-    parent = os.path.dirname(os.path.abspath(path))
-    if os.path.isfile(path):
-        raise ReportError(f"--report {path!r} is a file; expected a folder to create")
-    if os.path.isdir(path) and os.listdir(path):
-        raise ReportError(f"--report {path!r} exists and is not empty; name a new folder")
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise ReportError(f"--report {path!r}: folder {parent!r} is missing or not writable")
+    try:
+        files.check_folder_target(path, "--report")
+    except OutputError as exc:
+        raise ReportError(str(exc)) from exc
 
 
 def growth_step(report):
@@ -41,10 +35,11 @@ def growth_step(report):
     if failure is None:
         return None
     tensor = report.tensors[failure.tensor]
-    if tensor.steps.size < 2:
+    compared = np.flatnonzero(np.isfinite(tensor.max_abs))  # NaN: nothing compared there
+    if compared.size < 2:
         return None
-    start = max(tensor.max_abs[0], np.finfo(float).tiny)
-    grown = np.flatnonzero(tensor.max_abs > 10 * start)
+    start = max(tensor.max_abs[compared[0]], np.finfo(float).tiny)
+    grown = compared[tensor.max_abs[compared] > 10 * start]
     return None if grown.size == 0 else int(tensor.steps[grown[0]])
 
 
@@ -87,15 +82,14 @@ def write(path, meta, entries):
         meta: run facts (versions, grid, dtype...) for the page's header.
         entries: ``(case_id, Report)`` pairs in run order.
     """
-    parent = os.path.dirname(os.path.abspath(path))
-    staging = tempfile.mkdtemp(dir=parent, prefix=".lstm-ref-report-")
+    staging = files.staging_folder(path, "--report")
     try:
         rows = []
         for number, (case_id, report) in enumerate(entries):
             image = f"case{number:04d}.png"
             plot_case(report, case_id, os.path.join(staging, image))
             rows.append(_row(case_id, report, image))
-        failed = sum(not r.passed for _, r in entries)
+        failed = sum(not r.passed for _, r in entries)  # failed or inconclusive
         facts = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>"
                         for k, v in meta.items())
         page = (f"<!doctype html><meta charset='utf-8'><title>lstm-ref verify</title>"
@@ -107,17 +101,20 @@ def write(path, meta, entries):
                 + "".join(row for _, row in sorted(rows, key=lambda r: r[0])) + "</table>")
         with open(os.path.join(staging, "index.html"), "w") as stream:
             stream.write(page)
-        if os.path.isdir(path):  # an empty folder the user made: replaced whole
-            os.rmdir(path)
-        os.replace(staging, path)
+        files.publish_folder(staging, path, "--report")  # an empty folder: replaced whole
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        files.discard_folder(staging)
         raise
 
 
 def _row(case_id, report, image):
-    verdict = ("<span class='fail'>FAILED</span> " + html.escape(str(report.first_failure))
-               if not report.passed else f"passed (worst err/tol {report.worst_ratio:.3f})")
+    if report.failed:
+        verdict = "<span class='fail'>FAILED</span> " + html.escape(str(report.first_failure))
+    elif report.inconclusive:
+        verdict = "<span class='fail'>INCONCLUSIVE</span> " + html.escape(
+            "; ".join(report.not_compared_lines()))
+    else:
+        verdict = f"passed (worst err/tol {report.worst_ratio:.3f})"
     grown = growth_step(report)
     if grown is not None:
         verdict += f"<br>error starts to grow at step {grown}"

@@ -121,7 +121,7 @@ def to_onnx(weights):
     gate_clip becomes ``clip``, which the spec applies to every activation's input, c_t before
     h included; onnxruntime 1.32 leaves that c_t unclipped, so where |c_t| exceeds the clip the
     converted model, run by onnxruntime, departs from these weights' reference (see
-    lstm_ref.adapters.onnx)."""
+    lstm_ref.frameworks.onnx.twin)."""
     _refuse(weights, "onnx", ("cell_clip", "projection", "proj_clip"))
     weights = fold_forget_bias(weights)
     arrays = {"W": reorder_gates(weights.kernel.T, "keras", "onnx", axis=0),

@@ -1,87 +1,86 @@
-"""What ``lstm-ref verify`` writes besides its table: a JSON summary and a JUnit XML file (the
-format CI systems show as test results), each written whole or not at all."""
+"""What ``lstm-ref verify`` writes besides its table: a JSON record and a JUnit XML file (the
+format CI systems show as test results), each written whole or not at all
+(lstm_ref.files.write_atomic).
+
+In JUnit, a FAILED case is a ``<failure>``, a case that could not run an ``<error>``, and an
+INCONCLUSIVE one (a tensor with nothing compared) an ``<error type="inconclusive">``: not a
+pass, and counted apart from failures. A case compared in part says what was not compared,
+and why, in its ``<system-out>`` and in the JSON's ``not_compared``.
+"""
 
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 
-from lstm_ref.errors import LSTMRefError
+from lstm_ref.grids.sweep import ERROR
+from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED
 
-FORMAT = "lstm-ref-verify/1"
+__all__ = ["FORMAT", "case_record", "to_json", "to_junit"]
 
-
-class OutputError(LSTMRefError, OSError):
-    """An output path that cannot be written."""
-
-
-def check_writable(path, what):
-    """Refuse, before any case runs, a path whose folder is missing or not writable, or that
-    is a folder itself."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise OutputError(f"{what} {path!r} is a folder; expected a file path")
-    if not os.path.isdir(folder):
-        raise OutputError(f"{what} {path!r}: folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"{what} {path!r}: folder {folder!r} is not writable")
+FORMAT = "lstm-ref-verify/2"
 
 
-def write_atomic(path, text):
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place: a reader
-    never sees half a file, and a failure leaves nothing behind."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".lstm-ref-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+def case_record(run):
+    """One case of the run (a lstm_ref.grids.sweep.CaseRun) as plain data."""
+    record = {"id": run.case.id, "verdict": run.verdict, "passed": run.verdict == PASSED,
+              "seconds": round(run.seconds, 4), "options": run.case.as_dict(),
+              "seed": run.case.seed, "error": run.error}
+    report = run.report
+    if report is not None:
+        data = report.to_dict()
+        record.update(time=data["time"], compared_steps=data["compared_steps"],
+                      worst_ratio=data["worst_ratio"], first_failure=data["first_failure"],
+                      tensors=data["tensors"], tolerance=data["tolerance"],
+                      not_compared=report.not_compared_lines(),
+                      summary=None if report.passed else report.summary())
+    return record
 
 
-def case_record(case, report, seconds):
-    """One case of the run as plain data."""
-    failure = report.first_failure
-    return {
-        "id": case.id, "passed": report.passed, "seconds": round(seconds, 4),
-        "options": case.as_dict(), "seed": case.seed, "time": report.time,
-        "compared_steps": report.compared_steps, "worst_ratio": report.worst_ratio,
-        "first_failure": None if failure is None else str(failure),
-        "tensors": {name: {"worst_error": t.worst.error, "bound": t.worst.bound,
-                           "step": t.worst.step, "passed": t.passed}
-                    for name, t in report.tensors.items()},
-        "tolerance": report.tolerance.describe(),
-        "summary": None if report.passed else report.summary(),
-    }
+def totals(records):
+    """verdict counts of a run's records."""
+    counts = {"cases": len(records)}
+    for verdict in (PASSED, FAILED, INCONCLUSIVE, ERROR):
+        counts[verdict.lower()] = sum(r["verdict"] == verdict for r in records)
+    return counts
 
 
 def to_json(meta, records):
-    """The run as JSON: ``meta`` (versions, grid, dtype...) and one record per case."""
-    passed = sum(r["passed"] for r in records)
-    return json.dumps({"format": FORMAT, **meta,
-                       "totals": {"cases": len(records), "passed": passed,
-                                  "failed": len(records) - passed},
-                       "cases": records}, indent=1, sort_keys=False) + "\n"
+    """The run as JSON: ``meta`` (versions, framework, grid, dtype...), the totals by verdict
+    and one record per case."""
+    return json.dumps({"format": FORMAT, **meta, "totals": totals(records), "cases": records},
+                      indent=1, sort_keys=False, allow_nan=False) + "\n"
 
 
 def to_junit(meta, records):
-    """The run as a JUnit XML test suite: one testcase per grid case, a <failure> with the
-    report's summary for each failing one."""
-    failed = sum(not r["passed"] for r in records)
-    suite = ET.Element("testsuite", name=f"lstm-ref verify ({meta['grid']}, {meta['dtype']})",
-                       tests=str(len(records)), failures=str(failed), errors="0",
+    """The run as a JUnit XML test suite: one testcase per grid case (see the module
+    docstring for the verdicts)."""
+    counts = totals(records)
+    suite = ET.Element("testsuite",
+                       name=f"lstm-ref verify ({meta['framework']}, {meta['grid']}, "
+                            f"{meta['dtype']})",
+                       tests=str(len(records)), failures=str(counts["failed"]),
+                       errors=str(counts["inconclusive"] + counts["error"]), skipped="0",
                        time=f"{sum(r['seconds'] for r in records):.3f}")
     properties = ET.SubElement(suite, "properties")
     for key, value in meta.items():
         ET.SubElement(properties, "property", name=key, value=str(value))
     for record in records:
-        case = ET.SubElement(suite, "testcase", classname=f"lstm_ref.grid.{meta['grid']}",
+        case = ET.SubElement(suite, "testcase",
+                             classname=f"lstm_ref.{meta['framework']}.{meta['grid']}",
                              name=record["id"], time=f"{record['seconds']:.3f}")
-        if not record["passed"]:
-            failure = ET.SubElement(case, "failure", message=record["first_failure"] or "")
+        verdict = record["verdict"]
+        if verdict == FAILED:
+            failure = ET.SubElement(case, "failure", message=record["first_failure"] or "",
+                                    type="failed")
             failure.text = record["summary"]
+        elif verdict == INCONCLUSIVE:
+            error = ET.SubElement(case, "error", type="inconclusive",
+                                  message=record["summary"].splitlines()[0])
+            error.text = record["summary"]
+        elif verdict == ERROR:
+            error = ET.SubElement(case, "error", type="could not run", message=record["error"])
+            error.text = record["error"]
+        if record.get("not_compared"):
+            out = ET.SubElement(case, "system-out")
+            out.text = "\n".join(record["not_compared"])
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,45 +1,38 @@
-"""The tolerance table: one entry per dtype a framework computes in, each with its reason.
+"""The tolerance's logic: how a bound is derived for each element, and what cannot be
+compared (the entries themselves: lstm_ref.tolerance_table).
 
 The reference runs in float64. A framework's low-precision result departs from it by
 rounding, amplified by the conditioning of the recurrence (saturated gates damp errors;
 relu/elu activations, tanh gates and long sequences can amplify them). One fixed atol cannot
-be tight on well-conditioned cases and sound on ill-conditioned ones, so the bound at step t
-is measured, not guessed:
+be tight on well-conditioned cases and sound on ill-conditioned ones, so the bound is
+measured on the case itself. For every row b (rows are independent sequences) and step t:
 
-    kappa_t = max over steps s <= t, over probes, of max |probe_s - reference_s| / eps(P)
+    kappa[b, t] = max over steps s <= t, probes p, units u of |probe[p, b, s, u] - ref[b, s, u]| / eps(P)
 
 where the *probes* are the reference itself re-run in the entry's probe format P (the
 layer's own: float32, float16 / bfloat16 emulated as lstm_ref.precision says, or for a
 float64 layer "float64-perturbed", float64 with every operation's result moved by one ulp at
-random, lstm_ref.precision.perturb_float64):
-once on the same inputs, and PROBES - 1 times on inputs (x and the initial state) moved by
-about one ulp of P at random, seeded (all in one forward call, stacked along the batch).
-kappa_t estimates how much this case amplifies one unit of rounding up to step t. One probe
-alone underestimates it when its rounding errors happen to cancel (seen: a Keras error 70
-times the single float32 probe's deviation, in a case that amplifies rounding 10^5-fold); the
-nudged inputs excite the directions that amplify, and the max over many realizations rarely
-falls short: on the hardest configurations (unbounded activations with saturating gates,
-T = 100..200) the K a float32 case needs fell from 25 (4 probes) to 11 (8) to 6.1 (16).
-Plain float64 probes of a float64 layer compute what the reference computes, bit for bit, so
-only the nudged inputs would measure, and no rounding inside a step: the soak found a case
-that needs it (h = o * exp(c) carries c's rounding times |c|; 1.8 times a bound built on
-nudged inputs alone), which is why the float64 probes round every operation. The element-wise
-bound for a framework computing in dtype D is then
+random): once on the same inputs, and PROBES - 1 times on inputs (x and the initial state)
+moved by about one ulp of P at random, seeded (all in one forward call, stacked along the
+batch). kappa estimates how much this case amplifies one unit of rounding up to step t: one
+probe alone can round luckily, and the nudged inputs excite the directions that amplify.
+Plain float64 probes of a float64 layer would compute what the reference computes, bit for
+bit, which is why float64's probes round every operation. The element-wise bound for a
+framework computing in dtype D is then
 
-    |framework - reference| <= max(atol, scale * kappa_t * eps(D)) + rtol * |reference|
+    |framework - reference| <= max(atol, scale * kappa[b, t] * eps(D)) + rtol * |reference|
 
-The running max makes the bound non-decreasing in t, like the error it bounds. The floor
-(atol, rtol) covers steps where the probes happen to round luckily.
+The running max makes the bound non-decreasing in t, like the error it bounds; the floor
+(atol, rtol) covers steps where the probes happen to round luckily. Nothing in another row
+widens or shrinks a row's bound.
 
-From the first step where the format cannot determine the answer, no bound means anything,
-and the steps from there are reported as not compared: where a probe overflows while the
-float64 reference is finite (the values left the format's range: a framework returns inf or
-NaN there, rightly), where the float64 reference itself overflows, or where the probes stray
-from the reference by more than the entry's horizon of the step's largest value (float32:
-HORIZON, 1e-3, a chaotic case past its predictability horizon, rounding amplified 10^4-fold
-and more; seen in the soak with log_sigmoid, selu and exponential activations over 100+
-steps, where the float32 answers end up differing in the first digit). Each entry's numbers
-come from ``bench/calibrate_tolerance.py`` (see its docstring for how).
+From the first step of a row where the format cannot determine the answer, no bound means
+anything, and the row's steps from there are not compared (:func:`row_horizons`): where a
+probe leaves the format's range while the float64 reference is finite, where the float64
+reference itself is not finite although no non-finite input reaches it, or where the probes
+stray from the reference by more than the entry's horizon of the row's values (a chaotic case
+past its predictability horizon). How each entry's numbers were calibrated is recorded in
+the documentation (docs/calibration/).
 """
 
 from dataclasses import dataclass
@@ -47,7 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_ref import precision, report
-from lstm_ref.errors import OptionError
+
+__all__ = ["PROBE_DTYPE", "PROBES", "HORIZON", "OVERFLOW_MARGIN", "EPS32", "EPS64", "EPS16",
+           "EPSBF16", "Tolerance", "conditioning", "probe_batch", "row_horizons"]
 
 PROBE_DTYPE = "float32"  # the probes' format unless an entry names another
 PROBES = 16
@@ -113,128 +108,6 @@ class Tolerance:
                 f"{self.eps:.2e}) + {self.rtol:.1e} * |ref|")
 
 
-TABLE = {
-    "float32": Tolerance(
-        "float32", atol=4 * EPS32, rtol=4 * EPS32, scale=8.0,
-        reason="Keras 3.15 / TF 2.21 on CPU, bench/calibrate_tolerance.py 2000 --max-time 200: "
-               "2000 random configurations (units 1-64, features 1-32, batch 1-5, time 1-200, "
-               "all 27 usable activations, 6 gate activations, every option), 16 probes: the "
-               "scale a case needs (over the floor 4 eps + 4 eps |ref|) is at most 2.39 (99.9th "
-               "percentile 1.85), so 8 leaves a margin of 3.3; 0 false failures; the worst "
-               "case used 0.30 of its bound, the median 0.09. The floor: Keras's float32 error "
-               "on well-conditioned cases is 1-3e-7, i.e. 1-2.5 eps. Tight enough that a 1e-5 "
-               "relative drift in c fails at step 0 (tests/test_sensitivity*.py)."),
-    "float64": Tolerance(
-        "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64-perturbed",
-        reason="Keras 3.15 float64 layers on CPU (TensorFlow), bench/calibrate_tolerance.py "
-               "1000 --max-time 200 --dtype float64 (gelu and leaky_relu left out: TensorFlow's "
-               "float64 gelu is float32-accurate and its leaky_relu slope is float32(0.2), "
-               "tests/test_keras_known_divergences.py), probes float64-perturbed (every "
-               "operation's result moved by one ulp at random, lstm_ref.precision): the scale "
-               "needed over the floor is at most 3.91 (99.9th percentile 3.15), so 12 leaves a "
-               "margin of 3.1; 0 false failures; the worst case used 0.33 of its bound, the "
-               "median 0.05. The soak (tests/test_soak.py --soak=2000): Keras float64 0 false "
-               "failures in 2000, worst 0.20; torch float64 (stacked, bidirectional, "
-               "projected) 0 in 2000, worst 0.45, i.e. K needed 5.4, a margin of 2.2. Plain "
-               "float64 probes (only the inputs nudged) compute what the reference computes "
-               "and see no rounding inside a step: the soak failed an exponential case 1.8-fold "
-               "with them (h = o exp(c) carries c's rounding times |c|). Probing in float32 "
-               "and scaling by eps64/eps32 failed a chaotic case 73-fold (squareplus with "
-               "sparse_sigmoid gates). The floor: a float64 layer computes in the reference's "
-               "own precision, in another order; 51 of 1000 cases overflow float64 "
-               "(exponential activations): from there nothing is compared."),
-    "float16": Tolerance(
-        "float16", atol=2 * EPS16, rtol=4 * EPS16, scale=6.0, probe="float16", horizon=0.1,
-        reason="Keras 3.15 / TF 2.21 float16 layers on CPU, bench/calibrate_tolerance.py 2000 "
-               "--max-time 200 --dtype float16, probes in emulated float16 (lstm_ref.precision: "
-               "float32 operations rounded to float16; activations in NumPy's float16, so an "
-               "intermediate overflow such as squareplus's x * x happens in the probes as in "
-               "Keras): the scale a case needs over the floor 2 eps + 4 eps |ref| is at most "
-               "1.57 (99.9th percentile 1.13), much the same whatever the floor, so 6 leaves a "
-               "margin of 3.8; 0 false failures; the worst case used 0.42 of the draft's bound "
-               "(K = 4), the median 0.12. float16 keeps 3.3 digits and overflows at 65504: a "
-               "step is compared while the probes stay finite and within 0.1 of the values' "
-               "scale (one digit; beyond it the bound, 6 times the deviation, exceeds the "
-               "values themselves); 425 of 2000 random cases reach that horizon at some step. "
-               "mixed_float16 (float32 weights, rounded by the layer and the probes alike): "
-               "1000 cases, K needed at most 1.28, 0 false failures."),
-    "bfloat16": Tolerance(
-        "bfloat16", atol=2 * EPSBF16, rtol=4 * EPSBF16, scale=16.0, probe="bfloat16",
-        horizon=0.1,
-        reason="Keras 3.15 / TF 2.21 bfloat16 layers on CPU, bench/calibrate_tolerance.py 2000 "
-               "--max-time 200 --dtype bfloat16, probes in emulated bfloat16 (float32 "
-               "operations rounded to bfloat16; activations evaluated in float32 and rounded "
-               "once, where TensorFlow rounds inside its composite ones, which is why a case "
-               "needs more than in float16): the scale needed over the floor 2 eps + 4 eps "
-               "|ref| is at most 4.6 (99.9th percentile 2.5), so 16 leaves a margin of 3.5; 0 "
-               "false failures; the worst case used 0.32 of its bound, the median 0.04. "
-               "Rounding inside the activations as well gave a worst case of 9.1 (1000 cases). "
-               "bfloat16 keeps 2.4 digits: the probes of 1936 of 2000 random cases stray "
-               "beyond 1e-2 of the values' scale and 1303 beyond 3e-2, so float32's horizon "
-               "(1e-3) would compare almost nothing; 0.1, one digit, as for float16 (606 of "
-               "2000 cases reach it). The price: a relative drift in c shows only from about "
-               "32 eps (25%) on (tests/test_keras_dtypes.py). mixed_bfloat16: 1000 cases, K "
-               "needed at most 3.46, 0 false failures."),
-}
-
-
-# cuDNN's kernels are not float32-faithful (see the reason); their entries, by dtype. They
-# bound what the cuDNN layer returns; a layer's cell, stepped, is still held to TABLE.
-CUDNN = {
-    "float32": Tolerance(
-        "float32", atol=128 * EPS32, rtol=16 * EPS32, scale=128.0,
-        reason="cuDNN 9.19 through Keras 3.15's torch backend (torch 2.11, H100, TF32 off), "
-               "bench/calibrate_tolerance.py 900 --max-time 200 --cudnn: cuDNN departs from "
-               "the reference about 28 times more than float32 rounding explains (median scale "
-               "needed 28, 99.9th percentile 85, max 98 over the floor 4 eps; already 7.8e-7 on "
-               "1 unit, 1 step), so this entry is 16-32 times looser than float32's. Over the "
-               "floor 64 eps + 16 eps |ref| the scale needed was <= 37 (a higher floor can only "
-               "lower it), and the worst of 900 cases used 0.86 of that draft's bound (K = 64), "
-               "so both are doubled: 128 eps, K = 128 (margin 3.5 on the scale). Not measured "
-               "on TensorFlow's cuDNN (no TensorFlow on the GPU machines)."),
-}
-
-
-# Gradients (lstm_ref.gradient_check): the same bound, with the floor relative to the size of
-# the adjoints (dh, dc, dx from the last step down to t), carried through the sums for h0, c0
-# and the weights, since gradients have no natural scale of 1 as h and c do; kappa runs from
-# the last step down.
-GRADIENTS = {
-    "float32": Tolerance(
-        "float32", atol=4 * EPS32, rtol=4 * EPS32, scale=12.0, relative_floor=True,
-        reason="Keras 3.15 / TF 2.21 on CPU, tf.GradientTape through the stepped cell and the "
-               "layer, bench/calibrate_gradients.py 1000 --max-time 60: 1000 random "
-               "configurations (units 1-32, features 1-16, batch 1-5, time 1-60, all 27 usable "
-               "activations, 6 gate activations, every option, masks none/right/left/middle "
-               "padded), 16 probes: the scale a case needs over the floor 4 eps * scale_t + 4 "
-               "eps |ref| is at most 4 (99th percentile 1.5; median 0.25: the floor alone), so "
-               "12 leaves a margin of 3, as the forward entry's; 0 false failures; the worst "
-               "case (log_softmax, tanh gates) used 0.49 of the draft's bound (K = 8), the "
-               "median 0.08. The floor is relative to the adjoints (dh, dc, dx share one "
-               "scale) and carried through the sums for h0, c0 and the weights: with a floor "
-               "relative to each tensor's own size, 5 of 1000 cases failed falsely, all "
-               "tanh_shrink, whose derivative TensorFlow computes as 1 - (1 - tanh^2), off by "
-               "eps |dh| however small it is. 64 of 1000 cases leave float32's range in the "
-               "forward pass (exponential activations): no gradient is compared there."),
-    "float64": Tolerance(
-        "float64", atol=16 * EPS64, rtol=4 * EPS64, scale=12.0, probe="float64-perturbed",
-        relative_floor=True,
-        reason="Keras 3.15 float64 layers on CPU (TensorFlow), bench/calibrate_gradients.py "
-               "1000 --max-time 60 --dtype float64 (gelu and leaky_relu left out, as for the "
-               "forward entry), probes float64-perturbed (the forward's every operation and "
-               "each backward step's dz, dh, dc rounded by an ulp at random): the scale needed "
-               "over the floor 16 eps * scale_t + 4 eps |ref| is at most 1.5 over the first "
-               "600 cases (99th percentile over 1000: 1; plain float64 probes, 300 cases: 3), "
-               "so 12 leaves a margin of 8; the worst passing case used 0.20 of its bound, "
-               "the median 0.04; 42 of 1000 cases leave float64's range in the forward pass. "
-               "One false failure: case 632 (log_softmax, tanh gates, gradients of "
-               "1e16-1e22), 36 times the bound, the same with plain probes: Keras's rounding "
-               "there is relative to terms larger than the result, which these probes do not "
-               "reproduce (tests/test_keras_gradients.py, strict xfail). With only the inputs nudged, an exponential case failed 1.68x "
-               "(tests/test_soak.py)."),
-}
-
-
 def conditioning(reference, probe, eps=EPS32):
     """kappa (B, T): for every row, the probes' largest deviation from the reference up to
     step t, in ``eps`` (the eps of the probes' format). Each row's from its own elements:
@@ -285,11 +158,10 @@ def probe_batch(x, initial_state, mask, dtype=PROBE_DTYPE):
 
 # Values within this factor of the format's largest number count as out of its range: a
 # framework may legally reassociate an activation's formula so that an intermediate is larger
-# than the result. TensorFlow's arithmetic optimizer (in tf.function) turns hard_silu's
-# x * (relu6(x + 3) / 6) into (x * relu6(x + 3)) / 6, which overflows to inf at a sixth of
-# float32's max while the value is finite (the soak, tests/test_soak.py, found 3 such cases in
-# 151 drawn to explode). Keras's activations hold constants up to 6 (hard_silu; gelu and
-# squareplus's intermediates are twice their value): 16 leaves a margin.
+# than the result (TensorFlow's arithmetic optimizer turns hard_silu's x * (relu6(x + 3) / 6)
+# into (x * relu6(x + 3)) / 6, which overflows at a sixth of float32's max while the value is
+# finite). Keras's activations hold constants up to 6 (hard_silu; gelu and squareplus's
+# intermediates are twice their value): 16 leaves a margin.
 OVERFLOW_MARGIN = 16.0
 
 
@@ -354,16 +226,3 @@ def _nudge(array, rng, eps):
 def _to_format(array, fmt):
     with np.errstate(over="ignore"):  # beyond the format's range is inf, as a cast gives
         return fmt.round(np.asarray(array, fmt.compute)).astype(fmt.storage, copy=False)
-
-
-def lookup(dtype, path=None):
-    """The table's entry for a framework's compute dtype (a NumPy/Keras dtype or its name);
-    ``path="cudnn"`` for the cuDNN kernels' own entries, ``path="gradients"`` for gradients'."""
-    name = precision.name_of(dtype)
-    table = {None: TABLE, "cudnn": CUDNN, "gradients": GRADIENTS}.get(path)
-    if table is None:
-        raise OptionError(f"path must be None, 'cudnn' or 'gradients'; received {path!r}")
-    if name not in table:
-        raise OptionError(f"no tolerance for dtype {name!r}{f' for {path}' if path else ''}; "
-                          f"the table has {sorted(table)}")
-    return table[name]

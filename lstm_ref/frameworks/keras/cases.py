@@ -1,0 +1,92 @@
+"""Keras grid cases (lstm_ref.grids.keras) as layers: built with the case's seeded weights,
+run and compared, forward and gradients; each Report names the case, its seed and the line
+that reproduces it alone."""
+
+from lstm_ref.engine import check_observation
+from lstm_ref.frameworks.keras import execution as executions
+from lstm_ref.frameworks.keras import keras2
+from lstm_ref.frameworks.keras.gradients import check_gradient_observation, observe_gradients
+from lstm_ref.frameworks.keras.observe import observe
+from lstm_ref.frameworks.keras.twin import keras_module, keras_of
+
+__all__ = ["APIS", "build_case_layer", "run_case", "run_gradient_case"]
+
+# Which Keras builds the layers: Keras 3, or tf_keras (Keras 2).
+APIS = ("keras", "tf_keras")
+
+def build_case_layer(case, dtype="float32", cell=None, **layer_options):
+    """A Keras LSTM for a grid Case, built, with the case's random per-gate weights set.
+
+    Args:
+        case: a :class:`lstm_ref.grids.keras.Case`.
+        dtype: the layer's dtype or dtype policy ("float32", "bfloat16", "mixed_float16"...).
+        cell: an LSTMCell (or subclass) to wrap in keras.layers.RNN instead of building an
+            LSTM; its own options apply, the case gives sizes, weights and the RNN's options.
+        **layer_options: further keras.layers.LSTM arguments (e.g. use_cudnn=True).
+    """
+    keras = keras_module()
+    arrays = case.arrays()
+    common = dict(return_sequences=case.return_sequences, return_state=case.return_state,
+                  go_backwards=case.go_backwards, unroll=case.unroll, dtype=dtype)
+    if cell is None:
+        if dtype in ("float16", "bfloat16"):
+            # Keras 3.15's default orthogonal initializer needs a QR decomposition, which
+            # TensorFlow has no bfloat16 kernel for, and torch (CPU) neither a float16 nor a
+            # bfloat16 one: such an LSTM cannot even be built with its defaults. The case's
+            # weights replace the initial values anyway.
+            layer_options.setdefault("recurrent_initializer", "glorot_uniform")
+        layer = keras.layers.LSTM(case.units, activation=case.activation,
+                                  recurrent_activation=case.recurrent_activation,
+                                  use_bias=case.use_bias, implementation=case.implementation,
+                                  **common, **layer_options)
+    else:
+        layer = keras.layers.RNN(cell, **common)
+    layer.build((case.batch, case.time, case.features))
+    weights = [arrays["kernel"], arrays["recurrent_kernel"]]
+    weights += [arrays["bias"]] if case.use_bias else []
+    layer.set_weights([w.astype(layer.variable_dtype) for w in weights])
+    return layer
+
+
+def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
+             api="keras", **layer_options):
+    """Build the case's layer and compare it with the reference; the Report's context names
+    the case and its seed, so a failure reproduces alone.
+
+    Args:
+        case: a :class:`lstm_ref.grids.keras.Case`.
+        dtype: the layer's dtype or mixed-precision policy.
+        cell: an LSTMCell (subclass) to wrap in an RNN instead of building an LSTM.
+        tolerance: a Tolerance instead of the table's entry.
+        execution: how the whole layer runs (lstm_ref.frameworks.keras.execution); None:
+            ``fast_execution`` (a tf.function on TensorFlow from 32 steps on).
+        api: "keras" (Keras 3) or "tf_keras" (Keras 2's layers).
+        **layer_options: further LSTM arguments.
+    """
+    build = build_case_layer if api == "keras" else keras2.build_case_layer
+    layer = build(case, dtype=dtype, cell=cell, **layer_options)
+    if execution is None:
+        execution = executions.fast_execution(keras_of(layer), layer, case.time)
+    arrays = case.arrays()
+    observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"],
+                          execution=execution)
+    observation.context = {
+        "case": case.id, "seed": case.seed, **observation.context,
+        "reproduce": f"lstm_ref.frameworks.keras.cases.run_case(lstm_ref.grids.keras.Case("
+                     f"**{case.as_dict()}), dtype={dtype!r}, execution={execution!r}"
+                     f"{'' if api == 'keras' else f', api={api!r}'})"}
+    return check_observation(observation, tolerance)
+
+
+def run_gradient_case(case, mask=None, execution="eager", tolerance=None, cell=None):
+    """Build a grid Case's Keras layer and compare its gradients, the upstream ones drawn
+    from the case's seed; the Report's context says how to reproduce it."""
+    layer = build_case_layer(case, cell=cell)
+    arrays = case.arrays()
+    observation = observe_gradients(layer, arrays["x"], arrays["initial_state"], mask,
+                                    execution=execution, seed=case.seed)
+    observation.context = {
+        "case": case.id, "seed": case.seed, **observation.context,
+        "reproduce": f"lstm_ref.frameworks.keras.cases.run_gradient_case(lstm_ref.grids.keras."
+                     f"Case(**{case.as_dict()}), execution={execution!r})"}
+    return check_gradient_observation(observation, tolerance)

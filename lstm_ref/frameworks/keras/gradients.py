@@ -1,0 +1,173 @@
+"""Gradients of a Keras LSTM (TensorFlow backend, or tf_keras), observed with tf.GradientTape.
+
+Two backward passes, as lstm_ref.frameworks.keras.observe sees the forward one in two runs:
+- the layer's own cell stepped eagerly under one tape, every step's (h_t, c_t) kept, so the
+  tape gives dL/dh_t and dL/dc_t at every step (what lstm_ref.gradients calls dh, dc);
+- the whole layer under a tape, by ``execution`` ("eager", "function" or "xla"): dL/dx, the
+  initial state's and every weight's gradient.
+
+The loss is L = <d_outputs, output> (+ <d_final_h, h_T> + <d_final_c, c_T> with
+return_state): the layer's return structure, each part weighted by an upstream gradient,
+given or drawn at random (seeded) in the layer's compute dtype.
+"""
+
+import numpy as np
+
+from lstm_ref.checks import as_float_array
+from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
+from lstm_ref.frameworks.keras.observe import prepare_inputs
+from lstm_ref.frameworks.keras.twin import KerasLSTMTwin, describe, keras_of, lstm_cell
+from lstm_ref.gradient_check import GradientObservation, check_gradient_observation
+
+__all__ = ["EXECUTIONS", "compare_gradients", "observe_gradients", "upstream_for",
+           "check_gradient_observation"]
+
+EXECUTIONS = ("eager", "function", "xla")
+
+
+def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d_states=None,
+                      tolerance=None, execution="eager", seed=0):
+    """Gradients of a Keras LSTM / RNN(LSTMCell) against lstm_ref.gradients: a Report."""
+    observation = observe_gradients(layer, x, initial_state, mask, d_outputs, d_states,
+                                    execution, seed)
+    return check_gradient_observation(observation, tolerance)
+
+
+def observe_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d_states=None,
+                      execution="eager", seed=0):
+    """Run both backward passes (module docstring); returns a GradientObservation."""
+    keras = keras_of(layer)
+    if keras.backend.backend() != "tensorflow":
+        raise OptionError(f"compare_gradients uses tf.GradientTape: it needs Keras's TensorFlow "
+                          f"backend (or tf_keras); Keras runs on {keras.backend.backend()!r}")
+    if execution not in EXECUTIONS:
+        raise OptionError(f"execution must be one of {EXECUTIONS}; received {execution!r}")
+    if not isinstance(layer, keras.layers.RNN):
+        raise UnsupportedLayerError(f"compare_gradients supports keras.layers.LSTM and "
+                                    f"keras.layers.RNN(LSTMCell); received {type(layer).__name__}")
+    cell = lstm_cell(layer)
+    dtype = layer.compute_dtype
+    if dtype not in ("float32", "float64"):
+        raise OptionError(f"gradients are compared for float32 and float64 layers; this layer "
+                          f"computes in {dtype!r}")
+    twin = KerasLSTMTwin(layer)
+    x, initial_state, mask, own_state = prepare_inputs(layer, twin, x, initial_state, mask)
+    own_state = own_state and initial_state is not None  # a fresh stateful layer: zeros
+    upstream = upstream_for(layer, x.shape, d_outputs, d_states, seed)
+    options = {"go_backwards": layer.go_backwards,
+               "zero_output_for_mask": layer.zero_output_for_mask}
+    import tensorflow as tf
+
+    dh, dc = _stepped(tf, cell, x, initial_state, mask, upstream, options,
+                      layer.return_sequences)
+    totals = _whole_layer(tf, layer, cell, x, initial_state, mask, upstream, execution,
+                          own_state)
+    if layer.go_backwards:
+        totals["dx"] = totals["dx"][:, ::-1]
+    return GradientObservation(
+        actual={"dh": dh, "dc": dc, **totals}, weights=twin.weights, x=x, upstream=upstream,
+        initial_state=initial_state, mask=mask, options=options, dtype=dtype,
+        context={**describe(layer), "execution": execution, "upstream seed": seed})
+
+
+def upstream_for(layer, shape, d_outputs=None, d_states=None, seed=0):
+    """The upstream gradients, in the layer's compute dtype, as lstm_ref.gradients takes them:
+    ``d_outputs`` shaped as the layer's output, ``d_states`` = [d_h, d_c] with return_state;
+    those not given are drawn from a normal distribution seeded by ``seed``."""
+    batch, time = shape[:2]
+    units, dtype = layer.cell.units, layer.compute_dtype
+    rng = np.random.default_rng(seed)
+    out_shape = (batch, time, units) if layer.return_sequences else (batch, units)
+    given = {"d_outputs": (d_outputs, out_shape)}
+    if layer.return_state:
+        if d_states is not None and len(d_states) != 2:
+            raise ShapeError(f"d_states must be [d_h, d_c] for a layer with return_state; "
+                             f"received {len(d_states)} arrays")
+        states = d_states or (None, None)
+        given.update(d_final_h=(states[0], (batch, units)), d_final_c=(states[1], (batch, units)))
+    elif d_states is not None:
+        raise OptionError("d_states was given, but the layer has return_state=False: its "
+                          "states are not returned, so no loss can depend on them")
+    upstream = {}
+    for name, (value, expected) in given.items():
+        array = rng.normal(size=expected) if value is None else as_float_array(value, name)
+        if array.shape != expected:
+            raise ShapeError(f"{name} must have the shape of what the layer returns, "
+                             f"{expected}; received shape {array.shape}")
+        upstream[name] = array.astype(dtype)
+    return upstream
+
+
+def _loss(tf, upstream, output, final_h=None, final_c=None):
+    loss = tf.reduce_sum(tf.constant(upstream["d_outputs"]) * output)
+    if "d_final_h" in upstream:
+        loss += tf.reduce_sum(tf.constant(upstream["d_final_h"]) * final_h)
+        loss += tf.reduce_sum(tf.constant(upstream["d_final_c"]) * final_c)
+    return loss
+
+
+def _stepped(tf, cell, x, initial_state, mask, upstream, options, return_sequences):
+    """dL/dh_t and dL/dc_t of what the cell computed at every step, in processing order."""
+    batch, time, _ = x.shape
+    dtype = x.dtype.name
+    order = range(time - 1, -1, -1) if options["go_backwards"] else range(time)
+    with tf.GradientTape() as tape:
+        if initial_state is None:
+            h = c = tf.zeros((batch, cell.units), dtype)
+        else:
+            h, c = (tf.constant(s) for s in initial_state)
+        output = tf.zeros((batch, cell.units), dtype)
+        news, outputs = [], []
+        for t in order:
+            _, (h_new, c_new) = cell(tf.constant(x[:, t]), [h, c], training=False)
+            news.append((h_new, c_new))
+            if mask is None:
+                h, c, output = h_new, c_new, h_new
+            else:  # as keras.backend.rnn does
+                valid = tf.constant(mask[:, t, None])
+                h, c = tf.where(valid, h_new, h), tf.where(valid, c_new, c)
+                previous = tf.zeros_like(output) if options["zero_output_for_mask"] else output
+                output = tf.where(valid, h_new, previous)
+            outputs.append(output)
+        outputs = tf.stack(outputs, axis=1) if return_sequences else output
+        loss = _loss(tf, upstream, outputs, h, c)
+    grads = tape.gradient(loss, news, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    to_numpy = lambda i: np.stack([g[i].numpy() for g in grads], axis=1)  # noqa: E731
+    return to_numpy(0), to_numpy(1)
+
+
+def _whole_layer(tf, layer, cell, x, initial_state, mask, upstream, execution, own_state):
+    """dL/dx, dL/dh0, dL/dc0 (when the state is an input) and the weights' gradients."""
+    weights = [cell.kernel, cell.recurrent_kernel] + ([cell.bias] if cell.use_bias else [])
+
+    def run(x, states):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if own_state:  # the layer starts from its carried state variables
+                states = [_tensor_of(v) for v in layer.states]
+            tape.watch(states)
+            result = layer(x, initial_state=None if own_state or not states else states,
+                           mask=None if mask is None else tf.constant(mask), training=False)
+            parts = result if isinstance(result, (list, tuple)) else [result]
+            loss = _loss(tf, upstream, *parts)
+        sources = [x, *states, *weights]
+        # None for a source the loss does not reach (UnconnectedGradients.ZERO fails on Keras
+        # 3 variables, whose dtype is a string): zeros, as the reference gives.
+        grads = tape.gradient(loss, sources)
+        return [tf.zeros(s.shape, x.dtype) if g is None else g for s, g in zip(sources, grads)]
+
+    if execution != "eager":
+        run = tf.function(run, jit_compile=execution == "xla")
+    states = [] if initial_state is None or own_state else [tf.constant(s) for s in initial_state]
+    grads = [g.numpy() for g in run(tf.constant(x), states)]
+    result = {"dx": grads.pop(0)}
+    if initial_state is not None:
+        result["dh0"], result["dc0"] = grads.pop(0), grads.pop(0)
+    names = ["d_kernel", "d_recurrent_kernel"] + (["d_bias"] if cell.use_bias else [])
+    result.update(zip(names, grads))
+    return result
+
+
+def _tensor_of(variable):
+    """The tf.Variable behind a Keras 3 variable (tf_keras's are tf.Variables already)."""
+    return getattr(variable, "value", variable)

@@ -1,0 +1,141 @@
+"""Recording golden files: the installed framework's results on a grid's cases, written
+whole or not at all."""
+
+import datetime
+import glob
+import hashlib
+import io
+import json
+import os
+import warnings
+
+import numpy as np
+
+from lstm_ref import files
+from lstm_ref.errors import GoldenError, OutputError
+from lstm_ref.golden.format import DTYPES, FORMAT, MANIFEST, storable
+from lstm_ref.grids import keras as grids
+from lstm_ref.frameworks.keras import golden as keras_golden
+from lstm_ref.grids.common import GRIDS, select
+
+__all__ = ["record", "stale_staging"]
+
+
+def record(path, grid="small", pattern=None, dtype="float32", progress=None):
+    """Record what the installed Keras computes for the cases of a grid.
+
+    Everything is written into a temporary sibling directory, renamed to ``path`` at the end:
+    a failure or Ctrl-C leaves neither ``path`` nor the temporary directory behind. One that a
+    killed process left (``.<name>.*.partial`` beside ``path``) is removed first, with a
+    warning naming it.
+
+    Args:
+        path: the directory to create; it must not exist, or be empty; its parent must exist
+            and be writable.
+        grid: a grid name of lstm_ref.grids.GRIDS ("small", "default", "full").
+        pattern: only the cases whose id contains it (None: all).
+        dtype: the layers' dtype or mixed-precision policy (one of DTYPES).
+        progress: None, or ``progress(done, total, case_id)``, called after each case.
+
+    Returns:
+        The manifest (the dict written to ``path/manifest.json``).
+
+    Raises:
+        GoldenError: an unknown grid or dtype, a pattern that matches no case, an existing
+            non-empty ``path``, an unwritable parent.
+    """
+    target, _ = _check_target(path)
+    cases = _select_cases(grid, pattern, dtype)
+    for stale in stale_staging(target):
+        warnings.warn(f"removing {stale}: a recording an earlier run left unfinished", stacklevel=2)
+        files.discard_folder(stale)
+    try:
+        staging = files.staging_folder(target, "golden record")
+    except OutputError as exc:
+        raise GoldenError(f"cannot write a recording: {exc}") from exc
+    try:
+        entries = []
+        for done, case in enumerate(cases, 1):
+            entries.append(_record_case(keras_golden, case, dtype, staging))
+            if progress is not None:
+                progress(done, len(cases), case.id)
+        manifest = {"format": FORMAT, **keras_golden.environment(), "grid": grid,
+                    "pattern": pattern, "dtype": dtype, "created": _now(), "cases": entries}
+        _write_bytes(os.path.join(staging, MANIFEST), _to_json(manifest).encode())
+        files.publish_folder(staging, target, "golden record")
+    except BaseException:  # KeyboardInterrupt too: never leave a half-written recording
+        files.discard_folder(staging)
+        raise
+    return manifest
+
+
+def stale_staging(target):
+    """The staging folders a killed ``record`` of ``target`` left beside it."""
+    target = os.path.abspath(os.fspath(target))
+    pattern = os.path.join(os.path.dirname(target),
+                           f".{glob.escape(os.path.basename(target))}.*.partial")
+    return sorted(p for p in glob.glob(pattern) if os.path.isdir(p))
+
+
+def _check_target(path):
+    """(absolute path, its parent) of a directory we may create, or GoldenError."""
+    target = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(target)
+    if os.path.lexists(target):
+        if not os.path.isdir(target):
+            raise GoldenError(f"cannot record into {path}: it exists and is not a directory")
+        if os.listdir(target):
+            raise GoldenError(f"cannot record into {path}: it exists and is not empty "
+                              "(a recording is never overwritten; pick a new path)")
+    if not os.path.isdir(parent):
+        raise GoldenError(f"cannot record into {path}: its parent {parent} "
+                          f"{'is not a directory' if os.path.exists(parent) else 'does not exist'}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GoldenError(f"cannot record into {path}: its parent {parent} is not writable")
+    return target, parent
+
+
+def _select_cases(grid, pattern, dtype):
+    """The cases to record, after refusing an unknown grid or dtype and an empty selection."""
+    if grid not in GRIDS:
+        raise GoldenError(f"unknown grid {grid!r}; the grids are {', '.join(GRIDS)}")
+    if dtype not in DTYPES:
+        raise GoldenError(f"unknown dtype {dtype!r}; a recording may use {', '.join(DTYPES)}")
+    cases = select(grids.cases(grid), pattern)
+    if not cases:
+        raise GoldenError(f"no case of grid {grid!r} matches the pattern {pattern!r}")
+    return cases
+
+
+def _record_case(framework, case, dtype, folder):
+    """Run one case (``framework``: lstm_ref.frameworks.keras.golden), write its .npz into
+    ``folder``; returns its manifest entry."""
+    inputs, observation = framework.observe_case(case, dtype)
+    arrays = {**inputs, **observation.actual}
+    stored = {name: storable(a) for name, a in arrays.items()}
+    name = f"{case.id}.npz"
+    buffer = io.BytesIO()
+    np.savez(buffer, **stored)
+    data = buffer.getvalue()
+    _write_bytes(os.path.join(folder, name), data)
+    return {"id": case.id, "case": case.as_dict(), "seed": case.seed, "file": name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "compute_dtype": str(observation.dtype), "layer_path": observation.layer_path,
+            "arrays": {n: {"shape": list(np.shape(a)), "dtype": np.asarray(a).dtype.name}
+                       for n, a in arrays.items()}}
+
+
+def _write_bytes(path, data):
+    with open(path, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())  # the rename that publishes the folder must not come first
+
+
+def _to_json(manifest):
+    # allow_nan=False: the manifest must be JSON any reader parses, not Python's extension.
+    return json.dumps(manifest, indent=2, allow_nan=False) + "\n"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

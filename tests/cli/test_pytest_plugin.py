@@ -1,0 +1,91 @@
+"""The pytest plugin and lstm_ref.testing, as a downstream project uses them (pytester runs
+the README's example test in a fresh pytest)."""
+
+import re
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def downstream_example():
+    """The README's example downstream test file (the block after 'conftest-free')."""
+    text = README.read_text()
+    return re.search(r"# tests/test_my_lstm.py\n(.*?)```", text, re.S).group(1)
+
+
+def run(pytester, source, *args):
+    pytester.makepyfile(test_my_lstm=source)
+    installed = any(e.value == "lstm_ref.pytest_plugin" for e in entry_points(group="pytest11"))
+    return pytester.runpytest(*(() if installed else ("-p", "lstm_ref.pytest_plugin")), *args)
+
+
+def test_the_plugin_is_registered_as_an_entry_point():
+    assert any(e.name == "lstm_ref" and e.value == "lstm_ref.pytest_plugin"
+               for e in entry_points(group="pytest11"))
+
+
+def test_the_readme_example_passes_and_is_summarised(pytester):
+    pytest.importorskip("keras")
+    result = run(pytester, downstream_example(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*lstm_ref: 1 LSTM checks, 0 failed; closest to its "
+                                 "tolerance: *error/bound 0.*"])
+
+
+def test_a_wrong_layer_fails_with_the_report(pytester):
+    pytest.importorskip("keras")
+    source = '''
+import keras
+from keras import ops
+
+
+class SwappedGates(keras.layers.LSTMCell):
+    def call(self, inputs, states, training=False):
+        h, c = states
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel) + self.bias
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        c = self.recurrent_activation(z_i) * c + self.recurrent_activation(z_f) * ops.tanh(z_c)
+        h = self.recurrent_activation(z_o) * ops.tanh(c)
+        return h, [h, c]
+
+
+def test_custom_cell(lstm_ref_check):
+    layer = keras.layers.RNN(SwappedGates(4), return_sequences=True)
+    layer.build((2, 9, 3))
+    lstm_ref_check(layer)
+'''
+    result = run(pytester, source, "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*FAILED at step 0, tensor *", "*lstm_ref: 1 LSTM checks, 1 failed*"])
+
+
+def test_seeds_come_from_the_test_id(pytester):
+    source = '''
+def test_a(lstm_ref_rng):
+    print("draw", lstm_ref_rng.integers(1 << 30))
+
+def test_b(lstm_ref_rng):
+    print("draw", lstm_ref_rng.integers(1 << 30))
+'''
+    first = run(pytester, source, "-s", "-p", "no:cacheprovider")
+    again = run(pytester, source, "-s", "-p", "no:cacheprovider", "-k", "test_b")
+    draws = re.findall(r"draw \d+", first.stdout.str())
+    assert len(set(draws)) == 2
+    assert re.findall(r"draw \d+", again.stdout.str()) == draws[1:]
+
+
+def test_marker_is_registered(pytester):
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.lstm_ref:*"])
+
+
+def test_an_input_that_cannot_be_drawn_is_a_clear_error():
+    from lstm_ref.errors import OptionError
+    from lstm_ref.testing import random_input
+
+    with pytest.raises(OptionError, match="cannot draw an input for a object: pass x="):
+        random_input(object(), 2, 9, 0)
