@@ -27,12 +27,13 @@ MARKERS = {
                 "only with --extended: CI runs it as a step of its own",
     "soak": "the soundness soak: random configurations by the thousand; runs only with "
             "--soak=N (N examples per test), outside the default run",
-    "framework": "runs a framework (Keras, tf_keras, torch, onnxruntime): set by file name "
-                 "below; -m 'not framework' is the NumPy-only suite",
+    "framework": "runs a framework (Keras, tf_keras, torch, onnxruntime): every test under "
+                 "tests/frameworks, tests/soak and tests/docs (their conftest.py files); "
+                 "-m 'not framework' is the NumPy-only suite",
+    "tf1": "runs TF1 cells (tf_keras's legacy cells)",
+    "torch": "runs torch",
+    "onnx": "runs onnxruntime",
 }
-# Test files that run a framework (each skips cleanly when its framework is missing).
-FRAMEWORK_FILES = ("test_keras", "test_sensitivity_keras", "test_tf1", "test_tf_keras",
-                   "test_torch", "test_onnx", "test_readme", "test_stepping", "test_soak")
 
 
 def pytest_addoption(parser):
@@ -80,8 +81,6 @@ def pytest_collection_modifyitems(config, items):
     skip_keras = pytest.mark.skip(reason="Keras 3 / TensorFlow not installed: "
                                          "pip install 'lstm-ref[keras]'")
     for item in items:
-        if item.path.name.startswith(FRAMEWORK_FILES):
-            item.add_marker(pytest.mark.framework)
         # Markers, not keywords: keywords also hold test names and parametrize ids.
         if (item.get_closest_marker("full") or item.get_closest_marker("slow")) and grid != "full":
             item.add_marker(skip_full)

@@ -13,4 +13,11 @@ from lstm_ref.report import Report
 from lstm_ref.stack import StackTrace, forward_stack
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["__version__", "Activation", "assert_equivalent", "assert_gradients_equivalent",
+           "compare", "compare_gradients", "from_keras", "from_onnx", "from_tf1_cell",
+           "from_torch", "Gradients", "gradients", "ActivationError", "DTypeError",
+           "FrameworkMissingError", "InconclusiveError", "LSTMRefError", "OptionError",
+           "ShapeError", "UnsupportedLayerError", "ValueRangeError", "Trace", "forward", "step",
+           "Report", "StackTrace", "forward_stack", "LSTMWeights"]
+
 __version__ = VERSION

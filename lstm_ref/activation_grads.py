@@ -48,6 +48,14 @@ import numpy as np
 from lstm_ref import activations as acts
 from lstm_ref.errors import ActivationError, ShapeError
 
+__all__ = ["KINKS", "d_sigmoid", "d_tanh", "d_linear", "d_relu", "d_relu6", "d_leaky_relu",
+           "d_hard_sigmoid", "d_hard_sigmoid_keras2", "d_hard_silu", "d_hard_tanh",
+           "d_sparse_sigmoid", "d_sparse_plus", "d_softsign", "d_softplus", "d_log_sigmoid",
+           "d_silu", "d_mish", "d_elu", "d_celu", "d_selu", "d_gelu", "d_exponential",
+           "d_squareplus", "d_soft_shrink", "d_hard_shrink", "d_tanh_shrink", "ELEMENTWISE",
+           "vjp_softmax", "vjp_log_softmax", "vjp_sparsemax", "VECTOR", "NAMES", "has_gradient",
+           "derivative", "vjp"]
+
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])  # as activations.gelu
 _SQRT_2PI = math.sqrt(2 * math.pi)
 

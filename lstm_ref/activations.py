@@ -18,6 +18,13 @@ import numpy as np
 
 from lstm_ref.errors import ActivationError
 
+__all__ = ["SELU_ALPHA", "SELU_SCALE", "sigmoid", "tanh", "linear", "relu", "relu6",
+           "LEAKY_RELU_SLOPE", "leaky_relu", "hard_sigmoid", "hard_sigmoid_keras2", "hard_silu",
+           "hard_tanh", "sparse_sigmoid", "sparse_plus", "softsign", "softplus", "log_sigmoid",
+           "silu", "mish", "elu", "celu", "selu", "gelu", "exponential", "squareplus",
+           "soft_shrink", "hard_shrink", "tanh_shrink", "softmax", "log_softmax", "sparsemax",
+           "ALIASES", "UNUSABLE", "NAMES", "Activation", "get"]
+
 # SELU's constants, as in Klambauer et al. (2017) and TensorFlow's selu kernel.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946

@@ -4,7 +4,7 @@ For a scalar loss L whose upstream gradients are given (d_outputs = dL/d outputs
 d_final_c), :func:`gradients` returns dL/d of every input: x, h0, c0 and every weight. It
 reuses the forward pass: lstm_ref.forward(keep="preactivations") stores z_t = x_t W + h_{t-1}
 R + b at every step, and each step's intermediates are re-derived from z_t and c_{t-1} by the
-very code that computed them (reference._Cell.internals), so the forward math has one source.
+very code that computed them (reference.Cell.internals), so the forward math has one source.
 
 One step backwards, given dh = dL/dh_t and dc = dL/dc_t (what the step returned; notation of
 lstm_ref.reference, ``*`` elementwise, ' a derivative, 1[.] the clip's pass-through mask):
@@ -36,7 +36,9 @@ import numpy as np
 from lstm_ref import activation_grads, precision
 from lstm_ref.checks import as_float_array
 from lstm_ref.errors import OptionError, ShapeError
-from lstm_ref.reference import _Cell, forward
+from lstm_ref.reference import Cell, forward
+
+__all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward"]
 
 # float64-perturbed: the float64 tolerance probes' format (lstm_ref.precision), not a dtype
 # a framework computes in.
@@ -139,7 +141,7 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
     (see :func:`gradients`, which prepares its arguments). Returns a :class:`Gradients`."""
     w, dt = weights, fmt.compute
     arrays = {name: None if a is None else a.astype(dt) for name, a in w.arrays.items()}
-    cell = _Cell(w, arrays, fmt)
+    cell = Cell(w, arrays, fmt)
     batch, time, _ = xs.shape
     d_out, dh_state, dc_state = upstream
     h_prev = np.concatenate([state[0][:, None], trace.h[:, :-1].astype(dt)], axis=1)

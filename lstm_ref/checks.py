@@ -5,6 +5,8 @@ import numpy as np
 
 from lstm_ref.errors import DTypeError, ShapeError, ValueRangeError
 
+__all__ = ["describe", "as_float_array", "check_size", "as_mask"]
+
 
 def describe(value):
     """A short description of ``value`` for error messages: its type, shape and dtype."""

@@ -10,6 +10,8 @@ import numpy as np
 from lstm_ref.errors import OptionError
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["DIAGRAM", "EQUATIONS", "step_diagram", "weights_for", "explain", "parameter_count"]
+
 DIAGRAM = """\
       x_t (B, {F})          h_(t-1) (B, {P})
          |                       |

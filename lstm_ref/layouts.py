@@ -21,6 +21,10 @@ import numpy as np
 
 from lstm_ref.errors import OptionError, ShapeError
 
+__all__ = ["KERAS_GATE_ORDER", "GATE_ORDERS", "ONNX_PEEPHOLE_ORDER", "PEEPHOLE_ORDER",
+           "split_gates", "join_gates", "reorder_gates", "from_torch", "to_torch", "from_onnx",
+           "to_onnx", "from_tf1", "to_tf1", "to_keras", "fold_forget_bias"]
+
 KERAS_GATE_ORDER = ("i", "f", "c", "o")
 GATE_ORDERS = {"keras": KERAS_GATE_ORDER, "torch": KERAS_GATE_ORDER,
                "onnx": ("i", "o", "f", "c"), "tf1": ("i", "c", "f", "o")}
@@ -196,22 +200,11 @@ def to_keras(weights):
 def fold_forget_bias(weights):
     """The same LSTM with its forget_bias added to the forget block of the bias (a zero bias
     is created if there was none): what Keras's unit_forget_bias and PyTorch expect."""
-    from lstm_ref.weights import LSTMWeights
-
     if not weights.forget_bias:
         return weights
     bias = np.zeros(4 * weights.units) if weights.bias is None else np.array(weights.bias, np.float64)
     bias[weights.units:2 * weights.units] += weights.forget_bias
-    return LSTMWeights(weights.kernel, weights.recurrent_kernel, bias, weights.activation,
-                       weights.recurrent_activation,
-                       **{**_options(weights), "forget_bias": 0.0})
-
-
-def _options(weights):
-    return {"peephole": weights.peephole, "cell_clip": weights.cell_clip,
-            "gate_clip": weights.gate_clip, "forget_bias": weights.forget_bias,
-            "input_forget": weights.input_forget, "projection": weights.projection,
-            "proj_clip": weights.proj_clip, "output_activation": weights.output_activation}
+    return weights.replace(bias=bias, forget_bias=0.0)
 
 
 def _refuse(weights, target, unsupported, activation=None, recurrent_activation=None):

@@ -30,6 +30,9 @@ import numpy as np
 
 from lstm_ref.errors import OptionError
 
+__all__ = ["round_bfloat16", "Format", "perturb_float64", "FLOAT64_EPS", "FORMATS",
+           "PROBE_FORMATS", "name_of", "get"]
+
 
 def _identity(array):
     return array

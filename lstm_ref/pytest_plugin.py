@@ -14,6 +14,8 @@ import zlib
 
 import pytest
 
+__all__ = ["pytest_configure", "lstm_ref_rng", "lstm_ref_check", "pytest_terminal_summary"]
+
 _CHECKS = pytest.StashKey()
 
 

@@ -37,6 +37,8 @@ from lstm_ref.checks import as_float_array, as_mask, check_size
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["DTYPES", "KEEP", "FINAL_CHUNK_STEPS", "Trace", "forward", "step", "Cell"]
+
 DTYPES = tuple(precision.FORMATS)
 KEEP = ("states", "gates", "final", "preactivations")
 # With keep="final" the input projection is done this many steps at a time, so memory
@@ -127,7 +129,7 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
     batch, time, _ = x.shape
     dt, r = fmt.compute, fmt.round  # r: each operation's result rounded to the format
     arrays = {name: None if a is None else r(a.astype(dt)) for name, a in w.arrays.items()}
-    cell = _Cell(w, arrays, fmt)
+    cell = Cell(w, arrays, fmt)
     store = keep != "final"
     seq = {"outputs": np.empty((batch, time, w.output_size), dt),
            "h": np.empty((batch, time, w.output_size), dt),
@@ -179,7 +181,7 @@ def _project(x, arrays, fmt):
     return projected.reshape(steps, batch, -1)
 
 
-class _Cell:
+class Cell:
     """One step from the pre-activations z = x_t W + h_{t-1} R + b: the module docstring's
     equations, each operation rounded to the format (``r``)."""
 

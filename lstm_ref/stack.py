@@ -18,6 +18,8 @@ from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.reference import forward
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["StackTrace", "forward_stack"]
+
 
 @dataclass
 class StackTrace:

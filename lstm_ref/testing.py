@@ -15,6 +15,8 @@ import numpy as np
 from lstm_ref.api import assert_equivalent, assert_gradients_equivalent
 from lstm_ref.errors import OptionError
 
+__all__ = ["assert_lstm_equivalent", "random_input"]
+
 
 def assert_lstm_equivalent(layer, x=None, *, batch=2, time=9, seed=0, initial_state=None,
                            mask=None, gradients=False, tolerance=None, **options):

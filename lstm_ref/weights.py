@@ -6,6 +6,8 @@ from lstm_ref import activations, layouts
 from lstm_ref.checks import as_float_array, check_size
 from lstm_ref.errors import OptionError, ShapeError, ValueRangeError
 
+__all__ = ["PEEPHOLE_ORDER", "LSTMWeights"]
+
 PEEPHOLE_ORDER = ("i", "f", "o")
 
 
@@ -137,6 +139,22 @@ class LSTMWeights:
         if self.output_activation is not self.activation:
             changed["output_activation"] = self.output_activation.name
         return changed
+
+    def replace(self, **changes):
+        """A copy with some arguments changed (validated as a new LSTMWeights)."""
+        arguments = {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
+                     "bias": self.bias, "activation": self.activation,
+                     "recurrent_activation": self.recurrent_activation,
+                     "peephole": self.peephole, "cell_clip": self.cell_clip,
+                     "gate_clip": self.gate_clip, "forget_bias": self.forget_bias,
+                     "input_forget": self.input_forget, "projection": self.projection,
+                     "proj_clip": self.proj_clip,
+                     "output_activation": None if self.output_activation is self.activation
+                     else self.output_activation}
+        unknown = sorted(set(changes) - set(arguments))
+        if unknown:
+            raise OptionError(f"LSTMWeights has no argument(s) {unknown}")
+        return LSTMWeights(**{**arguments, **changes})
 
     def param_count(self):
         """Number of parameters: 4 * ((F + U) * U + U) with bias, as Keras's count_params()

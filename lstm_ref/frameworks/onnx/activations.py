@@ -30,6 +30,11 @@ import numpy as np
 from lstm_ref import activations
 from lstm_ref.errors import ActivationError, OptionError
 
+__all__ = ["PARAMETERS", "NAMES", "SPEC_DEFAULTS", "ORT_DEFAULTS", "DEFAULT_ACTIVATIONS",
+           "relu", "tanh", "sigmoid", "affine", "leaky_relu", "thresholded_relu", "scaled_tanh",
+           "hard_sigmoid", "elu", "softsign", "softplus", "FUNCTIONS", "OnnxActivation",
+           "canonical_name", "parse", "as_ours", "as_onnx", "attributes"]
+
 # name -> (takes alpha, takes beta)
 PARAMETERS = {
     "Relu": (False, False), "Tanh": (False, False), "Sigmoid": (False, False),

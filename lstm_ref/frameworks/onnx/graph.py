@@ -24,6 +24,10 @@ from lstm_ref.frameworks.onnx import activations as onnx_activations
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["INPUTS", "OUTPUTS", "DIRECTIONS", "ATTRIBUTES", "OPSET", "LSTMNode", "load",
+           "find_node", "constants", "read_node", "expected_shape", "check_input", "make_model",
+           "build_model", "runnable_model"]
+
 INPUTS = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
 OUTPUTS = ("Y", "Y_h", "Y_c")
 DIRECTIONS = ("forward", "reverse", "bidirectional")

@@ -25,6 +25,9 @@ from lstm_ref.engine import Expectation, Observation, compare_parts, observation
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.tolerance_table import lookup
 
+__all__ = ["PROVIDER", "OnnxObservation", "session", "run", "observe", "to_steps", "check",
+           "compare", "check_outputs"]
+
 PROVIDER = "CPUExecutionProvider"
 
 

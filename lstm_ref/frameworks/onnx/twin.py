@@ -45,6 +45,9 @@ from lstm_ref.errors import DTypeError, OptionError, ShapeError, ValueRangeError
 from lstm_ref.reference import forward
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["SEMANTICS", "DIRECTION_NAMES", "WEIGHT_INPUTS", "Inputs", "OnnxLSTMTwin",
+           "from_onnx", "lengths_from_mask"]
+
 SEMANTICS = ("onnxruntime", "spec")
 # The names of the directions' tensors in reports and of the twin's weights, by ``direction``.
 DIRECTION_NAMES = {"forward": ("forward",), "reverse": ("reverse",),

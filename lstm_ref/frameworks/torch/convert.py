@@ -13,6 +13,9 @@ from lstm_ref.frameworks.torch.twin import DIRECTIONS, torch_module, check_modul
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["as_layers", "state_dict", "module_options", "check_layers", "load_weights",
+           "to_module"]
+
 
 def as_layers(layers):
     """``layers`` as a list of per-layer tuples of LSTMWeights (forward[, backward]); a single

@@ -31,6 +31,9 @@ from lstm_ref.stack import forward_stack
 from lstm_ref.tolerance import probe_batch
 from lstm_ref.tolerance_table import lookup
 
+__all__ = ["compare", "uses_cudnn", "entry", "kernels_of", "as_tensor", "as_hx", "names",
+           "reference_parts", "reference_expectations", "single_direction", "compare_cell"]
+
 
 def compare(layer, x, initial_state=None, mask=None, tolerance=None, lengths=None):
     """Run a torch.nn.LSTM (or LSTMCell) step by step and whole, and compare with the reference.

@@ -23,6 +23,10 @@ from lstm_ref.reference import forward
 from lstm_ref.stack import forward_stack
 from lstm_ref.weights import LSTMWeights
 
+__all__ = ["DIRECTIONS", "SUPPORTED", "torch_module", "dtype_name", "to_numpy", "check_module",
+           "layer_weights", "parameter", "parameter_dtype", "describe_module", "describe",
+           "TorchLSTMTwin", "lengths_mask", "mask_lengths", "TorchLSTMCellTwin", "from_torch"]
+
 DIRECTIONS = ("forward", "backward")
 SUPPORTED = ("torch.nn.LSTM (any num_layers, bidirectional, proj_size, batch_first, bias) and "
              "torch.nn.LSTMCell")

@@ -1,0 +1,84 @@
+"""The house rules of the package, checked on its own source: no import cycles, no private
+name imported from another module, every public module says what it exports."""
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import lstm_ref
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "lstm_ref"
+
+
+def modules():
+    """Every module of lstm_ref, by dotted name."""
+    found = ["lstm_ref"]
+    for info in pkgutil.walk_packages([str(PACKAGE)], prefix="lstm_ref."):
+        if not info.name.endswith("__main__"):
+            found.append(info.name)
+    return found
+
+
+def sources():
+    """Every .py file of the package and the tests."""
+    return sorted(PACKAGE.rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py"))
+
+
+def test_no_import_cycles():
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("lstm_ref")
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    # A package's __init__ re-exports its modules: the edges from a package to its own
+    # children are its face, not a dependency of the children on each other.
+    for module, targets in edges.items():
+        edges[module] = {t for t in targets if not t.startswith(module + ".")}
+    state, path, cycles = {}, [], []
+
+    def visit(module):
+        state[module] = "open"
+        path.append(module)
+        for target in sorted(edges.get(module, ())):
+            if state.get(target) == "open":
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[module] = "done"
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module)
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_private_name_is_imported_from_another_module():
+    offenders = []
+    for path in sources():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    ("lstm_ref", "tests")):
+                offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{a.name}"
+                              for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not offenders, "private names imported:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize("name", [m for m in modules() if not m.rsplit(".", 1)[-1].startswith("_")])
+def test_every_public_module_declares_what_it_exports(name):
+    module = importlib.import_module(name)
+    assert isinstance(getattr(module, "__all__", None), list), f"{name} has no __all__"
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ names what it does not have: {missing}"
+
+
+def test_the_package_face_exports_the_public_api():
+    for name in ("forward", "gradients", "LSTMWeights", "compare", "assert_equivalent",
+                 "compare_gradients", "assert_gradients_equivalent", "from_keras", "from_torch",
+                 "from_onnx", "from_tf1_cell", "Report", "InconclusiveError", "__version__"):
+        assert name in lstm_ref.__all__ or name == "__version__", name
+        assert hasattr(lstm_ref, name), name

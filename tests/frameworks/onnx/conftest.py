@@ -1,0 +1,7 @@
+"""Every test here runs the onnx framework package: marked `framework` and `onnx`,
+skipped (naming the extra) when its framework is not installed."""
+
+from tests.support.marks import mark_folder
+
+pytest_collection_modifyitems = mark_folder(
+    __file__, ("framework", "onnx"), ("onnx", "onnxruntime"), "onnx")
