@@ -1,6 +1,13 @@
 """Checking golden files: re-run the recorded cases on the installed framework, and report
 per case the drift from the recording (lstm_ref.golden.drift) and the verdict against the
-reference."""
+reference.
+
+A case's verdict follows lstm_ref.report's rules: FAILED when the installed framework could
+not run it, drifts beyond the bound (or its tensor changed shape or went missing), or fails
+the reference; else INCONCLUSIVE when the recording says its reference check was, or the
+installed framework's is, or a recorded tensor had nothing the reference determines to
+compare its drift on; else PASSED. A recording passes only when every case does.
+"""
 
 import os
 from dataclasses import dataclass, field
@@ -12,6 +19,8 @@ from lstm_ref.errors import LSTMRefError
 from lstm_ref.frameworks.keras import golden as keras_golden
 from lstm_ref.golden.drift import drift
 from lstm_ref.golden.format import load_case, read_manifest
+from lstm_ref.golden.record import stale_staging
+from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED
 
 __all__ = ["CaseResult", "GoldenResult", "check"]
 
@@ -26,6 +35,8 @@ class CaseResult:
         report: the lstm_ref.engine.Report of the installed framework against the reference,
             or None when the framework could not run the case.
         error: why the framework could not run the case, or None.
+        recorded: the manifest's reference check of the recorded results (its ``verdict``,
+            what it compared and what not).
     """
 
     case_id: str
@@ -33,6 +44,7 @@ class CaseResult:
     drift: dict = field(default_factory=dict)
     report: object = None
     error: str | None = None
+    recorded: dict = field(default_factory=dict)
 
     @property
     def identical(self):
@@ -45,9 +57,34 @@ class CaseResult:
         return self.error is None and all(d.passed for d in self.drift.values())
 
     @property
+    def verdict(self):
+        """PASSED, FAILED or INCONCLUSIVE (see the module docstring)."""
+        if not self.drift_passed or self.report is None or self.report.failed:
+            return FAILED
+        if self.undetermined():
+            return INCONCLUSIVE
+        return PASSED
+
+    @property
     def passed(self):
-        """Within the drift bound of the recording and within tolerance of the reference."""
-        return self.drift_passed and self.report is not None and self.report.passed
+        """Within the drift bound of the recording and within tolerance of the reference,
+        with something compared in every tensor of both: the verdict is PASSED."""
+        return self.verdict == PASSED
+
+    def undetermined(self):
+        """Why the case is not determined, one line each (empty when it is)."""
+        lines = []
+        if self.recorded.get("verdict") == INCONCLUSIVE:
+            lines.append("  recorded: INCONCLUSIVE: the reference determined nothing of some "
+                         "recorded tensor")
+        if self.report is not None and self.report.inconclusive:
+            lines.append(f"  reference: {self.report.verdict_line()}")
+        if not self.drift:
+            lines.append("  drift: no recorded tensor to compare")
+        lines += [f"  drift: nothing the reference determines in tensor {d.name} (0 of {d.size} "
+                  "elements compared)" for d in self.drift.values()
+                  if d.problem is None and not d.compared]
+        return lines
 
     @property
     def max_drift(self):
@@ -75,7 +112,7 @@ class CaseResult:
                   if d.problem]
         if self.first_excess:
             lines.append(f"  drift from the recording at {self.first_excess}")
-        if self.report is not None and not self.report.passed:
+        if self.report is not None and self.report.failed:
             lines.append(f"  reference: FAILED at {self.report.first_failure}")
         return lines
 
@@ -89,37 +126,59 @@ class GoldenResult:
         manifest: its manifest.
         installed: :func:`environment` of the installation that checked it.
         cases: one CaseResult per recorded case, in the manifest's order.
+        stale: staging folders an unfinished ``record`` of this path left beside it
+            (lstm_ref.golden.record.stale_staging): named in the summary, left alone.
     """
 
     path: str
     manifest: dict
     installed: dict
     cases: list
+    stale: list = field(default_factory=list)
 
     @property
     def passed(self):
+        """Every case PASSED (INCONCLUSIVE is not a pass)."""
         return bool(self.cases) and all(c.passed for c in self.cases)
 
     @property
     def failed(self):
-        return [c for c in self.cases if not c.passed]
+        return [c for c in self.cases if c.verdict == FAILED]
+
+    @property
+    def inconclusive(self):
+        return [c for c in self.cases if c.verdict == INCONCLUSIVE]
 
     def summary(self):
-        """A table (case, max drift, drift/bound, identical?, reference verdict), the failures'
-        first departures, then the recorded and installed versions."""
+        """A table (case, verdict, max drift, drift/bound, identical?, the installed and the
+        recorded reference verdicts), why each case failed or is inconclusive, what the
+        reference could not compare, stale staging folders, then the recorded and installed
+        versions."""
         identical = sum(c.identical for c in self.cases)
-        lines = [f"golden check {self.path}: {len(self.cases)} cases, "
-                 f"{len(self.cases) - len(self.failed)} passed, {len(self.failed)} failed; "
+        passed = sum(c.passed for c in self.cases)
+        lines = [f"golden check {self.path}: {len(self.cases)} cases, {passed} passed, "
+                 f"{len(self.failed)} failed, {len(self.inconclusive)} inconclusive; "
                  f"{identical} bit-identical to the recording"]
         width = max(len("case"), *(len(c.case_id) for c in self.cases))
-        lines.append(f"{'case':<{width}}  {'max drift':>9}  {'drift/bound':>11}  "
-                     f"{'identical':<9}  reference")
+        lines.append(f"{'case':<{width}}  {'verdict':<12}  {'max drift':>9}  "
+                     f"{'drift/bound':>11}  {'identical':<9}  {'recorded':<12}  reference")
         for c in self.cases:
-            lines.append(f"{c.case_id:<{width}}  {c.max_drift:>9.2e}  {c.worst_ratio:>11.3f}  "
-                         f"{'yes' if c.identical else 'no':<9}  {_verdict(c)}")
+            lines.append(f"{c.case_id:<{width}}  {c.verdict:<12}  {c.max_drift:>9.2e}  "
+                         f"{c.worst_ratio:>11.3f}  {'yes' if c.identical else 'no':<9}  "
+                         f"{c.recorded.get('verdict', '?'):<12}  {_verdict(c)}")
         for c in self.failed:
             lines.append(f"FAILED {c.case_id}")
             lines.extend(c.describe_failure())
+        for c in self.inconclusive:
+            lines.append(f"INCONCLUSIVE {c.case_id}")
+            lines.extend(c.undetermined())
+        for c in self.cases:
+            if c.report is not None and c.report.not_compared:
+                lines.extend(f"not compared in {c.case_id}: {line}"
+                             for line in c.report.not_compared_lines())
+        lines.extend(f"warning: {folder} is a staging folder an unfinished golden record of "
+                     f"{self.path} left; remove it (the next record of this path does)"
+                     for folder in self.stale)
         lines.append("drift bound: b_recorded + b_installed per element (lstm_ref.golden."
                      "drift_bounds; 2 b_t for the same kernels): beyond it, at least one of the "
                      "two versions departs from the reference")
@@ -137,7 +196,7 @@ def _verdict(case):
         return "ERROR (not run)"
     failure = case.report.first_failure
     if failure is None:
-        return "PASSED"
+        return case.report.verdict
     return f"FAILED at step {failure.step}, tensor {failure.tensor}"
 
 
@@ -171,8 +230,10 @@ def check(path, progress=None):
     """Check a recording against the installed Keras: drift from the recording and the Report
     against the reference, per case.
 
-    Every file is validated (hash, format, arrays) before any case runs, so a damaged
-    recording is refused whole rather than checked in part.
+    Every file is validated (lstm_ref.golden.format.load_case: size, hash, members and
+    headers before any data, finite inputs) before any case runs, so a damaged recording is
+    refused whole rather than checked in part. Staging folders an unfinished ``record`` of
+    ``path`` left beside it are named in the summary (not an error, not removed).
 
     Args:
         path: a directory written by :func:`record`.
@@ -182,8 +243,10 @@ def check(path, progress=None):
         A :class:`GoldenResult`.
 
     Raises:
-        GoldenError: a missing or unparsable manifest, another format id, a changed, damaged
-            or pickled .npz, missing arrays, a case the installed grid does not know.
+        GoldenError: a missing or unparsable manifest, another format id, a changed, damaged,
+            oversized or pickled .npz, missing or extra arrays, a header that does not declare
+            what the case and manifest say, non-finite inputs or weights, a case the
+            installed grid does not know.
     """
     manifest = read_manifest(path)
     for entry in manifest["cases"]:
@@ -195,13 +258,14 @@ def check(path, progress=None):
         if progress is not None:
             progress(done, len(manifest["cases"]), entry["id"])
     return GoldenResult(path=os.fspath(path), manifest=manifest,
-                        installed=keras_golden.environment(), cases=results)
+                        installed=keras_golden.environment(), cases=results,
+                        stale=stale_staging(path))
 
 
 def _check_case(framework, manifest, entry, case, arrays):
     """Run one recorded case on the installed framework (lstm_ref.frameworks.keras.golden); a
     CaseResult."""
-    result = CaseResult(case_id=case.id, file=entry["file"])
+    result = CaseResult(case_id=case.id, file=entry["file"], recorded=entry["reference"])
     try:
         observation = framework.observe_recorded(case, manifest["dtype"], arrays)
     except Exception as exc:  # noqa: BLE001 - an upgrade that breaks a case fails that case

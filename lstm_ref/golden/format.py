@@ -3,32 +3,38 @@
 A recording is a directory::
 
     PATH/manifest.json        format id, versions, platform, grid, dtype, and per case:
-                              id, options, seed, file, sha256, arrays (shape and dtype)
+                              id, options, seed, file, sha256, arrays (shape and dtype), and
+                              reference: the reference check of what was recorded (its
+                              verdict, and what it could not compare, where and why)
     PATH/<case id>.npz        inputs and weights as the layer used them (x, kernel,
-                              recurrent_kernel[, bias][, h0, c0]) and what it computed
+                              recurrent_kernel[, bias][, h0, c0][, mask]) and what it computed
                               (h, c at every step; output[, state_h, state_c])
 
-Both files are plain data: the manifest is JSON and the arrays are read with
-``np.load(allow_pickle=False)``, so a recording from elsewhere runs no code when read.
+Both files are plain data: the manifest is JSON, and an .npz is read as untrusted bytes
+(lstm_ref.golden.archive): its size is bounded by what its case needs, its sha256 is
+checked before it is parsed, every member's .npy header is validated against the case and
+the manifest before any array data is read, and nothing is ever unpickled. A recording's
+inputs and weights are finite: one whose are not is refused, since the reference would
+propagate them and agree with anything they make.
 """
 
-import hashlib
-import io
 import json
+import math
 import os
-import zipfile
-import zlib
 from dataclasses import MISSING, fields
 
 import numpy as np
 
 from lstm_ref.errors import GoldenError
+from lstm_ref.golden.archive import ALLOWANCE, PICKLE_MESSAGE, Archive, read_hashed
 from lstm_ref.grids import keras as grids
+from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED
 
-__all__ = ["FORMAT", "MANIFEST", "DTYPES", "WIDENED", "storable", "read_manifest", "parse_case",
-           "expected_arrays", "load_case"]
+__all__ = ["FORMAT", "MANIFEST", "DTYPES", "WIDENED", "FLOATS", "MASKS", "INPUTS", "VERDICTS",
+           "storable", "read_manifest", "parse_case", "expected_arrays", "allowed_dtypes",
+           "size_limit", "load_case"]
 
-FORMAT = "lstm-ref-golden/1"
+FORMAT = "lstm-ref-golden/2"
 
 
 MANIFEST = "manifest.json"
@@ -43,8 +49,18 @@ DTYPES = ("float32", "float64", "float16", "bfloat16", "mixed_float16", "mixed_b
 WIDENED = {"bfloat16": "float32"}
 
 
-# Exceptions np.load raises on a damaged archive (zipfile and zlib have their own).
-DAMAGED = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+# The dtypes a manifest may give an array: a float array in the dtype its layer used (one of
+# FLOATS, stored as WIDENED says), a mask as booleans (MASKS).
+FLOATS = ("float16", "float32", "float64", "bfloat16")
+MASKS = ("bool",)
+
+
+# The arrays a recording's layer was given: they must be finite (see the module docstring).
+INPUTS = ("x", "kernel", "recurrent_kernel", "bias", "h0", "c0")
+
+
+# The reference verdicts a manifest may record for a case (lstm_ref.report).
+VERDICTS = (PASSED, FAILED, INCONCLUSIVE)
 
 
 def storable(array):
@@ -65,7 +81,7 @@ def read_manifest(path):
 
     Raises:
         GoldenError: no directory or manifest, unparsable JSON, another format id, a missing
-            or ill-typed field.
+            or ill-typed field, a reference verdict that is not one of VERDICTS.
     """
     folder = os.fspath(path)
     file = os.path.join(folder, MANIFEST)
@@ -97,7 +113,7 @@ def read_manifest(path):
         if not isinstance(entry, dict):
             raise GoldenError(f"{where} is a JSON {type(entry).__name__}, not an object")
         _need_fields(entry, {"id": str, "case": dict, "file": str, "sha256": str,
-                             "arrays": dict}, where)
+                             "arrays": dict, "reference": dict}, where)
         if entry["id"] in seen:
             raise GoldenError(f"{where}: case {entry['id']!r} is listed twice")
         seen.add(entry["id"])
@@ -105,6 +121,13 @@ def read_manifest(path):
         # Only plain names: a manifest must not make us read files outside the recording.
         if os.path.basename(name) != name or name in ("", ".", "..") or not name.endswith(".npz"):
             raise GoldenError(f"{where}: file {name!r} is not a plain .npz name in the recording")
+        verdict = entry["reference"].get("verdict")
+        if verdict not in VERDICTS:
+            raise GoldenError(f"{where}: reference verdict {verdict!r} is not one of "
+                              f"{', '.join(VERDICTS)}")
+        if entry.get("layer_path") not in (None, "cudnn"):
+            raise GoldenError(f"{where}: layer_path {entry['layer_path']!r} is not null or "
+                              "'cudnn'")
     return manifest
 
 
@@ -152,7 +175,10 @@ def parse_case(entry, where):
 
 
 def _option_problem(name, value, spec):
-    """Why ``value`` is not a valid Case field ``name``, or None."""
+    """Why ``value`` is not a valid Case field ``name``, or None (a field's default is valid)."""
+    default = spec.default
+    if default is not MISSING and type(value) is type(default) and value == default:
+        return None
     if name in grids.SIZES:
         ok = type(value) is int and value >= 1
         return None if ok else "expected a positive integer"
@@ -168,13 +194,16 @@ def _option_problem(name, value, spec):
 
 
 def expected_arrays(case):
-    """The arrays a recording of ``case`` holds, name -> shape."""
+    """The arrays a recording of ``case`` holds, name -> shape (a mask's dtype is bool, the
+    others' a float dtype: see :func:`allowed_dtypes`)."""
     b, t, f, u = case.batch, case.time, case.features, case.units
     shapes = {"x": (b, t, f), "kernel": (f, 4 * u), "recurrent_kernel": (u, 4 * u)}
     if case.use_bias:
         shapes["bias"] = (4 * u,)
     if case.initial_state:
         shapes["h0"] = shapes["c0"] = (b, u)
+    if case.arrays().get("mask") is not None:
+        shapes["mask"] = (b, t)
     shapes["h"] = shapes["c"] = (b, t, u)
     shapes["output"] = (b, t, u) if case.return_sequences else (b, u)
     if case.return_state:
@@ -182,71 +211,120 @@ def expected_arrays(case):
     return shapes
 
 
+def allowed_dtypes(name):
+    """The dtype names a manifest may give array ``name``: MASKS for the mask, else FLOATS."""
+    return MASKS if name == "mask" else FLOATS
+
+
+def size_limit(specs):
+    """The most bytes a case's .npz may hold: its arrays' data (``specs``: name -> (shape,
+    stored dtype)) plus lstm_ref.golden.archive.ALLOWANCE for the zip and .npy headers."""
+    return sum(math.prod(shape) * dtype.itemsize for shape, dtype in specs.values()) + ALLOWANCE
+
+
 def load_case(path, entry):
     """The validated Case and arrays of one manifest entry.
 
-    Checks, in this order: the file exists, its sha256 is the manifest's, it is an .npz
-    archive of plain arrays (no pickle), it holds every array the case needs, with the shapes
-    and stored dtypes the case and the manifest say.
+    Checks, in this order, each before anything later is read: the manifest lists exactly
+    the arrays the case needs, with its shapes and a dtype each may have; the file exists
+    and is within :func:`size_limit`; its sha256 (hashed in chunks) is the manifest's; it is
+    a zip archive holding exactly those arrays, uncompressed, none larger than its data plus
+    the allowance; each member's .npy header declares the case's shape, the manifest's
+    dtype, and as much data as the member holds. Only then is array data read (never
+    unpickling), and the inputs and weights must be finite.
 
     Args:
         path: the recording directory.
         entry: one of the manifest's cases (:func:`read_manifest`).
 
     Returns:
-        ``(case, arrays)``: a grid Case and name -> NumPy array (as stored).
+        ``(case, arrays)``: a grid Case and name -> NumPy array (as stored, native byte
+        order).
     """
+    where = f"{os.path.join(os.fspath(path), MANIFEST)}, case {entry['id']!r}"
+    case = parse_case(entry, where)
+    specs = _listed_arrays(case, entry, where)
     file = os.path.join(os.fspath(path), entry["file"])
-    case = parse_case(entry, f"{os.path.join(os.fspath(path), MANIFEST)}, case {entry['id']!r}")
     if not os.path.isfile(file):
         raise GoldenError(f"{file} is missing (the manifest lists it for case {entry['id']!r})")
-    with open(file, "rb") as stream:
-        data = stream.read()
-    digest = hashlib.sha256(data).hexdigest()
+    data, digest = read_hashed(file, size_limit(specs))
     if digest != entry["sha256"].lower():
         raise GoldenError(f"{file} was changed after recording: its sha256 is {digest}, the "
                           f"manifest's is {entry['sha256']} ({len(data)} bytes)")
-    arrays = _read_npz(file, data)
-    _check_arrays(file, case, entry, arrays)
+    with Archive(file, data) as archive:
+        _check_headers(file, case, entry, archive, specs)
+        arrays = {name: archive.array(name) for name in specs}
+    arrays = {name: a.astype(a.dtype.newbyteorder("="), copy=False) for name, a in arrays.items()}
+    _check_finite(file, arrays)
     return case, arrays
 
 
-def _read_npz(file, data):
-    """name -> array of an .npz archive's bytes, never unpickling anything."""
-    try:
-        loaded = np.load(io.BytesIO(data), allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise GoldenError(f"{file} is a single .npy array, not an .npz archive of arrays")
-        with loaded:
-            # Arrays are read lazily: read all here, where their errors are turned into ours.
-            return {name: loaded[name] for name in loaded.files}
-    except GoldenError:
-        raise
-    except DAMAGED as exc:
-        if "pickle" in str(exc):
-            raise GoldenError(f"{file} holds pickled data (an object array or a pickle file), "
-                              "which lstm_ref never loads (np.load(allow_pickle=False)); a "
-                              "recording holds plain float arrays only") from exc
-        raise GoldenError(f"{file} is not a readable .npz archive (truncated or corrupt): "
-                          f"{type(exc).__name__}: {exc}") from exc
-
-
-def _check_arrays(file, case, entry, arrays):
-    needed = expected_arrays(case)
-    missing = [n for n in [*needed, *entry["arrays"]] if n not in arrays]
-    if missing:
-        raise GoldenError(f"{file} lacks array(s) {', '.join(dict.fromkeys(missing))} (it holds "
-                          f"{', '.join(sorted(arrays)) or 'none'})")
+def _listed_arrays(case, entry, where):
+    """name -> (shape, stored dtype) of the arrays the case needs, after checking that the
+    manifest lists exactly those, with those shapes and allowed dtypes."""
+    needed, listed = expected_arrays(case), entry["arrays"]
+    if set(listed) != set(needed):
+        raise GoldenError(f"{where}: lists arrays {', '.join(listed) or 'none'}; case "
+                          f"{case.id!r} records {', '.join(needed)}")
+    specs = {}
     for name, shape in needed.items():
-        array, listed = arrays[name], entry["arrays"].get(name)
-        listed = listed if isinstance(listed, dict) else {}
-        if array.shape != shape:
-            raise GoldenError(f"{file}: array {name!r} has shape {array.shape}; case "
+        item = listed[name] if isinstance(listed[name], dict) else {}
+        listed_shape = item.get("shape")
+        if not (isinstance(listed_shape, list) and all(type(n) is int for n in listed_shape)
+                and tuple(listed_shape) == shape):
+            raise GoldenError(f"{where}: array {name!r} is listed with shape {listed_shape!r}; "
+                              f"case {case.id!r} needs {list(shape)}")
+        dtype = item.get("dtype")
+        if dtype not in allowed_dtypes(name):
+            raise GoldenError(f"{where}: array {name!r} is listed as dtype {dtype!r}; a "
+                              f"recording holds it as one of {', '.join(allowed_dtypes(name))}")
+        specs[name] = (shape, np.dtype(WIDENED.get(dtype, dtype)))
+    return specs
+
+
+def _check_headers(file, case, entry, archive, specs):
+    """The archive's members against ``specs``, from the zip directory and the .npy headers
+    alone: no array data is read here."""
+    missing = [name for name in specs if name not in archive.members]
+    if missing:
+        raise GoldenError(f"{file} lacks array(s) {', '.join(missing)} (it holds "
+                          f"{', '.join(archive.members) or 'none'})")
+    extra = [name for name in archive.members if name not in specs]
+    if extra:
+        raise GoldenError(f"{file} holds array(s) {', '.join(extra)} that case {case.id!r} does "
+                          f"not record (it records {', '.join(specs)})")
+    for name, (shape, dtype) in specs.items():
+        size, data = archive.members[name].file_size, math.prod(shape) * dtype.itemsize
+        if size > data + ALLOWANCE:
+            raise GoldenError(f"{file}: member '{name}.npy' is {size} bytes; array {name!r} of "
+                              f"case {case.id!r} needs {data} bytes plus at most {ALLOWANCE} of "
+                              "header: not read")
+        header = archive.header(name)
+        if header.dtype.hasobject:
+            raise GoldenError(f"{file}: array {name!r} holds pickled data (an object array), "
+                              f"{PICKLE_MESSAGE}")
+        if header.dtype.name != dtype.name:  # either byte order: converted once read
+            recorded = entry["arrays"][name]["dtype"]
+            raise GoldenError(f"{file}: array {name!r} is stored as {header.dtype}; the manifest "
+                              f"records it as {recorded}"
+                              f"{f' (stored as {dtype})' if recorded != dtype.name else ''}")
+        if header.shape != shape:
+            raise GoldenError(f"{file}: array {name!r} has shape {header.shape}; case "
                               f"{case.id!r} needs {shape}")
-        if array.dtype.kind != "f":
-            raise GoldenError(f"{file}: array {name!r} has dtype {array.dtype}; a recording "
-                              "holds float arrays")
-        recorded = listed.get("dtype", array.dtype.name)
-        if array.dtype.name != WIDENED.get(recorded, recorded):
-            raise GoldenError(f"{file}: array {name!r} is stored as {array.dtype}; the manifest "
-                              f"records it as {recorded}")
+        if header.offset + header.declared != header.size:
+            raise GoldenError(f"{file}: array {name!r}'s header declares {header.declared} bytes "
+                              f"of data, but its member holds {header.size - header.offset} "
+                              "after the header")
+
+
+def _check_finite(file, arrays):
+    """Refuse non-finite recorded inputs or weights (INPUTS)."""
+    for name in INPUTS:
+        if name not in arrays:
+            continue
+        bad = ~np.isfinite(arrays[name])
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise GoldenError(f"{file}: array {name!r} holds {int(bad.sum())} non-finite "
+                              f"value(s), the first {arrays[name][index]} at index {index}; a "
+                              "recording's inputs and weights are finite")

@@ -1,5 +1,13 @@
 """Recording golden files: the installed framework's results on a grid's cases, written
-whole or not at all."""
+whole or not at all, each with the reference check of what was recorded.
+
+A recording is only as good as what the reference determines of it: every case's manifest
+entry says the verdict of the recorded results against the reference (lstm_ref.engine) and
+what it could not compare, where and why. A partly determined case is recorded as it is (a
+check compares what is determined and names the rest); a case that is INCONCLUSIVE (a
+tensor the reference determines nowhere) or FAILED is recorded as such, with a warning, and
+lstm_ref.golden.check never reports an INCONCLUSIVE recording as passed.
+"""
 
 import datetime
 import glob
@@ -7,18 +15,21 @@ import hashlib
 import io
 import json
 import os
+import re
 import warnings
 
 import numpy as np
 
 from lstm_ref import files
+from lstm_ref.engine import check_observation
 from lstm_ref.errors import GoldenError, OutputError
 from lstm_ref.golden.format import DTYPES, FORMAT, MANIFEST, storable
 from lstm_ref.grids import keras as grids
 from lstm_ref.frameworks.keras import golden as keras_golden
 from lstm_ref.grids.common import GRIDS, select
+from lstm_ref.report import FAILED, INCONCLUSIVE
 
-__all__ = ["record", "stale_staging"]
+__all__ = ["record", "stale_staging", "reference_entry"]
 
 
 def record(path, grid="small", pattern=None, dtype="float32", progress=None):
@@ -26,8 +37,9 @@ def record(path, grid="small", pattern=None, dtype="float32", progress=None):
 
     Everything is written into a temporary sibling directory, renamed to ``path`` at the end:
     a failure or Ctrl-C leaves neither ``path`` nor the temporary directory behind. One that a
-    killed process left (``.<name>.*.partial`` beside ``path``) is removed first, with a
-    warning naming it.
+    killed process left (see :func:`stale_staging`) is removed first, with a warning naming
+    it. A case whose recorded results are not PASSED against the reference is recorded with
+    its verdict, and a warning.
 
     Args:
         path: the directory to create; it must not exist, or be empty; its parent must exist
@@ -70,11 +82,16 @@ def record(path, grid="small", pattern=None, dtype="float32", progress=None):
 
 
 def stale_staging(target):
-    """The staging folders a killed ``record`` of ``target`` left beside it."""
+    """The staging folders a killed ``record`` of ``target`` left beside it: folders named
+    ``.<name>.<random>.partial`` as lstm_ref.files.staging_folder names them. The random part
+    never holds a dot, so another target's (``.<name>.other.<random>.partial``, of
+    ``<name>.other``) is not one of them."""
     target = os.path.abspath(os.fspath(target))
-    pattern = os.path.join(os.path.dirname(target),
-                           f".{glob.escape(os.path.basename(target))}.*.partial")
-    return sorted(p for p in glob.glob(pattern) if os.path.isdir(p))
+    name = os.path.basename(target)
+    own = re.compile(rf"\.{re.escape(name)}\.[^./]+\.partial")
+    pattern = os.path.join(os.path.dirname(target), f".{glob.escape(name)}.*.partial")
+    return sorted(p for p in glob.glob(pattern)
+                  if own.fullmatch(os.path.basename(p)) and os.path.isdir(p))
 
 
 def _check_target(path):
@@ -111,6 +128,10 @@ def _record_case(framework, case, dtype, folder):
     """Run one case (``framework``: lstm_ref.frameworks.keras.golden), write its .npz into
     ``folder``; returns its manifest entry."""
     inputs, observation = framework.observe_case(case, dtype)
+    report = check_observation(observation)
+    if report.verdict in (FAILED, INCONCLUSIVE):
+        warnings.warn(f"case {case.id} against the reference: {report.verdict_line()}; "
+                      f"recorded as {report.verdict}", stacklevel=3)
     arrays = {**inputs, **observation.actual}
     stored = {name: storable(a) for name, a in arrays.items()}
     name = f"{case.id}.npz"
@@ -122,7 +143,19 @@ def _record_case(framework, case, dtype, folder):
             "sha256": hashlib.sha256(data).hexdigest(),
             "compute_dtype": str(observation.dtype), "layer_path": observation.layer_path,
             "arrays": {n: {"shape": list(np.shape(a)), "dtype": np.asarray(a).dtype.name}
-                       for n, a in arrays.items()}}
+                       for n, a in arrays.items()},
+            "reference": reference_entry(report)}
+
+
+def reference_entry(report):
+    """What a manifest keeps of the reference check of a case's recorded results: the
+    verdict, how many elements were compared of how many, the first failure, and one line
+    per tensor and reason for what was not compared (how many, from which step, which rows,
+    why: lstm_ref.report.Report.not_compared_lines)."""
+    return {"verdict": report.verdict, "compared": report.size - report.not_compared,
+            "size": report.size,
+            "first_failure": None if report.first_failure is None else str(report.first_failure),
+            "not_compared": report.not_compared_lines()}
 
 
 def _write_bytes(path, data):

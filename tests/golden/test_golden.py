@@ -1,93 +1,22 @@
 """Golden files (lstm_ref.golden): record with the installed Keras, check the recording.
 
-One small recording (the small grid's 6 cases of 9 steps) is made per module; tests that
+One recording of the fixed cases (tests/golden/support.py) is made per session; tests that
 tamper with it work on a copy. Refusals of bad paths, grids and manifests need no Keras.
 """
 
 import hashlib
-import json
 import os
 import pickle
-import shutil
 
 import numpy as np
 import pytest
 
 from lstm_ref import golden
 from lstm_ref.golden import FORMAT, GoldenError
+from tests.golden.support import (CASES, ONE, SEQUENCE, entry_of, load_arrays, manifest_of,
+                                  npz_bytes, record_cases, replace_file, write_manifest)
 
-PATTERN = "time9"  # 6 cases of the small grid: with and without bias, initial state, states
-SEQUENCE_CASE = ("units7-features3-batch2-time9-relu-hard_sigmoid-go_backwards-initial_state-"
-                 "unroll-no_bias-impl1-sequences")
-ONE_CASE = "units1-features1-batch1-time1-tanh-sigmoid-impl2-sequences"
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory):
-    """A recording of PATTERN's cases, made once (do not modify: copy it)."""
-    pytest.importorskip("keras")
-    path = tmp_path_factory.mktemp("golden") / "rec"
-    golden.record(path, grid="small", pattern=PATTERN)
-    return path
-
-
-@pytest.fixture(scope="module")
-def checked(recording):
-    """The untouched recording checked on the installation that made it."""
-    return golden.check(recording)
-
-
-@pytest.fixture
-def copy(recording, tmp_path):
-    """A copy of the recording to tamper with."""
-    return shutil.copytree(recording, tmp_path / "copy")
-
-
-@pytest.fixture
-def pair(copy):
-    """A copy holding only SEQUENCE_CASE and one other case (quicker to check)."""
-    manifest = manifest_of(copy)
-    keep = [entry_of(manifest, SEQUENCE_CASE),
-            next(e for e in manifest["cases"] if e["id"] != SEQUENCE_CASE)]
-    for entry in manifest["cases"]:
-        if entry not in keep:
-            os.remove(copy / entry["file"])
-    write_manifest(copy, {**manifest, "cases": keep})
-    return copy
-
-
-def manifest_of(path):
-    with open(path / "manifest.json", encoding="utf-8") as stream:
-        return json.load(stream)
-
-
-def write_manifest(path, manifest):
-    (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
-
-
-def entry_of(manifest, case_id):
-    return next(e for e in manifest["cases"] if e["id"] == case_id)
-
-
-def replace_file(path, case_id, data):
-    """Write ``data`` as the case's file AND update its sha256: a consistent recording whose
-    content differs (another framework version, or a damaged file recorded as such)."""
-    manifest = manifest_of(path)
-    entry = entry_of(manifest, case_id)
-    (path / entry["file"]).write_bytes(data)
-    entry["sha256"] = hashlib.sha256(data).hexdigest()
-    write_manifest(path, manifest)
-
-
-def load_arrays(path, case_id):
-    with np.load(path / f"{case_id}.npz", allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
-
-
-def npz_bytes(arrays, tmp_path):
-    file = tmp_path / "scratch.npz"
-    np.savez(file, **arrays)
-    return file.read_bytes()
+SEQUENCE_CASE = SEQUENCE.id
 
 
 # --- round trip and layout -------------------------------------------------------------------
@@ -98,12 +27,14 @@ def npz_bytes(arrays, tmp_path):
 def test_round_trip_is_bit_identical_and_passes(checked):
     result = checked
     assert result.passed, result.summary()
-    assert len(result.cases) == 6
+    assert [c.case_id for c in result.cases] == [c.id for c in CASES]
     for case in result.cases:
         assert case.identical and case.max_drift == 0.0 and case.worst_ratio == 0.0
         assert case.report.passed and set(case.drift) >= {"h", "c", "output"}
+        assert case.verdict == "PASSED" and case.recorded["verdict"] == "PASSED"
     summary = result.summary()
-    assert "6 passed, 0 failed; 6 bit-identical" in summary
+    n = len(CASES)
+    assert f"{n} cases, {n} passed, 0 failed, 0 inconclusive; {n} bit-identical" in summary
     assert "recorded:" in summary and "installed:" in summary and "keras" in summary
     assert "changed:   nothing" in summary
 
@@ -119,7 +50,7 @@ def test_layout_and_manifest_are_plain_json_with_versions(recording):
     assert manifest["versions"]["numpy"] == np.__version__
     assert "tensorflow" in manifest["versions"] and manifest["backend"] == keras.backend.backend()
     assert {"python", "machine", "system"} <= set(manifest["platform"])
-    assert (manifest["grid"], manifest["pattern"], manifest["dtype"]) == ("small", PATTERN,
+    assert (manifest["grid"], manifest["pattern"], manifest["dtype"]) == ("small", None,
                                                                           "float32")
     assert manifest["lstm_ref"] and manifest["created"]
     files = sorted(os.listdir(recording))
@@ -134,7 +65,28 @@ def test_layout_and_manifest_are_plain_json_with_versions(recording):
         assert ("bias" in arrays) == options["use_bias"]
         assert ("h0" in arrays and "c0" in arrays) == options["initial_state"]
         assert ("state_h" in arrays) == options["returns"].endswith("+state")
+        assert ("mask" in arrays) == (options.get("mask", "none") != "none")
         assert arrays["h"].shape == (options["batch"], options["time"], options["units"])
+        for name, array in arrays.items():
+            assert entry["arrays"][name] == {"shape": list(array.shape),
+                                             "dtype": array.dtype.name}
+        assert entry["reference"]["verdict"] == "PASSED"
+        assert 0 < entry["reference"]["compared"] == entry["reference"]["size"]
+        assert entry["reference"]["not_compared"] == []
+
+
+@pytest.mark.keras
+@pytest.mark.framework
+def test_the_small_grid_round_trips(tmp_path):
+    """The grid's own cases (masks, execution paths, dropout, whatever it draws): a check on
+    the installation that recorded them finds every case bit-identical, within the drift
+    bound, and of the reference verdict recorded."""
+    manifest = golden.record(tmp_path / "rec", grid="small", pattern="time9")
+    result = golden.check(tmp_path / "rec")
+    assert [c.case_id for c in result.cases] == [e["id"] for e in manifest["cases"]]
+    for entry, case in zip(manifest["cases"], result.cases):
+        assert case.identical and case.drift_passed, result.summary()
+        assert case.report.verdict == entry["reference"]["verdict"], result.summary()
 
 
 @pytest.mark.keras
@@ -151,18 +103,17 @@ def test_drift_bound_is_twice_the_reference_bound(checked):
 @pytest.mark.framework
 def test_progress_is_called_after_each_case(recording, tmp_path):
     calls = []
-    golden.record(tmp_path / "one", grid="small", pattern=ONE_CASE,
-                  progress=lambda *a: calls.append(a))
+    record_cases(tmp_path / "one", [ONE], progress=lambda *a: calls.append(a))
     golden.check(tmp_path / "one", progress=lambda *a: calls.append(a))
-    assert calls == [(1, 1, ONE_CASE), (1, 1, ONE_CASE)]
+    assert calls == [(1, 1, ONE.id), (1, 1, ONE.id)]
 
 
 @pytest.mark.keras
 @pytest.mark.framework
 def test_record_into_an_existing_empty_directory(tmp_path):
     (tmp_path / "empty").mkdir()
-    manifest = golden.record(tmp_path / "empty", grid="small", pattern=ONE_CASE)
-    assert [e["id"] for e in manifest["cases"]] == [ONE_CASE]
+    manifest = record_cases(tmp_path / "empty", [ONE])
+    assert [e["id"] for e in manifest["cases"]] == [ONE.id]
     assert sorted(os.listdir(tmp_path)) == ["empty"]
 
 
@@ -171,10 +122,10 @@ def test_record_into_an_existing_empty_directory(tmp_path):
 
 @pytest.mark.keras
 @pytest.mark.framework
-def test_altered_outputs_are_flagged_with_case_tensor_and_step(pair, tmp_path):
+def test_altered_outputs_are_flagged_with_case_tensor_and_step(pair):
     arrays = load_arrays(pair, SEQUENCE_CASE)
     arrays["output"][1, 4, 3] += 1e-4  # far beyond 2 b_t (about 1e-6 here)
-    replace_file(pair, SEQUENCE_CASE, npz_bytes(arrays, tmp_path))
+    replace_file(pair, SEQUENCE_CASE, npz_bytes(arrays))
     result = golden.check(pair)
     assert not result.passed
     assert [c.case_id for c in result.failed] == [SEQUENCE_CASE]
@@ -193,11 +144,11 @@ def test_altered_outputs_are_flagged_with_case_tensor_and_step(pair, tmp_path):
 
 @pytest.mark.keras
 @pytest.mark.framework
-def test_a_drift_within_the_bound_is_not_identical_but_passes(pair, tmp_path):
+def test_a_drift_within_the_bound_is_not_identical_but_passes(pair):
     arrays = load_arrays(pair, SEQUENCE_CASE)
     # One float32 ulp: what a sound new version may well differ by.
     arrays["c"][0, 2, 1] = np.nextafter(arrays["c"][0, 2, 1], np.float32(np.inf))
-    replace_file(pair, SEQUENCE_CASE, npz_bytes(arrays, tmp_path))
+    replace_file(pair, SEQUENCE_CASE, npz_bytes(arrays))
     result = golden.check(pair)
     assert result.passed, result.summary()
     case = next(c for c in result.cases if c.case_id == SEQUENCE_CASE)
@@ -215,7 +166,7 @@ def test_a_framework_error_fails_the_case_not_the_run(recording, monkeypatch):
 
     monkeypatch.setattr(keras_golden, "observe", broken)
     result = golden.check(recording)
-    assert not result.passed and len(result.failed) == len(result.cases) == 6
+    assert not result.passed and len(result.failed) == len(result.cases) == len(CASES)
     assert all("unexpected keyword" in c.error for c in result.cases)
     assert "ERROR (not run)" in result.summary()
 
@@ -296,11 +247,11 @@ DAMAGED_ARRAYS = {
 @pytest.mark.keras
 @pytest.mark.framework
 @pytest.mark.parametrize("flaw", DAMAGED_ARRAYS)
-def test_damaged_arrays_are_refused(flaw, copy, tmp_path):
+def test_damaged_arrays_are_refused(flaw, copy):
     damage, message = DAMAGED_ARRAYS[flaw]
     arrays = load_arrays(copy, SEQUENCE_CASE)
     damage(arrays)
-    replace_file(copy, SEQUENCE_CASE, npz_bytes(arrays, tmp_path))
+    replace_file(copy, SEQUENCE_CASE, npz_bytes(arrays))
     with pytest.raises(GoldenError, match=message):
         golden.check(copy)
 
@@ -339,10 +290,12 @@ def test_options_that_do_not_parse_are_refused(copy, option, value, message):
         golden.check(copy)
 
 
-def test_other_format_id_is_refused_naming_both(tmp_path):
-    write_manifest(tmp_path, {"format": "lstm-ref-golden/2", "cases": []})
-    with pytest.raises(GoldenError, match=r"format 'lstm-ref-golden/2'; this lstm_ref reads "
-                                          r"'lstm-ref-golden/1'"):
+@pytest.mark.parametrize("other", ["lstm-ref-golden/1", "lstm-ref-golden/99"])
+def test_other_format_id_is_refused_naming_both(tmp_path, other):
+    """/1 recordings hold no reference verdict per case and no mask: refused, not misread."""
+    write_manifest(tmp_path, {"format": other, "cases": []})
+    with pytest.raises(GoldenError, match=rf"format '{other}'; this lstm_ref reads "
+                                          r"'lstm-ref-golden/2'"):
         golden.check(tmp_path)
 
 
@@ -364,7 +317,8 @@ def test_manifest_without_cases_or_with_unsafe_names_is_refused(tmp_path):
     write_manifest(tmp_path, {**base, "cases": []})
     with pytest.raises(GoldenError, match="lists no case"):
         golden.check(tmp_path)
-    entry = {"id": "x", "case": {}, "file": "../outside.npz", "sha256": "0", "arrays": {}}
+    entry = {"id": "x", "case": {}, "file": "../outside.npz", "sha256": "0", "arrays": {},
+             "reference": {"verdict": "PASSED"}}
     write_manifest(tmp_path, {**base, "cases": [entry]})
     with pytest.raises(GoldenError, match="not a plain .npz name"):
         golden.check(tmp_path)
@@ -438,6 +392,6 @@ def test_a_failing_record_leaves_nothing_behind(tmp_path, monkeypatch, failure):
 
     monkeypatch.setattr(keras_golden, "observe", fails_on_the_third_case)
     with pytest.raises(type(failure)):
-        golden.record(tmp_path / "rec", grid="small", pattern=PATTERN)
+        record_cases(tmp_path / "rec")
     assert len(calls) == 3
     assert os.listdir(tmp_path) == []  # neither rec nor its temporary sibling

@@ -16,14 +16,18 @@ __all__ = ["observe_case", "observe_recorded", "environment"]
 
 def observe_case(case, dtype):
     """Run a grid case as drawn: (the inputs and weights exactly as the layer used them, its
-    Observation)."""
+    Observation). The inputs are x, kernel, recurrent_kernel[, bias][, h0, c0][, mask]: the
+    mask when the case draws one (lstm_ref.golden.format.expected_arrays)."""
     layer = build_case_layer(case, dtype=dtype)
     drawn = case.arrays()
-    observation = observe(layer, drawn["x"], initial_state=drawn["initial_state"])
+    observation = observe(layer, drawn["x"], initial_state=drawn["initial_state"],
+                          mask=drawn.get("mask"))
     weights = layer.get_weights()  # kernel, recurrent_kernel[, bias], in the layer's dtypes
     inputs = {"x": observation.x, **dict(zip(("kernel", "recurrent_kernel", "bias"), weights))}
     if observation.initial_state is not None:
         inputs["h0"], inputs["c0"] = observation.initial_state
+    if observation.mask is not None:
+        inputs["mask"] = observation.mask
     return inputs, observation
 
 
@@ -34,7 +38,7 @@ def observe_recorded(case, dtype, arrays):
     weights += [arrays["bias"]] if case.use_bias else []
     layer.set_weights([w.astype(layer.variable_dtype) for w in weights])
     state = [arrays["h0"], arrays["c0"]] if case.initial_state else None
-    return observe(layer, arrays["x"], initial_state=state)
+    return observe(layer, arrays["x"], initial_state=state, mask=arrays.get("mask"))
 
 
 def environment():
