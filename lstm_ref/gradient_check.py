@@ -35,7 +35,7 @@ from lstm_ref.report import ALL_STEPS, COMPARED, EXACT, FORWARD_UNDETERMINED
 
 __all__ = ["STEP_TENSORS", "TOTAL_TENSORS", "GradientObservation", "check_gradient_observation",
            "probe_gradients", "forward_cuts", "gradient_expectations", "check_gradients",
-           "tainted_rows"]
+           "tainted_rows", "summed_expectation", "gradient_scale", "source_floor"]
 
 # Report tensors: per-step adjoints first (in the order failures are listed within a step),
 # then what accumulates over all steps. Each maps to its lstm_ref.backprop.Gradients field.
@@ -255,3 +255,77 @@ def _as_reported(name, value):
         return value
     value = np.atleast_2d(value)
     return value[:, None, :]
+
+
+def summed_expectation(first, second, eps):
+    """The Expectation of the elementwise sum of two gradients of the same steps (an input
+    read by two runs, e.g. both directions of a Bidirectional: its gradient is the sum of
+    theirs), from theirs: |d(a + b)| <= |da| + |db|, plus the sum's own rounding (``eps``, the
+    framework's, times |a + b|); an element is only as determined as both it comes from."""
+    values = first.values + second.values
+    with np.errstate(invalid="ignore"):
+        own = eps * np.where(np.isfinite(values), np.abs(values), np.nan)
+    return first.derived(values, first.bound + second.bound + own, second)
+
+
+def gradient_scale(reference, source=None, go_backwards=False):
+    """(B, T) per row and step, in processing order: the size of the gradients the rounding
+    in step t's gradients is relative to (the scale_t of :func:`gradient_expectations`):
+    the largest finite |dh|, |dc|, |dx| of the row from the last step down to t, and of
+    ``source`` there.
+
+    Args:
+        reference: the float64 Gradients of one run.
+        source: None, or (B, T) the size, per row and step, of the gradients the run's
+            upstream gradient is computed from where that upstream is itself computed (a
+            cell of a stack reads the next cell's dx, a layer of a model the next layer's
+            input gradient): its rounding is relative to them, not to the run's own,
+            possibly cancelled, values.
+        go_backwards: the Gradients' x is in time order (lstm_ref.gradients with
+            go_backwards=True).
+    """
+    sizes = []
+    for attribute in STEP_TENSORS.values():
+        values = getattr(reference, attribute)
+        if attribute == "x" and go_backwards:
+            values = values[:, ::-1]
+        with np.errstate(invalid="ignore"):
+            sizes.append(np.where(np.isfinite(values), np.abs(values), 0.0).max(axis=2))
+    if source is not None:
+        sizes.append(np.where(np.isfinite(source), source, 0.0))
+    return np.maximum.accumulate(np.max(sizes, axis=0)[:, ::-1], axis=1)[:, ::-1]
+
+
+def source_floor(expectations, reference, tol, source):
+    """:func:`gradient_expectations`'s Expectations of a run whose upstream gradient is
+    computed from other gradients, their floors taken over the sizes those come from:
+    A eps * :func:`gradient_scale` (reference, source) for dh, dc, dx, and for what sums
+    over steps A eps * (the largest of it and of |dz|) * reach; the rest of each bound
+    (the probes' kappa, rtol) as it was. ``source``: see :func:`gradient_scale`."""
+    from dataclasses import replace
+
+    scale = gradient_scale(reference, source)
+    result = dict(expectations)
+    for name in STEP_TENSORS:
+        expectation = expectations.get(name)
+        if expectation is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            floor = tol.element_bound(expectation.values, tol.atol * np.maximum(scale, TINY))
+        result[name] = replace(expectation, bound=np.maximum(expectation.bound, floor))
+    with np.errstate(invalid="ignore"):
+        dz = np.where(np.isfinite(reference.dz), np.abs(reference.dz), 0.0)
+    adjoint = max(scale.max(initial=0.0), dz.max(initial=0.0), TINY)
+    for name, attribute in TOTAL_TENSORS.items():
+        expectation = expectations.get(name)
+        if expectation is None:
+            continue
+        values = expectation.values
+        reach = np.broadcast_to(reference.reach[attribute],
+                                np.shape(getattr(reference, attribute)))
+        reach = np.atleast_2d(reach)[:, None, :]
+        with np.errstate(invalid="ignore"):
+            floor = (tol.atol * np.maximum(adjoint * reach, TINY)
+                     + tol.rtol * np.where(np.isfinite(values), np.abs(values), np.nan))
+        result[name] = replace(expectation, bound=np.maximum(expectation.bound, floor))
+    return result

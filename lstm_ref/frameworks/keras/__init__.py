@@ -7,14 +7,16 @@ The face the package-level API dispatches to (lstm_ref.api): :func:`compare`,
 - ``twin``: one LSTM's twin (weights, activations, options); ``observe``: one LSTM run step by
   step and whole; ``execution``: the paths a layer runs by; ``bidirectional``, ``stacked``,
   ``model``: the layers made of LSTMs; ``layers``: the one dispatch over them;
-- ``gradients``: backward passes under tf.GradientTape; ``cases``: grid cases built and run;
+- ``gradients``: one LSTM's backward passes under tf.GradientTape; ``gradients_parts``: those
+  of Bidirectional, stacked cells and models, part by part (``gradient_steps`` runs them in
+  TensorFlow); ``cases``: grid cases built and run;
   ``keras2``: what tf_keras needs of its own; ``golden``: recording and checking golden files.
 
 Importing this package imports no framework; each call imports what its layer needs.
 """
 
 from lstm_ref.errors import UnsupportedLayerError
-from lstm_ref.frameworks.keras import gradients, keras2, layers, model
+from lstm_ref.frameworks.keras import gradients, gradients_parts, keras2, layers, model
 from lstm_ref.frameworks.keras.twin import keras_of
 from lstm_ref.frameworks.tensorflow.tf_keras import is_tf_keras
 
@@ -49,8 +51,13 @@ def from_keras(layer):
 
 
 def compare_gradients(layer, x, initial_state=None, mask=None, tolerance=None, **options):
-    """Gradients of a Keras LSTM or RNN(LSTMCell) against the reference's backward pass: a
-    Report (see lstm_ref.frameworks.keras.gradients)."""
+    """Gradients of a Keras LSTM, RNN(LSTMCell), RNN over LSTMCells, Bidirectional, or chain
+    model of them against the reference's backward pass: a Report (one layer:
+    lstm_ref.frameworks.keras.gradients; several LSTM runs, every part in one Report:
+    lstm_ref.frameworks.keras.gradients_parts)."""
     _checked(layer)
+    if gradients_parts.is_multipart(keras_of(layer), layer):
+        return gradients_parts.compare_gradients(layer, x, initial_state, mask,
+                                                 tolerance=tolerance, **options)
     return gradients.compare_gradients(layer, x, initial_state, mask, tolerance=tolerance,
                                        **options)

@@ -2,7 +2,8 @@
 
 Two backward passes, as lstm_ref.frameworks.keras.observe sees the forward one in two runs:
 - the layer's own cell stepped eagerly under one tape, every step's (h_t, c_t) kept, so the
-  tape gives dL/dh_t and dL/dc_t at every step (what lstm_ref.gradients calls dh, dc);
+  tape gives dL/dh_t and dL/dc_t at every step (what lstm_ref.gradients calls dh, dc;
+  lstm_ref.frameworks.keras.gradient_steps);
 - the whole layer under a tape, by ``execution`` ("eager", "function" or "xla"): dL/dx, the
   initial state's and every weight's gradient.
 
@@ -15,6 +16,8 @@ import numpy as np
 
 from lstm_ref.checks import as_float_array
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
+from lstm_ref.frameworks.keras.gradient_steps import stepped_gradients
+from lstm_ref.frameworks.keras.gradients_parts import SUPPORTED, LayerPlan, Run
 from lstm_ref.frameworks.keras.observe import prepare_inputs
 from lstm_ref.frameworks.keras.twin import KerasLSTMTwin, describe, keras_of, lstm_cell
 from lstm_ref.gradient_check import GradientObservation, check_gradient_observation
@@ -43,8 +46,7 @@ def observe_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
     if execution not in EXECUTIONS:
         raise OptionError(f"execution must be one of {EXECUTIONS}; received {execution!r}")
     if not isinstance(layer, keras.layers.RNN):
-        raise UnsupportedLayerError(f"compare_gradients supports keras.layers.LSTM and "
-                                    f"keras.layers.RNN(LSTMCell); received {type(layer).__name__}")
+        raise UnsupportedLayerError(f"{SUPPORTED}; received {type(layer).__name__}")
     cell = lstm_cell(layer)
     dtype = layer.compute_dtype
     if dtype not in ("float32", "float64"):
@@ -58,8 +60,7 @@ def observe_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
                "zero_output_for_mask": layer.zero_output_for_mask}
     import tensorflow as tf
 
-    dh, dc = _stepped(tf, cell, x, initial_state, mask, upstream, options,
-                      layer.return_sequences)
+    dh, dc = _stepped(tf, layer, cell, twin.weights, x, initial_state, mask, upstream, options)
     totals = _whole_layer(tf, layer, cell, x, initial_state, mask, upstream, execution,
                           own_state)
     if layer.go_backwards:
@@ -106,34 +107,17 @@ def _loss(tf, upstream, output, final_h=None, final_c=None):
     return loss
 
 
-def _stepped(tf, cell, x, initial_state, mask, upstream, options, return_sequences):
-    """dL/dh_t and dL/dc_t of what the cell computed at every step, in processing order."""
-    batch, time, _ = x.shape
-    dtype = x.dtype.name
-    order = range(time - 1, -1, -1) if options["go_backwards"] else range(time)
-    with tf.GradientTape() as tape:
-        if initial_state is None:
-            h = c = tf.zeros((batch, cell.units), dtype)
-        else:
-            h, c = (tf.constant(s) for s in initial_state)
-        output = tf.zeros((batch, cell.units), dtype)
-        news, outputs = [], []
-        for t in order:
-            _, (h_new, c_new) = cell(tf.constant(x[:, t]), [h, c], training=False)
-            news.append((h_new, c_new))
-            if mask is None:
-                h, c, output = h_new, c_new, h_new
-            else:  # as keras.backend.rnn does
-                valid = tf.constant(mask[:, t, None])
-                h, c = tf.where(valid, h_new, h), tf.where(valid, c_new, c)
-                previous = tf.zeros_like(output) if options["zero_output_for_mask"] else output
-                output = tf.where(valid, h_new, previous)
-            outputs.append(output)
-        outputs = tf.stack(outputs, axis=1) if return_sequences else output
-        loss = _loss(tf, upstream, outputs, h, c)
-    grads = tape.gradient(loss, news, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    to_numpy = lambda i: np.stack([g[i].numpy() for g in grads], axis=1)  # noqa: E731
-    return to_numpy(0), to_numpy(1)
+def _stepped(tf, layer, cell, weights, x, initial_state, mask, upstream, options):
+    """dL/dh_t and dL/dc_t of what the cell computed at every step, in processing order
+    (the layer's cell stepped as lstm_ref.frameworks.keras.gradient_steps steps every run)."""
+    run = Run([cell], [weights], [""], options["go_backwards"], options["zero_output_for_mask"])
+    plan = LayerPlan("lstm", runs=[run], return_sequences=layer.return_sequences,
+                     return_state="d_final_h" in upstream)
+    flat = [upstream[name] for name in ("d_outputs", "d_final_h", "d_final_c")
+            if name in upstream]
+    states = [None if initial_state is None else [[list(initial_state)]]]
+    part = stepped_gradients(tf, [plan], x, states, [mask], flat)[0]["runs"][0][0]
+    return part["dh"], part["dc"]
 
 
 def _whole_layer(tf, layer, cell, x, initial_state, mask, upstream, execution, own_state):
