@@ -9,13 +9,15 @@ The rules (see lstm_ref.report for the verdict they lead to):
 
 - each element's bound comes from its own row's reference and probes (lstm_ref.tolerance);
   nothing in another row widens, shrinks or poisons it;
-- an element fails unless ``|framework - reference| <= bound``: a NaN error or a NaN bound
-  fails; a non-finite framework value where the reference is finite fails;
+- an element fails unless ``|framework - reference| <= bound``: a NaN error fails, and so
+  does a bound that is not finite (NaN or inf claims nothing); a non-finite framework value
+  where the reference is finite fails, whatever the bound;
 - a non-finite reference value that a non-finite input reaches (:func:`nonfinite_reach`) is
   compared exactly: NaN agrees with NaN, an infinity with the same infinity;
 - a non-finite reference value that no non-finite input reaches (an overflow, 0 * inf) is
   *undetermined*, and so is the rest of its row: not compared, and the report says why; so
-  are the steps past the probes' horizon (lstm_ref.tolerance.row_horizons).
+  are the steps past the probes' horizon (lstm_ref.tolerance.row_horizons), and a value
+  computed from determined ones that overflows (:meth:`Expectation.derived`).
 """
 
 from dataclasses import dataclass, field, replace
@@ -26,8 +28,8 @@ from lstm_ref import tolerance as tolerances
 from lstm_ref.tolerance_table import lookup
 from lstm_ref.errors import ShapeError
 from lstm_ref.reference import forward
-from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, NOT_COMPARED, Mismatch, Report,
-                             TensorReport)
+from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, NOT_COMPARED, UNDETERMINED, Mismatch,
+                             Report, TensorReport)
 
 __all__ = ["TENSORS", "REFERENCE_OF", "Observation", "Expectation", "Part", "nonfinite_reach",
            "tensor_expectations", "compare_parts", "check_tensors", "check_trace",
@@ -104,8 +106,11 @@ class Expectation:
     def derived(self, values, bound, *others):
         """An Expectation of values computed from this one's (and ``others``', element by
         element, e.g. a merge of two directions): an element is only as determined as every
-        element it comes from."""
+        element it comes from, and one that is not finite although they are all determined
+        (an overflow: a product of two values near 1e200) is undetermined."""
         status = np.maximum.reduce([self.status, *(o.status for o in others)])
+        overflow = ~np.isfinite(values) & (status == COMPARED)
+        status = np.where(overflow, UNDETERMINED, status).astype(np.uint8)
         return Expectation(values, self.steps, bound, status, self.axes)
 
     @staticmethod
@@ -445,8 +450,13 @@ def _tensor_report(name, got, expectation, order="forward"):
         err = np.where(exact, np.where(agree, 0.0, np.inf), err)
         err = np.where(np.isnan(err), np.inf, err)  # a NaN on one side only
         held = np.where(exact, 0.0, bound)
-        failing = compared & ~(err <= held)  # a NaN bound fails too
+        # A NaN or infinite bound claims nothing: never a pass (|err| <= inf passes NaN too).
+        unbounded = ~np.isfinite(held)
+        # A non-finite framework value where the reference is finite: wrong, whatever the bound.
+        nonfinite = np.isfinite(values) & ~np.isfinite(got)
+        failing = compared & (~(err <= held) | unbounded | nonfinite)
         ratio = np.where(err == 0, 0.0, np.where(held > 0, err / held, np.inf))
+        ratio = np.where(failing & ~(ratio > 1), np.inf, ratio)
         rel = np.where(values != 0, err / np.abs(values), np.where(err > 0, np.inf, 0.0))
     masked = lambda a: np.where(compared, a, -np.inf).max(axis=(0, 2))  # noqa: E731
     per_step = [masked(a) for a in (err, rel, np.where(exact, 0.0, bound))]

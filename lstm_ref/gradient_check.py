@@ -31,7 +31,8 @@ from lstm_ref import tolerance as tolerances
 from lstm_ref.tolerance_table import lookup
 from lstm_ref.backprop import gradients
 from lstm_ref.engine import Expectation, check_tensors, nonfinite_reach
-from lstm_ref.report import ALL_STEPS, COMPARED, EXACT, FORWARD_UNDETERMINED
+from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, FORWARD_UNDETERMINED, HORIZON,
+                             UNDETERMINED)
 
 __all__ = ["STEP_TENSORS", "TOTAL_TENSORS", "GradientObservation", "check_gradient_observation",
            "probe_gradients", "forward_cuts", "gradient_expectations", "check_gradients",
@@ -208,10 +209,14 @@ def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut
         with np.errstate(invalid="ignore", over="ignore"):
             deviation = np.abs(probed - values)
         deviation = np.where(np.isfinite(deviation), deviation, 0.0).max() / eps_probe
-        floor = tol.atol * np.maximum(adjoint * reach, TINY)
+        with np.errstate(over="ignore"):  # beyond float64: bounds nothing (below)
+            floor = tol.atol * np.maximum(adjoint * reach, TINY)
         with np.errstate(invalid="ignore"):
             bound = (np.maximum(floor, tol.scale * deviation * tol.eps)
                      + tol.rtol * np.where(np.isfinite(values), np.abs(values), np.nan))
+        # A floor past float64's range (the largest adjoint times a reach near 1e200 each,
+        # from different rows) bounds nothing: those elements are past the horizon.
+        status = np.where(np.isinf(bound) & (status == COMPARED), HORIZON, status)
         status = _exact(np.asarray(status)[:, None, :], values[:, None, :], rows_tainted)
         result[name] = Expectation(values[:, None, :], np.array([ALL_STEPS]),
                                    bound[:, None, :], status, axes)
@@ -219,10 +224,12 @@ def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut
 
 
 def _exact(status, values, tainted):
-    """EXACT where a tainted row's reference value is not finite (and nothing else says not
-    to compare it)."""
-    exact = ~np.isfinite(values) & np.asarray(tainted, bool).reshape(-1, *([1] * (values.ndim - 1)))
-    return np.where(exact & (status == COMPARED), EXACT, status).astype(np.uint8)
+    """Where the reference value is not finite (and nothing else says not to compare it):
+    EXACT in a tainted row (a non-finite input reaches it), UNDETERMINED elsewhere (an
+    overflow from finite inputs: a weight's gradient summing h_{t-1} dz_t near 1e200 each)."""
+    tainted = np.asarray(tainted, bool).reshape(-1, *([1] * (values.ndim - 1)))
+    nonfinite = ~np.isfinite(values) & (status == COMPARED)
+    return np.where(nonfinite, np.where(tainted, EXACT, UNDETERMINED), status).astype(np.uint8)
 
 
 def check_gradients(actual, reference, probe, tol, forward_cut=None, options=None,

@@ -17,6 +17,7 @@ compared exactly (a non-finite value that propagates from a non-finite input), o
 compared, with the reason.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +47,8 @@ def reason_text(code, tolerance):
     """Why elements of status ``code`` were not compared, in words."""
     if code == HORIZON:
         return (f"past the horizon: {tolerance.probe} cannot determine them (its probes leave "
-                f"its range or stray beyond {tolerance.horizon:g} of the values' scale)")
+                f"its range or stray beyond {tolerance.horizon:g} of the values' scale, or the "
+                f"rounding they bound leaves float64's)")
     if code == UNDETERMINED:
         return ("undetermined: the reference is not finite although every input it depends "
                 "on is (an overflow, 0 * inf); no framework value is more right than another")
@@ -71,17 +73,20 @@ class Mismatch:
 
     @property
     def exceeds(self):
-        """Whether the element fails: ``not error <= bound`` (a NaN on either side fails)."""
-        return not self.error <= self.bound
+        """Whether the element fails: ``not error <= bound`` (a NaN on either side fails), a
+        bound that is not finite (NaN or inf claims nothing), or a non-finite framework value
+        where the reference is finite."""
+        return (not self.error <= self.bound or not math.isfinite(self.bound)
+                or (math.isfinite(self.expected) and not math.isfinite(self.actual)))
 
     @property
     def ratio(self):
-        """error / bound (inf when the bound is 0 or NaN and the element fails)."""
-        if self.error == 0:
-            return 0.0
-        if not self.bound > 0:
-            return float("inf")
-        return self.error / self.bound
+        """error / bound; inf for a failing element whose bound is 0, NaN or inf."""
+        if self.exceeds:
+            finite = self.bound > 0 and math.isfinite(self.bound)
+            ratio = self.error / self.bound if finite else float("inf")
+            return ratio if ratio > 1 else float("inf")
+        return 0.0 if self.error == 0 else self.error / self.bound
 
     def __str__(self):
         # A weight gradient sums over every step: its "step" is ALL_STEPS.

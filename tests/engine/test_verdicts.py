@@ -13,7 +13,7 @@ import pytest
 import lstm_ref
 from lstm_ref import report, tolerance, tolerance_table
 from lstm_ref.api import check_verdict
-from lstm_ref.engine import check_trace
+from lstm_ref.engine import Expectation, check_tensors, check_trace
 from lstm_ref.errors import InconclusiveError
 from lstm_ref.gradient_check import (GradientObservation, check_gradient_observation,
                                      gradient_expectations, probe_gradients)
@@ -275,3 +275,105 @@ def test_an_outlier_row_does_not_switch_off_the_other_rows_gradients(rng):
     broken = gradient_report(w, x, d_out, None, actual)
     assert broken.failed and broken.first_failure.batch > 0, broken.summary()
 
+
+
+# ------------------------------------------------------------ bounds and values past float64
+
+
+def test_an_infinite_bound_is_never_a_pass(rng):
+    """A bound that is not finite claims nothing, like a NaN bound: NaN, garbage and even
+    the reference's own value fail against it (|err| <= inf would pass anything)."""
+    values = rng.normal(size=(2, 3, 4))
+    expectation = Expectation(values, np.arange(3), np.full(values.shape, np.inf))
+    for got in (np.full_like(values, np.nan), values + 12345.0, values):
+        result = check_tensors({"h": got}, {"h": expectation}, None, 3)
+        assert result.failed and result.tensors["h"].failures == values.size
+
+
+def test_a_non_finite_value_where_the_reference_is_finite_fails_whatever_the_bound(rng):
+    values = rng.normal(size=(1, 3, 2))
+    bound = np.full(values.shape, 1e300)  # finite, but wide enough for any finite error
+    expectation = Expectation(values, np.arange(3), bound)
+    for bad in (np.nan, np.inf, -np.inf):
+        got = values.copy()
+        got[0, 1, 1] = bad
+        result = check_tensors({"c": got}, {"c": expectation}, None, 3)
+        failure = result.first_failure
+        assert result.failed and (failure.step, failure.unit) == (1, 1), bad
+        assert result.tensors["c"].failures == 1
+
+
+def float64_exponential_gradients(x, d_out):
+    """A one-unit float64 exponential cell with no recurrence into the gates (c_t = c_{t-1}/2
+    + exp(x_t)/2, h_t = exp(c_t)/2): h reaches 1e187 from x = 6.13, every value finite and
+    determined, while a weight's gradient, a sum of h_{t-1} times dz_t, can leave float64."""
+    w = lstm_ref.LSTMWeights(np.array([[0.0, 0.0, 1.0, 0.0]]), np.zeros((1, 4)), None,
+                             activation="exponential")
+    g = lstm_ref.gradients(x, w, d_outputs=d_out)
+    actual = {"dh": g.dh, "dc": g.dc, "dx": g.x, "d_kernel": g.kernel,
+              "d_recurrent_kernel": g.recurrent_kernel}
+    return w, actual
+
+
+def test_a_weight_gradient_whose_floor_leaves_float64_is_not_passed():
+    """Row 0 holds h up to 1e187 and no loss, row 1 a loss on a jump to h = 1e176 at its
+    last step: d_recurrent_kernel is 1e178, but its floor (the largest adjoint, 1e179, times
+    the sum of |h_{t-1}|, 1e187) leaves float64's range. A bound of inf bounds nothing: the
+    tensor is not compared (past the horizon), and NaN there is not a pass. Shown on the
+    engine before this rule: PASSED with d_recurrent_kernel NaN (|err| <= inf)."""
+    x = np.zeros((2, 4, 1))
+    x[0], x[1], x[1, 3] = 6.13, -2.0, 6.7
+    d_out = np.zeros((2, 4, 1))
+    d_out[1, 3] = 1.0
+    w, actual = float64_exponential_gradients(x, d_out)
+    assert np.isfinite(actual["d_recurrent_kernel"]).all()
+    for value in (actual["d_recurrent_kernel"], np.nan):
+        actual["d_recurrent_kernel"] = np.full_like(actual["d_recurrent_kernel"], value)
+        result = gradient_report(w, x, d_out, None, actual, dtype="float64")
+        assert result.inconclusive, result.summary()
+        recurrent = result.tensors["d_recurrent_kernel"]
+        assert recurrent.not_compared == {report.HORIZON: 4}
+        assert "the rounding they bound leaves float64's" in result.summary()
+    assert all(t.compared == t.size for name, t in result.tensors.items()
+               if name != "d_recurrent_kernel")
+
+
+def test_a_weight_gradient_that_overflows_from_finite_inputs_is_undetermined():
+    """h reaches 1e187 and every step has a loss: d_recurrent_kernel (h_{t-1} dz_t summed)
+    overflows to inf in float64 from finite inputs. No framework value is more right than
+    another: it is not compared (named), while dh, dc, dx and d_kernel are. Shown on the
+    engine before this rule: the reference's own gradients FAILED (inf against a NaN bound)."""
+    x = np.full((1, 4, 1), 6.13)
+    d_out = np.ones((1, 4, 1))
+    w, actual = float64_exponential_gradients(x, d_out)
+    assert np.isinf(actual["d_recurrent_kernel"]).all() and np.isfinite(actual["dx"]).all()
+    result = gradient_report(w, x, d_out, None, actual, dtype="float64")
+    assert not result.failed, result.summary()
+    assert result.inconclusive  # the tensor compared nothing
+    recurrent = result.tensors["d_recurrent_kernel"]
+    assert recurrent.not_compared == {report.UNDETERMINED: 4}
+    assert all(result.tensors[name].compared == result.tensors[name].size
+               for name in ("dh", "dc", "dx", "d_kernel"))
+    actual["dx"] = actual["dx"] * (1 + 1e-9)  # what is determined is still held
+    assert gradient_report(w, x, d_out, None, actual, dtype="float64").failed
+
+
+def test_a_merge_that_overflows_from_finite_directions_is_undetermined(rng):
+    """Two directions' finite values whose product overflows (a Bidirectional's "mul" merge
+    of values near 1e200): the merged value is not finite although every input is; it is not
+    compared, and the rest still is. Shown on the engine before this rule: those elements
+    were compared against a bound that overflowed to inf, which passes anything."""
+    steps = np.arange(3)
+    big = np.full((1, 3, 2), 1e200)
+    big[0, 0] = 0.5  # step 0 stays small
+    forward = Expectation(big, steps, 1e-7 * big)
+    backward = Expectation(big.copy(), steps, 1e-7 * big)
+    with np.errstate(over="ignore"):
+        merged = forward.derived(big * big, big * 1e-7 * big * 2, backward)
+    assert merged.status[0, 0].tolist() == [report.COMPARED] * 2
+    assert (merged.status[0, 1:] == report.UNDETERMINED).all()
+    got = merged.values.copy()
+    result = check_tensors({"output": got}, {"output": merged}, None, 3)
+    assert result.passed and result.tensors["output"].not_compared == {report.UNDETERMINED: 4}
+    got[0, 0, 1] = np.nan
+    assert check_tensors({"output": got}, {"output": merged}, None, 3).failed

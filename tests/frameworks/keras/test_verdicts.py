@@ -336,3 +336,50 @@ def test_a_model_with_a_broken_lstm_fails_in_that_layer_and_end_to_end(kind, bro
         result.summary()
     output = result.tensors["model/output"].first_failure
     assert (output.step, output.batch) == (step, ROW)
+
+
+# ------------------------------------------------------------ values past float64
+
+
+def exponential_float64(layer_of_cell, shape):
+    """A float64 layer over one-unit exponential cells with no recurrence into the gates:
+    c_t = c_{t-1}/2 + exp(x_t)/2, h_t = exp(c_t)/2 (x = 6.2 makes h 1e212 by step 6)."""
+    def cell():
+        return keras.layers.LSTMCell(1, activation="exponential", use_bias=False,
+                                     dtype="float64")
+
+    layer = layer_of_cell(cell)
+    layer.build(shape)
+    weights = [np.array([[0.0, 0.0, 1.0, 0.0]]), np.zeros((1, 4))]
+    layer.set_weights(weights * (len(layer.get_weights()) // 2))
+    return layer
+
+
+def test_a_bidirectional_product_that_overflows_is_not_compared():
+    """Bidirectional(merge_mode="mul") of two float64 directions near 1e200 each: every
+    direction is compared, their product overflows float64 in the reference and in Keras,
+    so the merged output is undetermined and the verdict INCONCLUSIVE. Shown on the engine
+    before this rule: PASSED (inf against a bound that overflowed to inf)."""
+    layer = exponential_float64(lambda cell: keras.layers.Bidirectional(
+        keras.layers.RNN(cell(), return_sequences=True, dtype="float64"), merge_mode="mul",
+        dtype="float64"), (1, 7, 1))
+    result = lstm_ref.compare(layer, np.full((1, 7, 1), 6.2))
+    assert result.inconclusive, result.summary()
+    assert result.tensors["output"].not_compared == {report.UNDETERMINED: 7}
+    assert all(t.compared == t.size for name, t in result.tensors.items() if name != "output")
+
+
+def test_a_weight_gradient_that_overflows_is_not_compared():
+    """A float64 layer whose h reaches 1e187 with a loss at every step: Keras's and the
+    reference's d_recurrent_kernel overflow to inf from finite inputs, so it is undetermined
+    (INCONCLUSIVE), not FAILED; every other gradient is compared and passes. Shown on the
+    engine before this rule: FAILED (inf against a NaN bound)."""
+    layer = exponential_float64(
+        lambda cell: keras.layers.RNN(cell(), return_sequences=True, dtype="float64"),
+        (1, 4, 1))
+    result = lstm_ref.compare_gradients(layer, np.full((1, 4, 1), 6.13),
+                                        d_outputs=np.ones((1, 4, 1)))
+    assert result.inconclusive, result.summary()
+    assert result.tensors["d_recurrent_kernel"].not_compared == {report.UNDETERMINED: 4}
+    assert all(t.compared == t.size for name, t in result.tensors.items()
+               if name != "d_recurrent_kernel")
