@@ -308,31 +308,30 @@ def source_floor(expectations, reference, tol, source):
     computed from other gradients, their floors taken over the sizes those come from:
     A eps * :func:`gradient_scale` (reference, source) for dh, dc, dx, and for what sums
     over steps A eps * (the largest of it and of |dz|) * reach; the rest of each bound
-    (the probes' kappa, rtol) as it was. ``source``: see :func:`gradient_scale`."""
+    (the probes' kappa, rtol) as it was. ``source``: see :func:`gradient_scale`. A floor
+    past float64's range bounds nothing: those elements are past the horizon."""
     from dataclasses import replace
 
     scale = gradient_scale(reference, source)
-    result = dict(expectations)
-    for name in STEP_TENSORS:
-        expectation = expectations.get(name)
-        if expectation is None:
-            continue
-        with np.errstate(invalid="ignore"):
-            floor = tol.element_bound(expectation.values, tol.atol * np.maximum(scale, TINY))
-        result[name] = replace(expectation, bound=np.maximum(expectation.bound, floor))
     with np.errstate(invalid="ignore"):
         dz = np.where(np.isfinite(reference.dz), np.abs(reference.dz), 0.0)
     adjoint = max(scale.max(initial=0.0), dz.max(initial=0.0), TINY)
-    for name, attribute in TOTAL_TENSORS.items():
+    result = dict(expectations)
+    for name, attribute in {**STEP_TENSORS, **TOTAL_TENSORS}.items():
         expectation = expectations.get(name)
         if expectation is None:
             continue
         values = expectation.values
-        reach = np.broadcast_to(reference.reach[attribute],
-                                np.shape(getattr(reference, attribute)))
-        reach = np.atleast_2d(reach)[:, None, :]
-        with np.errstate(invalid="ignore"):
-            floor = (tol.atol * np.maximum(adjoint * reach, TINY)
-                     + tol.rtol * np.where(np.isfinite(values), np.abs(values), np.nan))
-        result[name] = replace(expectation, bound=np.maximum(expectation.bound, floor))
+        with np.errstate(invalid="ignore", over="ignore"):
+            if name in STEP_TENSORS:
+                floor = tol.atol * np.maximum(scale, TINY)[:, :, None]
+            else:
+                reach = np.broadcast_to(reference.reach[attribute],
+                                        np.shape(getattr(reference, attribute)))
+                floor = tol.atol * np.maximum(adjoint * np.atleast_2d(reach)[:, None, :], TINY)
+            floor = floor + tol.rtol * np.where(np.isfinite(values), np.abs(values), np.nan)
+            bound = np.maximum(expectation.bound, floor)
+        status = np.where(np.isinf(bound) & (expectation.status == COMPARED), HORIZON,
+                          expectation.status).astype(np.uint8)
+        result[name] = replace(expectation, bound=bound, status=status)
     return result
