@@ -377,3 +377,23 @@ def test_a_merge_that_overflows_from_finite_directions_is_undetermined(rng):
     assert result.passed and result.tensors["output"].not_compared == {report.UNDETERMINED: 4}
     got[0, 0, 1] = np.nan
     assert check_tensors({"output": got}, {"output": merged}, None, 3).failed
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="kappa is the largest deviation over the row's units "
+                          "(lstm_ref.tolerance.conditioning): unit 0's, at values near 1e11, "
+                          "sets unit 1's bound to 4e7 although no weight couples them; a kappa "
+                          "per element needs the tolerance re-calibrated; strict, so a fix shows")
+def test_garbage_in_a_unit_next_to_a_huge_independent_unit_fails():
+    """Two units of an exponential cell that share nothing (no recurrent weight, unit 1's
+    gates read nothing): unit 0 is 3.6e11 at step 0, unit 1 is 0.82. Garbage (12345) in unit
+    1 at step 0 must fail: its value depends on no rounding of unit 0's."""
+    kernel = np.zeros((1, 8))  # gate blocks i, f, c, o of two units each
+    kernel[0, 4] = 4.0  # unit 0's candidate reads 4 x; unit 1's reads nothing
+    w = lstm_ref.LSTMWeights(kernel, np.zeros((2, 8)), None, activation="exponential")
+    exact, probe = float32_probes(w, np.ones((1, 3, 1)))
+    assert exact.h[0, 0, 0] > 1e11 and exact.h[0, 0, 1] < 1
+    actual = {"h": exact.h.copy(), "c": exact.c}
+    actual["h"][0, 0, 1] = 12345.0
+    result = check_trace(actual, exact, probe, tolerance_table.lookup("float32"))
+    assert result.failed, result.summary()
