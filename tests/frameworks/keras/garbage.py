@@ -73,19 +73,24 @@ class GarbageLSTMCell(keras.layers.LSTMCell):
         return h, [h, c]
 
 
+@keras.saving.register_keras_serializable(package="lstm_ref_garbage")
 class GradientGarbageCell(keras.layers.LSTMCell):
     """Keras's LSTMCell with a right forward pass; in the backward pass the gradient that
-    flows through c_t of a marked row at the marked step (into the gates, x_t and c_{t-1}) is
-    KINDS[kind]."""
+    flows through c_t (into the gates, x_t and c_{t-1}) is KINDS[kind] in a marked row at
+    the marked step, or in ``rows`` at every step."""
 
-    def __init__(self, units, kind="nan", **kwargs):
+    def __init__(self, units, kind="nan", rows=None, **kwargs):
         super().__init__(units, **kwargs)
         self.kind = kind
+        self.rows = None if rows is None else tuple(rows)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "rows": self.rows}
 
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states
         i, f, o, g = _gates(self, inputs, h_prev)
-        c = _corrupt_gradient(f * c_prev + i * g, _marked(inputs), KINDS[self.kind])
+        c = _corrupt_gradient(f * c_prev + i * g, _marked(inputs, self.rows), KINDS[self.kind])
         h = o * self.activation(c)
         return h, [h, c]
 

@@ -405,3 +405,58 @@ def test_a_nan_input_reaching_a_bidirectional_models_whole_row_is_compared_exact
     assert result.tensors["bi/output"].compared == result.tensors["bi/output"].size
     output = result.tensors["model/output"]
     assert output.compared == output.size and not output.not_compared, result.summary()
+
+
+# ------------------------------------------------------------ gradients of layers of parts
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_a_bidirectional_with_a_broken_backward_gradient_fails_there(kind, rng):
+    """compare_gradients of a Bidirectional whose backward layer's gradient through c_t is
+    NaN, inf or garbage at one row and time step: the backward direction's dx fails there (at
+    its processing step), the forward direction's gradients pass, and the input's gradient
+    fails in that row."""
+    forward = keras.layers.RNN(keras.layers.LSTMCell(U), return_sequences=True)
+    backward = keras.layers.RNN(GradientGarbageCell(U, kind=kind), return_sequences=True,
+                                go_backwards=True)
+    layer = build_with_random_weights(
+        keras.layers.Bidirectional(forward, backward_layer=backward), rng, (B, T, F))
+    x = mark(rng.uniform(-1, 1, (B, T, F)).astype("float32"), ROW, STEP)
+    assert lstm_ref.compare(layer, x).passed
+    result = lstm_ref.compare_gradients(layer, x)
+    assert result.failed, result.summary()
+    backward_dx = result.tensors["backward.dx"].first_failure
+    assert (backward_dx.step, backward_dx.batch) == (T - 1 - STEP, ROW), result.summary()
+    assert all(t.passed for name, t in result.tensors.items() if name.startswith("forward.")), \
+        result.summary()
+    assert result.tensors["dx"].first_failure.batch == ROW
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_stacked_cells_with_a_broken_gradient_in_one_cell_fail_in_that_row(kind, rng):
+    """RNN([LSTMCell, cell whose gradient through c_t is broken in row 1 at every step]):
+    compare_gradients fails, first at the last step in row 1, cell1.dx among the failing."""
+    cells = [keras.layers.LSTMCell(U), GradientGarbageCell(U, kind=kind, rows=(ROW,))]
+    layer = rnn(cells, rng)
+    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
+    assert lstm_ref.compare(layer, x).passed
+    result = lstm_ref.compare_gradients(layer, x)
+    failure = result.first_failure
+    assert result.failed and (failure.step, failure.batch) == (T - 1, ROW), result.summary()
+    assert result.tensors["cell1.dx"].first_failure.batch == ROW
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_a_model_with_a_broken_gradient_in_one_layer_fails_in_that_row(kind, rng):
+    """Sequential([Input, LSTM, LSTM with a broken gradient through c_t in row 1]):
+    compare_gradients fails in row 1, in that layer's dx among others."""
+    layers = [keras.layers.RNN(keras.layers.LSTMCell(U), return_sequences=True, name="lstm0"),
+              keras.layers.RNN(GradientGarbageCell(U, kind=kind, rows=(ROW,)),
+                               return_sequences=True, name="lstm1")]
+    model = keras.Sequential([keras.Input((T, F), batch_size=B), *layers])
+    model.set_weights([rng.normal(0, 0.7, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
+    result = lstm_ref.compare_gradients(model, x)
+    assert result.failed and result.first_failure.batch == ROW, result.summary()
+    assert result.tensors["lstm1/dx"].first_failure.batch == ROW
