@@ -13,7 +13,7 @@ import pytest
 import lstm_ref
 from lstm_ref import report, tolerance, tolerance_table
 from lstm_ref.api import check_verdict
-from lstm_ref.engine import Expectation, check_tensors, check_trace
+from lstm_ref.engine import Expectation, check_tensors, check_trace, nonfinite_reach
 from lstm_ref.errors import InconclusiveError
 from lstm_ref.gradient_check import (GradientObservation, check_gradient_observation,
                                      gradient_expectations, probe_gradients)
@@ -397,3 +397,22 @@ def test_garbage_in_a_unit_next_to_a_huge_independent_unit_fails():
     actual["h"][0, 0, 1] = 12345.0
     result = check_trace(actual, exact, probe, tolerance_table.lookup("float32"))
     assert result.failed, result.summary()
+
+
+def test_nan_from_a_nan_input_that_fills_whole_steps_agrees(rng):
+    """One row, a NaN in x at step 3: every element from step 3 on is NaN, compared exactly,
+    and a framework's NaN there agrees (a step with only exact elements is no failure); the
+    same NaN one step earlier, where the reference is a number, fails."""
+    w = random_weights(rng, U, F)
+    x = rng.uniform(-1, 1, (1, T, F))
+    x[0, 3, 0] = np.nan
+    exact, probe = float32_probes(w, x)
+    reach = nonfinite_reach(x)
+    actual = {"h": exact.h.copy(), "c": exact.c, "output": exact.outputs,
+              "state_h": exact.final_h}
+    result = check_trace(actual, exact, probe, tolerance_table.lookup("float32"), tainted=reach)
+    assert result.passed and result.not_compared == 0, result.summary()
+    actual["h"][0, 2, 1] = np.nan
+    failure = check_trace(actual, exact, probe, tolerance_table.lookup("float32"),
+                          tainted=reach).first_failure
+    assert (failure.tensor, failure.step, failure.unit, failure.error) == ("h", 2, 1, np.inf)
