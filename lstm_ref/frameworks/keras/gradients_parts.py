@@ -535,113 +535,107 @@ def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
     import tensorflow as tf
 
     model = is_model(keras, layer)
-    if model:
-        if initial_state is not None or mask is not None:
-            raise UnsupportedLayerError("compare_gradients(model, x) takes the model's input "
-                                        "alone; masks come from its own Masking layers")
-        plans = plan_model(keras, layer)
-    else:
-        plans = [plan_layer(keras, layer)]
-    dtype = layer.compute_dtype
-    if dtype not in ("float32", "float64"):
-        raise OptionError(f"gradients are compared for float32 and float64 layers; "
-                          f"{type(layer).__name__} {layer.name!r} computes in {dtype!r}")
-    cell_dtypes = sorted({cell.compute_dtype for plan in plans for run in plan.runs
-                          for cell in run.cells})
-    if cell_dtypes != [dtype]:
-        raise OptionError(f"{type(layer).__name__} {layer.name!r} computes in {dtype!r} but "
-                          f"its cells in {cell_dtypes}: give the cells the layer's dtype")
+    if model and (initial_state is not None or mask is not None):
+        raise UnsupportedLayerError("compare_gradients(model, x) takes the model's input "
+                                    "alone; masks come from its own Masking layers")
+    plans = plan_model(keras, layer) if model else [plan_layer(keras, layer)]
+    dtype = _dtype(layer, plans)
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
     batch, time = x.shape[:2]
     if mask is not None:
         mask = as_mask(mask, batch, time)
-    states = None if model else [_initial_states(plans[0], initial_state, x, dtype)]
-    flat_states = [] if states is None or states[0] is None else [
-        s for run in states[0] for pair in run for s in pair]
+    states = [None] * len(plans) if model else [_initial_states(plans[0], initial_state, dtype)]
+    flat_states = [s for run in states[0] or () for pair in run for s in pair]
     upstream = upstream_of(plans[-1], batch, time, dtype, d_outputs, d_states, seed)
     tol = tolerance or lookup(dtype, "gradients")
 
     # The reference and its probes, each part's upstream derived along the chain.
-    reference, _, masks, received = reference_gradients(plans, x, states, None if model else [mask],
-                                              [u.astype(np.float64) for u in upstream])
+    reference, _, masks, received = reference_gradients(
+        plans, x, states, None if model else [mask], [u.astype(np.float64) for u in upstream])
     px, pflat, _ = probe_batch(x, flat_states or None, None, tol.probe)
     tile = lambda a: None if a is None else np.concatenate([a] * PROBES)  # noqa: E731
-    pstates = None if pflat is None else [_nest(states[0], pflat)]
-    pupstream = [tile(u).astype(precision.get(tol.probe).compute) for u in upstream]
-    probes, _, _, _ = reference_gradients(plans, px, pstates, [tile(m) for m in masks],
-                                       pupstream, tol.probe, PROBES)
+    pstates = [None] * len(plans) if pflat is None else [_nest(states[0], pflat)]
+    probes, _, _, _ = reference_gradients(
+        plans, px, pstates, [tile(m) for m in masks],
+        [tile(u).astype(precision.get(tol.probe).compute) for u in upstream], tol.probe, PROBES)
 
-    # The framework: stepped cells, then the whole call.
-    stepped = gradient_steps.stepped_gradients(tf, plans, x, states or [None] * len(plans),
-                                               masks, upstream)
-    call = _whole_call(tf, keras, layer, plans, mask, model)
-    sources = [v for plan in plans for run in plan.runs for cell in run.cells
-               for v in _weights_of(cell)]
-    dx, d_states_got, d_sources = gradient_steps.whole_gradients(
-        tf, call, x, flat_states, sources, upstream, execution)
+    # The framework: the cells stepped, then the whole call.
+    stepped = gradient_steps.stepped_gradients(tf, plans, x, states, masks, upstream)
+    variables = [v for plan in plans for run in plan.runs for cell in run.cells
+                 for v in _weights_of(cell)]
+    dx, d_initial, d_weights = gradient_steps.whole_gradients(
+        tf, _whole_call(tf, keras, layer, plans, mask, model), x, flat_states, variables,
+        upstream, execution)
+    whole = {"dx": dx, "states": iter(d_initial), "weights": iter(d_weights)}
 
-    # Expectations, per part, and the tensors compared.
+    # Every part's Expectations, those of the input gradients, and one comparison.
     reaches = _reaches(plans, x, states, masks)
     root = GradientObservation(actual={}, weights=None, x=x, initial_state=flat_states or None,
                                upstream={f"upstream[{i}]": u for i, u in enumerate(upstream)})
     tainted = tainted_rows(root)
-    cuts = {}
-    for index, plan in enumerate(plans):
-        for r, k, _ in plan.parts():
-            cuts[(index, r, k)] = forward_cuts(reference[index][r][k], probes[index][r][k],
-                                               reaches[index][r][k])
+    cuts = {(index, r, k): forward_cuts(reference[index][r][k], probes[index][r][k],
+                                        reaches[index][r][k])
+            for index, plan in enumerate(plans) for r, k, _ in plan.parts()}
     joined = np.logical_or.reduce(list(cuts.values()))
-    sources = _sources(plans, reference, received, lookup(dtype), tol)
+    # A row's loss depends on every part's forward pass, but for a Bidirectional merged
+    # linearly: each direction's gradients depend on its own forward pass alone.
     alone = not model and plans[0].kind == "bidirectional" and plans[0].merge_mode != "mul"
-    expected, actual, totals, totals_actual = {}, {}, {}, {}
-    input_expectations = []
-    state_position, source_position = 0, 0
+    sources = _sources(plans, reference, received, lookup(dtype), tol)
+    steps, totals, inputs = {}, {}, []
     for index, plan in enumerate(plans):
         if plan.kind == "masking":
-            input_expectations.append(None)
+            inputs.append(None)
             continue
         per_part = {}
         for r, k, prefix in plan.parts():
-            exps = gradient_expectations(
+            expected = gradient_expectations(
                 reference[index][r][k], probes[index][r][k], tol,
                 forward_cut=cuts[(index, r, k)] if alone else joined, tainted=tainted)
             if sources[index][r][k] is not None:
-                exps = source_floor(exps, reference[index][r][k], tol, sources[index][r][k])
-            per_part[(r, k)] = exps
+                expected = source_floor(expected, reference[index][r][k], tol,
+                                        sources[index][r][k])
+            per_part[(r, k)] = expected
             for name in STEP_TENSORS:
-                expected[prefix + name] = exps[name]
-                actual[prefix + name] = stepped[index]["runs"][r][k][name]
-            if flat_states:
-                for name in ("dh0", "dc0"):
-                    totals[prefix + name] = exps[name]
-                    totals_actual[prefix + name] = d_states_got[state_position]
-                    state_position += 1
-            cell = plan.runs[r].cells[k]
-            for name in WEIGHTS[:len(_weights_of(cell))]:
-                totals[prefix + name] = exps[name]
-                totals_actual[prefix + name] = np.atleast_2d(d_sources[source_position])
-                source_position += 1
-        input_expectations.append(_input_expectation(plan, per_part, tol.eps))
-        if model and plan.kind == "bidirectional":
-            expected[plan.prefix + "dx"] = input_expectations[-1]
-            actual[plan.prefix + "dx"] = stepped[index]["dx"]
+                steps[prefix + name] = (expected[name], stepped[index]["runs"][r][k][name])
+            names = (["dh0", "dc0"] if flat_states else [])
+            names += list(WEIGHTS[:len(_weights_of(plan.runs[r].cells[k]))])
+            for name in names:
+                got = next(whole["states" if name in ("dh0", "dc0") else "weights"])
+                totals[prefix + name] = (expected[name], np.atleast_2d(got))
+        inputs.append(_input_expectation(plan, per_part, tol.eps))
+        if model and plan.kind == "bidirectional":  # its stepped input gradient
+            steps[plan.prefix + "dx"] = (inputs[-1], stepped[index]["dx"])
     first = next(i for i, plan in enumerate(plans) if plan.kind != "masking")
-    whole = input_expectations[first]
+    expected_dx = inputs[first]
     for index in range(first - 1, -1, -1):  # Masking layers before the first LSTM layer
-        whole = _masked(whole, masks[index])
-    expected["dx"], actual["dx"] = whole, dx
-    expected.update(totals)
-    actual.update(totals_actual)
+        expected_dx = _masked(expected_dx, masks[index])
+    compared = {**steps, "dx": (expected_dx, whole["dx"]), **totals}
     context = {"layer": " -> ".join(p.description for p in plans),
                "versions": _versions(keras), "execution": execution, "upstream seed": seed,
                "steps": "dh, dc, dx of each part: its processing order; the input's dx: time "
                         "order"}
     if model:
         context["model"] = layer.name
-    return check_tensors(actual, expected, tol, time, context, order="backward")
+    return check_tensors({name: got for name, (_, got) in compared.items()},
+                         {name: e for name, (e, _) in compared.items()}, tol, time, context,
+                         order="backward")
 
 
-def _initial_states(plan, initial_state, x, dtype):
+def _dtype(layer, plans):
+    """The dtype the layer and every cell compute in, or a one-line error."""
+    dtype = layer.compute_dtype
+    if dtype not in ("float32", "float64"):
+        raise OptionError(f"gradients are compared for float32 and float64 layers; "
+                          f"{type(layer).__name__} {layer.name!r} computes in {dtype!r}")
+    cells = sorted({cell.compute_dtype for plan in plans for run in plan.runs
+                    for cell in run.cells})
+    if cells != [dtype]:
+        raise OptionError(f"{type(layer).__name__} {layer.name!r} computes in {dtype!r} but "
+                          f"its cells in {cells}: give the cells the layer's dtype")
+    return dtype
+
+
+def _initial_states(plan, initial_state, dtype):
     """Per run, per cell, [h0, c0] as the layer computes with them, or None."""
     if initial_state is None:
         return None
@@ -658,8 +652,10 @@ def _initial_states(plan, initial_state, x, dtype):
 def _pairs(initial_state, count):
     if (not isinstance(initial_state, (list, tuple)) or len(initial_state) != count
             or any(not isinstance(s, (list, tuple)) or len(s) != 2 for s in initial_state)):
+        received = (f"{type(initial_state).__name__} of {len(initial_state)} entries"
+                    if isinstance(initial_state, (list, tuple)) else type(initial_state).__name__)
         raise ShapeError(f"an RNN over {count} LSTMCells takes initial_state=[[h_0, c_0], "
-                         f"[h_1, c_1], ...], one pair per cell; received {initial_state!r:.80}")
+                         f"[h_1, c_1], ...], one pair per cell; received {received}")
     return [list(s) for s in initial_state]
 
 
