@@ -29,9 +29,11 @@ ACTIVATIONS = {
     "Sigmoid.Softplus.ThresholdedRelu": (("Sigmoid",), ("Softplus",), ("ThresholdedRelu", 0.2)),
     "Tanh.Elu.Sigmoid": (("Tanh",), ("Elu", 0.8), ("Sigmoid",)),
 }
-SIZES = OrderedDict(hidden_size=(1, 2, 7, 32), input_size=(1, 3, 16), batch=(1, 2, 5),
-                    seq_length=(1, 2, 9, 40))
-FULL_SIZES = OrderedDict(zip(SIZES, keras_grid.SIZES.values()))   # up to 128, 64, 5, 200
+# With hidden sizes and batches past a full block of 8 (and 16, 32) by less than a block,
+# which reach a kernel's tail.
+SIZES = OrderedDict(hidden_size=(1, 2, 7, 9, 32, 33), input_size=(1, 3, 16),
+                    batch=(1, 2, 5, 9, 17), seq_length=(1, 2, 9, 40))
+FULL_SIZES = OrderedDict(zip(SIZES, keras_grid.SIZES.values()))   # up to 128, 64, 17, 200
 SMALL_SIZES = OrderedDict(zip(SIZES, keras_grid.SMALL_SIZES.values()))
 OPTIONS = OrderedDict(
     direction=("forward", "reverse", "bidirectional"),

@@ -25,11 +25,12 @@ EXECUTIONS = ("eager", "function", "session", "keras_rnn")
 # num_units / features / batch / time: lstm_ref.grid's sizes under TF1's names (the full
 # grid); the default grid takes a subset, up to 40 steps, to run in a few seconds (every TF1
 # case steps the cell eagerly and runs it whole, and the reference's probes cost most in the
-# 200-step cases: those run in the full grid).
+# 200-step cases: those run in the full grid). Each keeps unit counts and batch sizes past a
+# full block of 8 (and 16, 32) by less than a block, which reach a kernel's tail.
 TF1_SIZES = OrderedDict(num_units=SIZES["units"], features=SIZES["features"],
                         batch=SIZES["batch"], time=SIZES["time"])
-DEFAULT_TF1_SIZES = OrderedDict(num_units=(1, 7, 32, 128), features=(1, 3, 16, 64),
-                                batch=(1, 2, 5), time=(1, 2, 9, 40))
+DEFAULT_TF1_SIZES = OrderedDict(num_units=(1, 7, 9, 32, 33, 128), features=(1, 3, 16, 64),
+                                batch=(1, 2, 5, 9, 17), time=(1, 2, 9, 40))
 SMALL_TF1_SIZES = OrderedDict(num_units=SMALL_SIZES["units"], features=SMALL_SIZES["features"],
                               batch=SMALL_SIZES["batch"], time=SMALL_SIZES["time"])
 # Options of an LSTMCell. cell_clip and proj_clip bind at some steps: |c| (initial c ~ N(0, 1))
@@ -52,7 +53,7 @@ OPTIONS = OrderedDict(
 BASIC_OPTIONS = OrderedDict((name, OPTIONS[name]) for name in (
     "forget_bias", "activation", "initial_state", "sequence_length", "execution"))
 BASIC_OPTIONS["activation"] = ("tanh", "relu", "softsign")
-BASIC_SIZES = OrderedDict(num_units=(1, 7, 32), features=(1, 16), batch=(1, 5),
+BASIC_SIZES = OrderedDict(num_units=(1, 7, 33), features=(1, 16), batch=(1, 5, 17),
                           time=(1, 9, 40))
 FULL_ACTIVATIONS = ("tanh", "relu", "softsign", "linear", "elu", "sigmoid", "hard_sigmoid",
                     "selu", "softplus", "swish", "gelu", "mish", "exponential")

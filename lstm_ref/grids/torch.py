@@ -17,7 +17,8 @@ from lstm_ref.grids.keras import SIZES, SMALL_SIZES
 __all__ = ["TORCH_SIZES", "SMALL_TORCH_SIZES", "OPTIONS", "DTYPES", "TorchCase", "cases",
            "possible", "proj_size_for"]
 
-# hidden_size / input_size / batch / time: lstm_ref.grid's sizes under torch's names.
+# hidden_size / input_size / batch / time: the Keras grid's sizes under torch's names (with
+# sizes past a full block of 8, 16 and 32 by less than a block: a kernel's tail).
 TORCH_SIZES = OrderedDict(hidden_size=SIZES["units"], input_size=SIZES["features"],
                           batch=SIZES["batch"], time=SIZES["time"])
 SMALL_TORCH_SIZES = OrderedDict(hidden_size=SMALL_SIZES["units"],
@@ -146,8 +147,9 @@ def cases(grid="default"):
 
 def possible(row):
     """Whether a row of parameter values makes an nn.LSTM: a projection needs hidden_size > 1
-    (0 < proj_size < hidden_size)."""
-    return not (row["proj"] and row["hidden_size"] == 1)
+    (0 < proj_size < hidden_size). A partial row (as the all-pairs generator fills one) is
+    possible until its values decide."""
+    return not (row.get("proj") and row.get("hidden_size") == 1)
 
 
 def _case(row):
