@@ -9,12 +9,20 @@ from lstm_ref.frameworks.keras.gradients import check_gradient_observation, obse
 from lstm_ref.frameworks.keras.observe import observe
 from lstm_ref.frameworks.keras.twin import keras_module, keras_of
 
-__all__ = ["APIS", "build_case_layer", "run_case", "run_gradient_case"]
+__all__ = ["APIS", "case_layer_options", "build_case_layer", "case_execution", "run_case",
+           "run_gradient_case"]
 
 # Which Keras builds the layers: Keras 3, or tf_keras (Keras 2).
 APIS = ("keras", "tf_keras")
 
-def build_case_layer(case, dtype="float32", cell=None, **layer_options):
+
+def case_layer_options(case):
+    """The LSTM arguments a grid Case sets beyond its sizes, activations and weights: its
+    dropout rates (the layer runs at inference, where they must change nothing)."""
+    return {"dropout": case.dropout, "recurrent_dropout": case.recurrent_dropout}
+
+
+def build_case_layer(case, dtype="float32", cell=None, layer_class=None, **layer_options):
     """A Keras LSTM for a grid Case, built, with the case's random per-gate weights set.
 
     Args:
@@ -22,6 +30,8 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
         dtype: the layer's dtype or dtype policy ("float32", "bfloat16", "mixed_float16"...).
         cell: an LSTMCell (or subclass) to wrap in keras.layers.RNN instead of building an
             LSTM; its own options apply, the case gives sizes, weights and the RNN's options.
+        layer_class: None (keras.layers.LSTM), or a callable taking keras.layers.LSTM's
+            arguments that returns an LSTM (a subclass under test).
         **layer_options: further keras.layers.LSTM arguments (e.g. use_cudnn=True).
     """
     keras = keras_module()
@@ -35,10 +45,11 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
             # bfloat16 one: such an LSTM cannot even be built with its defaults. The case's
             # weights replace the initial values anyway.
             layer_options.setdefault("recurrent_initializer", "glorot_uniform")
-        layer = keras.layers.LSTM(case.units, activation=case.activation,
-                                  recurrent_activation=case.recurrent_activation,
-                                  use_bias=case.use_bias, implementation=case.implementation,
-                                  **common, **layer_options)
+        layer = (layer_class or keras.layers.LSTM)(
+            case.units, activation=case.activation,
+            recurrent_activation=case.recurrent_activation, use_bias=case.use_bias,
+            implementation=case.implementation, **common,
+            **{**case_layer_options(case), **layer_options})
     else:
         layer = keras.layers.RNN(cell, **common)
     layer.build((case.batch, case.time, case.features))
@@ -48,28 +59,44 @@ def build_case_layer(case, dtype="float32", cell=None, **layer_options):
     return layer
 
 
+def case_execution(case, layer, execution=None):
+    """How a case's layer runs: ``execution`` if given, else the case's own, else
+    lstm_ref.frameworks.keras.execution.fast_execution (the fastest path for its length)."""
+    execution = execution or case.execution
+    if execution is None:
+        execution = executions.fast_execution(keras_of(layer), layer, case.time)
+    return execution
+
+
 def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
-             api="keras", **layer_options):
-    """Build the case's layer and compare it with the reference; the Report's context names
-    the case and its seed, so a failure reproduces alone.
+             api="keras", layer_class=None, **layer_options):
+    """Build the case's layer and compare it with the reference, on the case's inputs,
+    initial state and mask, run by its execution path; the Report's context names the case
+    and its seed, so a failure reproduces alone.
 
     Args:
         case: a :class:`lstm_ref.grids.keras.Case`.
         dtype: the layer's dtype or mixed-precision policy.
         cell: an LSTMCell (subclass) to wrap in an RNN instead of building an LSTM.
         tolerance: a Tolerance instead of the table's entry.
-        execution: how the whole layer runs (lstm_ref.frameworks.keras.execution); None:
-            ``fast_execution`` (a tf.function on TensorFlow from 32 steps on).
+        execution: how the whole layer runs (lstm_ref.frameworks.keras.execution); None: the
+            case's own (:func:`case_execution`).
         api: "keras" (Keras 3) or "tf_keras" (Keras 2's layers).
+        layer_class: with api "keras", an LSTM subclass (or factory) to build instead of
+            keras.layers.LSTM.
         **layer_options: further LSTM arguments.
     """
-    build = build_case_layer if api == "keras" else keras2.build_case_layer
-    layer = build(case, dtype=dtype, cell=cell, **layer_options)
-    if execution is None:
-        execution = executions.fast_execution(keras_of(layer), layer, case.time)
+    if api == "keras":
+        layer = build_case_layer(case, dtype=dtype, cell=cell, layer_class=layer_class,
+                                 **layer_options)
+    else:
+        options = {} if cell is not None else case_layer_options(case)
+        layer = keras2.build_case_layer(case, dtype=dtype, cell=cell,
+                                        **{**options, **layer_options})
+    execution = case_execution(case, layer, execution)
     arrays = case.arrays()
     observation = observe(layer, arrays["x"], initial_state=arrays["initial_state"],
-                          execution=execution)
+                          mask=arrays["mask"], execution=execution)
     observation.context = {
         "case": case.id, "seed": case.seed, **observation.context,
         "reproduce": f"lstm_ref.frameworks.keras.cases.run_case(lstm_ref.grids.keras.Case("
@@ -80,9 +107,11 @@ def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
 
 def run_gradient_case(case, mask=None, execution="eager", tolerance=None, cell=None):
     """Build a grid Case's Keras layer and compare its gradients, the upstream ones drawn
-    from the case's seed; the Report's context says how to reproduce it."""
+    from the case's seed, under ``mask`` (None: the case's own); the Report's context says how
+    to reproduce it."""
     layer = build_case_layer(case, cell=cell)
     arrays = case.arrays()
+    mask = arrays["mask"] if mask is None else mask
     observation = observe_gradients(layer, arrays["x"], arrays["initial_state"], mask,
                                     execution=execution, seed=case.seed)
     observation.context = {

@@ -4,7 +4,9 @@
 - "function": inside ``tf.function`` (a graph; TensorFlow backend);
 - "xla": inside ``tf.function(jit_compile=True)`` (TensorFlow backend);
 - "predict": through ``keras.Model.predict`` of a functional model around the layer (any
-  backend), initial states and mask as extra inputs.
+  backend), initial states and mask as extra inputs. Keras's data adapters hand the model
+  every float input in ``keras.backend.floatx()``: a float64 layer computes on inputs
+  rounded to float32 there (:func:`as_fed`).
 
 Each returns the layer's result as NumPy arrays (a list when the layer returns several).
 """
@@ -12,7 +14,7 @@ Each returns the layer's result as NumPy arrays (a list when the layer returns s
 from lstm_ref.errors import OptionError
 from lstm_ref.frameworks.tensorflow.stepping import GRAPH_MIN_STEPS
 
-__all__ = ["EXECUTIONS", "fast_execution", "call", "call_states"]
+__all__ = ["EXECUTIONS", "fast_execution", "as_fed", "call", "call_states"]
 
 EXECUTIONS = ("eager", "function", "xla", "predict")
 
@@ -28,6 +30,16 @@ def fast_execution(keras, layer, steps):
             or steps < GRAPH_MIN_STEPS):
         return "eager"
     return "function"
+
+
+def as_fed(keras, execution, array):
+    """A float input as ``execution`` hands it to the layer, in the array's own dtype: through
+    "predict", rounded to ``keras.backend.floatx()`` (Keras's data adapters cast float inputs
+    to it, and the model's Input back to the layer's dtype); as it is on the other paths."""
+    floatx = keras.backend.floatx()
+    if execution != "predict" or array.dtype.kind != "f" or array.dtype == floatx:
+        return array
+    return array.astype(floatx).astype(array.dtype)
 
 
 def call(keras, layer, x, initial_state, mask, execution="eager"):

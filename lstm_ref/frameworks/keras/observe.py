@@ -4,15 +4,16 @@ layer run by an execution path; which kernels it ran; the state a stateful layer
 import numpy as np
 
 from lstm_ref.checks import as_float_array, as_mask
-from lstm_ref.engine import Observation, check_observation
+from lstm_ref.engine import Observation, check_observation, compare_parts, observation_part
+from lstm_ref.errors import OptionError
 from lstm_ref.frameworks.keras import execution as executions
 from lstm_ref.frameworks.keras.twin import (KerasLSTMTwin, check_state_batch, keras_of,
                                             layer_states)
 from lstm_ref.frameworks.tensorflow.stepping import step_states
 from lstm_ref.reference import forward
 
-__all__ = ["compare_lstm", "observe", "prepare_inputs", "runs_cudnn", "gpu_visible",
-           "step_cell", "carried_states", "restore_states"]
+__all__ = ["compare_lstm", "compare_from_zero_state", "observe", "prepare_inputs",
+           "runs_cudnn", "gpu_visible", "step_cell", "carried_states", "restore_states"]
 
 
 def compare_lstm(layer, x, initial_state=None, mask=None, tolerance=None, execution="eager"):
@@ -22,14 +23,48 @@ def compare_lstm(layer, x, initial_state=None, mask=None, tolerance=None, execut
     return check_observation(observation, tolerance)
 
 
-def observe(layer, x, initial_state=None, mask=None, execution="eager"):
+def compare_from_zero_state(layer, x, mask=None, tolerance=None, execution="eager"):
+    """A stateful LSTM (or each half of a stateful Bidirectional) run from the state it
+    carries, against the reference run from zero states: what the layer must compute after
+    ``layer.reset_state()`` / ``reset_states()``, or when new. Returns a Report (a
+    Bidirectional's tensors named forward.* and backward.*).
+
+    compare() starts the reference from the state read from the layer, so a reset that leaves
+    a state behind would be agreed with; here the zeros come from Keras's documented
+    semantics, not from the layer. Each layer runs once, advancing its state as one call
+    would. A Bidirectional's halves are each run by their own call (the layers its call runs),
+    its merge is not.
+    """
+    if not hasattr(layer, "forward_layer"):
+        return check_observation(observe(layer, x, mask=mask, execution=execution,
+                                         from_zero_state=True), tolerance)
+    parts, context = [], {"layer": f"Bidirectional(merge_mode={layer.merge_mode!r}), each half "
+                                   "from zero states, by its own call"}
+    for prefix, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
+        obs = observe(sub, x, mask=mask, execution=execution, from_zero_state=True)
+        parts.append(observation_part(obs, tolerance, prefix))
+        context[f"{prefix} layer"] = obs.context["layer"]
+        context.setdefault("versions", obs.context["versions"])
+    return compare_parts(parts, context=context)
+
+
+def observe(layer, x, initial_state=None, mask=None, execution="eager", from_zero_state=False):
     """Run ``layer`` twice: its own cell one step at a time (for h_t and c_t at every step) and
     the whole layer (its outputs and returned states), the latter by ``execution`` (see
-    lstm_ref.frameworks.keras.execution). Returns an Observation."""
+    lstm_ref.frameworks.keras.execution). Returns an Observation.
+
+    ``from_zero_state``: a stateful layer called without an initial state runs from the state
+    it carries, and the reference (and the stepped cell) from zeros instead of from the state
+    read from the layer (:func:`compare_from_zero_state`).
+    """
     keras = keras_of(layer)
     twin = KerasLSTMTwin(layer)
     dtype = layer.compute_dtype
-    x, initial_state, mask, own_state = prepare_inputs(layer, twin, x, initial_state, mask)
+    x, initial_state, mask, own_state = prepare_inputs(layer, twin, x, initial_state, mask,
+                                                       from_zero_state)
+    x = executions.as_fed(keras, execution, x)  # what the layer computes on, on that path
+    if initial_state is not None and not own_state:
+        initial_state = [executions.as_fed(keras, execution, s) for s in initial_state]
     h, c = step_cell(keras, layer.cell, x, initial_state, mask, layer.go_backwards)
     result = executions.call(keras, layer, x, None if own_state else initial_state, mask,
                                   execution)
@@ -45,19 +80,26 @@ def observe(layer, x, initial_state=None, mask=None, execution="eager"):
                        layer_path="cudnn" if runs_cudnn(keras, layer) else None)
 
 
-def prepare_inputs(layer, twin, x, initial_state, mask):
+def prepare_inputs(layer, twin, x, initial_state, mask, from_zero_state=False):
     """The inputs as the layer computes with them (its compute dtype), validated by the
     reference with clear messages before the framework sees anything; a stateful layer
-    called without an initial state starts from the state it carries (``own_state``).
+    called without an initial state starts from the state it carries (``own_state``), which
+    the returned initial state is: read from the layer, or zeros with ``from_zero_state``.
     Returns ``(x, initial_state, mask, own_state)``."""
     dtype = layer.compute_dtype
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
     if mask is not None:
         mask = as_mask(mask, x.shape[0], x.shape[1])
     own_state = initial_state is None and layer.stateful  # the layer starts from its own state
+    if from_zero_state and not own_state:
+        raise OptionError(f"from_zero_state needs a stateful layer called without an initial "
+                          f"state; received stateful={layer.stateful}, initial_state "
+                          f"{'given' if initial_state is not None else 'None'}")
     if own_state:
         check_state_batch(twin.states, x.shape)
         initial_state = twin.states
+        if from_zero_state:
+            initial_state = [np.zeros((x.shape[0], twin.weights.units), dtype)] * 2
     if initial_state is not None:
         initial_state = [as_float_array(s, f"initial_state[{i}]", ndim=2).astype(dtype)
                          for i, s in enumerate(initial_state)]

@@ -48,6 +48,26 @@ def test_execution_paths_with_a_mask(execution, rng):
     assert report.passed, report.summary()
 
 
+def test_predict_feeds_floatx_and_a_float64_layer_is_compared_on_what_it_was_fed():
+    """Keras's data adapters hand a model every float input in floatx: through predict, a
+    float64 layer computes on inputs rounded to float32. The reference is given those."""
+    from lstm_ref.frameworks.keras import cases as keras_cases
+    from lstm_ref.frameworks.keras.execution import as_fed
+    from tests.frameworks.keras.helpers import keras_float64_matmul_is_float64
+
+    x = np.array([0.1, 1 / 3], "float64")
+    assert as_fed(keras, "eager", x) is x and as_fed(keras, "function", x) is x
+    fed = as_fed(keras, "predict", x)
+    assert fed.dtype == np.float64 and np.array_equal(fed, x.astype(keras.backend.floatx()))
+    half = x.astype("float16")
+    assert np.array_equal(as_fed(keras, "predict", half), half)  # float16 in floatx: exact
+    if not keras_float64_matmul_is_float64():
+        pytest.skip("this backend multiplies float64 matrices in float32")
+    case = Case(7, 3, 2, 9, initial_state=True, mask="left", execution="predict")
+    report = keras_cases.run_case(case, dtype="float64")
+    assert report.passed, report.summary()
+
+
 def test_unknown_execution_is_a_clear_error(rng):
     layer = keras.layers.LSTM(4)
     layer.build((1, 2, 3))
