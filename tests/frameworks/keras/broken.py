@@ -1,10 +1,26 @@
-"""Deliberately wrong Keras LSTM cells, for the sensitivity tests. Imports Keras."""
+"""Deliberately wrong Keras LSTM cells and layers, for the sensitivity and coverage tests.
+Imports Keras."""
 
 import keras
+import numpy as np
 from keras import ops
 
 BUGS = ("gates i/f swapped", "bias ignored", "recurrent term dropped", "state order swapped",
         "relative drift 1e-5 in c")  # any "relative drift X in c" multiplies c by 1 + X
+# Bugs only some sizes, paths or options reach, as real kernels have them: a vectorised
+# kernel whose tail (the lanes past the last full block of 8, behind at least one full block)
+# drops the bias, per unit or per batch row; a dropout mask applied at inference by
+# implementation 2 only.
+COVERAGE_BUGS = ("tail units lose their bias", "tail rows lose their bias",
+                 "dropout at inference in implementation 2")
+BLOCK = 8
+
+
+def tail(size, block=BLOCK):
+    """The indices a kernel blocked by ``block`` leaves to its tail: those past the last full
+    block, when there is one (none up to ``block``, none for an exact multiple)."""
+    full = size // block * block
+    return list(range(full, size)) if full else []
 
 
 class BrokenLSTMCell(keras.layers.LSTMCell):
@@ -15,6 +31,12 @@ class BrokenLSTMCell(keras.layers.LSTMCell):
         self.bug = bug
 
     def call(self, inputs, states, training=False):
+        if self.bug == "dropout at inference in implementation 2":
+            if self.implementation == 2 and self.dropout and not training:
+                inputs = keras.random.dropout(inputs, self.dropout, seed=self.seed)
+            return super().call(inputs, states, training=training)
+        if self.bug in ("tail units lose their bias", "tail rows lose their bias"):
+            return self.tail_call(inputs, states)
         drift = self.bug is not None and self.bug.startswith("relative drift")
         if self.bug in (None, "state order swapped") or drift:
             h, (h, c) = super().call(inputs, states, training=training)
@@ -37,9 +59,37 @@ class BrokenLSTMCell(keras.layers.LSTMCell):
         h = o * self.activation(c)
         return h, [h, c]
 
+    def tail_call(self, inputs, states):
+        """The cell's step with the bias dropped in the tail: of the units (the same for every
+        gate) or of the batch rows."""
+        h_prev, c_prev = states
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(h_prev, self.recurrent_kernel)
+        if self.use_bias:
+            if self.bug == "tail units lose their bias":
+                keep = np.ones(self.units, self.compute_dtype)
+                keep[tail(self.units)] = 0
+                z = z + self.bias * ops.convert_to_tensor(np.tile(keep, 4), self.compute_dtype)
+            else:
+                batch = ops.shape(inputs)[0]
+                full = batch // BLOCK * BLOCK
+                rows = ops.arange(batch)
+                in_tail = ops.logical_and(rows >= full, full > 0)
+                keep = ops.cast(ops.logical_not(in_tail), self.compute_dtype)
+                z = z + ops.expand_dims(keep, 1) * self.bias
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i, f, o = (self.recurrent_activation(v) for v in (z_i, z_f, z_o))
+        c = f * c_prev + i * self.activation(z_c)
+        h = o * self.activation(c)
+        return h, [h, c]
+
 
 LAYER_BUGS = ("mask ignored", "masked outputs zeroed", "go_backwards not applied",
-              "initial state ignored", "stateful state not carried")
+              "initial state ignored", "stateful state not carried",
+              # only on the eager path (the while_loop run op by op), only going backwards:
+              # the mask is applied in time order to the reversed sequence
+              "eager go_backwards mask in time order",
+              # reset_state() / reset_states() leave the carried state as it was
+              "reset does not clear")
 
 
 @keras.saving.register_keras_serializable(package="lstm_ref_tests")
@@ -55,9 +105,16 @@ class BrokenLSTM(keras.layers.LSTM):
     def get_config(self):
         return {**super().get_config(), "bug": self.bug}
 
+    def reset_state(self):
+        if self.bug != "reset does not clear":
+            super().reset_state()
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if self.bug == "mask ignored":
             mask = None
+        if (self.bug == "eager go_backwards mask in time order" and self.go_backwards
+                and mask is not None and executing_eagerly()):
+            mask = ops.flip(mask, axis=1)
         if self.bug == "initial state ignored":
             initial_state = None
         if self.bug == "stateful state not carried":
@@ -72,6 +129,15 @@ class BrokenLSTM(keras.layers.LSTM):
                                 training=training)
         finally:
             self.zero_output_for_mask, self.go_backwards = saved
+
+
+def executing_eagerly():
+    """Whether the call runs op by op (not traced into a graph: tf.function, XLA, predict)."""
+    if keras.backend.backend() != "tensorflow":
+        return True
+    import tensorflow as tf
+
+    return tf.executing_eagerly()
 
 
 class UnflippedBidirectional(keras.layers.Bidirectional):

@@ -1,5 +1,7 @@
 """Stateful LSTMs: consecutive chunks equal one call on the whole sequence, for several
-chunkings, the layer and the twin alike; reset_states; a carried state that is dropped is
+chunkings, the layer and the twin alike; after reset_state() / reset_states() the layer, from
+its own state, computes what the reference computes from zeros (standalone and in a
+Bidirectional), and a reset that does not clear is caught; a carried state that is dropped is
 flagged; another batch size is a clear error."""
 
 import copy
@@ -38,15 +40,12 @@ def test_chunks_equal_one_call(chunks, rng):
         np.testing.assert_allclose(twin(x[:, start:stop]), whole[:, start:stop], rtol=0, atol=1e-15)
 
 
-def test_reset_states_starts_again_from_zeros(rng):
+def test_reset_states_starts_the_twin_again_from_zeros(rng):
     layer = stateful_layer(rng)
     twin = lstm_ref.from_keras(layer)
     x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
-    layer(x)
     twin(x)
-    layer.reset_states()
     twin.reset_states()
-    assert lstm_ref.compare(layer, x).passed
     np.testing.assert_array_equal(twin(x), lstm_ref.forward(x, twin.weights).outputs)
 
 
@@ -140,3 +139,71 @@ def test_a_dropped_state_in_a_stateful_bidirectional_is_flagged(rng):
     report = lstm_ref.compare(layer, x[:, 6:])
     assert not report.passed and report.first_failing_step == 0, report.summary()
     assert report.first_failure.tensor in ("forward.output", "output")
+
+
+def make_stateful(kind, rng, **kwargs):
+    return (stateful_layer if kind == "lstm" else stateful_bidirectional)(rng, **kwargs)
+
+
+@pytest.mark.parametrize("execution", ["eager", "function"])
+@pytest.mark.parametrize("reset", ["reset_state", "reset_states"])
+@pytest.mark.parametrize("kind", ["lstm", "bidirectional"])
+def test_after_a_reset_the_layer_computes_from_zero_states(kind, reset, execution, rng):
+    # The layer runs from the state it carries; the reference from zeros, as Keras documents
+    # reset_state(), not from the state read from the layer.
+    from lstm_ref.frameworks.keras.observe import compare_from_zero_state
+
+    if execution == "function" and keras.backend.backend() != "tensorflow":
+        pytest.skip("function needs the TensorFlow backend")
+    layer = make_stateful(kind, rng)
+    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
+    layer(x)
+    assert np.abs(states_of(layer)).max() > 0.1  # a state to clear
+    getattr(layer, reset)()
+    report = compare_from_zero_state(layer, x[:, :7], execution=execution)
+    assert report.passed, report.summary()
+    if kind == "bidirectional":
+        assert {"forward.output", "backward.output"} <= set(report.tensors)
+    # It advanced the state as one call would: the next chunk goes on from there.
+    report = lstm_ref.compare(layer, x[:, 7:])
+    assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("kind", ["lstm", "bidirectional"])
+def test_a_reset_that_does_not_clear_is_caught(kind, rng):
+    from lstm_ref.frameworks.keras.observe import compare_from_zero_state
+    from tests.frameworks.keras.broken import BrokenLSTM
+
+    # In a Bidirectional, only the forward half's reset is broken.
+    layer = make_stateful(kind, rng, cls=BrokenLSTM, bug="reset does not clear")
+    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
+    layer(x)
+    carried = states_of(layer)
+    layer.reset_states()
+    # The bug: the (forward) layer's reset cleared nothing.
+    np.testing.assert_array_equal(states_of(layer)[:2], carried[:2])
+    # compare() starts the reference from the state read from the layer: it agrees.
+    twin_layer = make_stateful(kind, rng, cls=BrokenLSTM, bug="reset does not clear")
+    twin_layer.set_weights(layer.get_weights())
+    twin_layer(x)
+    twin_layer.reset_state()
+    assert lstm_ref.compare(twin_layer, x).passed
+    # From zero states, as a reset must leave it: caught at the first step of what the
+    # layer's own call returns (its stepped cell starts from zeros, and is right).
+    report = compare_from_zero_state(layer, x)
+    assert not report.passed and report.first_failing_step == 0, report.summary()
+    prefix = "" if kind == "lstm" else "forward."
+    assert report.first_failure.tensor == f"{prefix}output", report.summary()
+    assert report.tensors[f"{prefix}h"].passed and report.tensors[f"{prefix}c"].passed
+    if kind == "bidirectional":
+        assert report.tensors["backward.output"].passed  # its reset cleared
+
+
+def test_comparing_from_zero_states_needs_a_stateful_layer_on_its_own_state(rng):
+    from lstm_ref.errors import OptionError
+    from lstm_ref.frameworks.keras.observe import compare_from_zero_state
+
+    layer = build_with_random_weights(keras.layers.LSTM(U), rng, (B, T, F))
+    with pytest.raises(OptionError, match=r"from_zero_state needs a stateful layer .* "
+                                          r"received stateful=False"):
+        compare_from_zero_state(layer, np.zeros((B, T, F), "float32"))

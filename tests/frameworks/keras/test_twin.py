@@ -100,6 +100,27 @@ def test_compare_with_a_mask(rng):
     assert report.passed, report.summary()
 
 
+@pytest.mark.parametrize("execution", ["eager", "function"])
+@pytest.mark.parametrize("implementation", [1, 2])
+@pytest.mark.parametrize("dropout,recurrent_dropout", [(0.5, 0.0), (0.0, 0.3), (0.5, 0.3)])
+def test_dropout_is_a_no_op_at_inference_in_each_implementation(dropout, recurrent_dropout,
+                                                                implementation, execution, rng):
+    if execution == "function" and keras.backend.backend() != "tensorflow":
+        pytest.skip("function needs the TensorFlow backend")
+    layer = built(keras.layers.LSTM(U, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                                    implementation=implementation, return_sequences=True,
+                                    return_state=True), rng)
+    # Keras runs implementation 1 whenever recurrent_dropout is set: implementation 2's
+    # inference path with dropout set is the one with dropout alone.
+    assert layer.cell.implementation == (1 if recurrent_dropout else implementation)
+    mask = np.ones((B, T), bool)
+    mask[1, 4:] = False
+    state = [rng.uniform(-1, 1, (B, U)).astype("float32") for _ in range(2)]
+    report = lstm_ref.compare(layer, x_of(rng), initial_state=state, mask=mask,
+                              execution=execution)
+    assert report.passed, report.summary()
+
+
 def test_training_with_dropout_is_refused_and_inference_ignores_dropout(rng):
     layer = built(keras.layers.LSTM(U, dropout=0.5), rng)
     twin = lstm_ref.from_keras(layer)
