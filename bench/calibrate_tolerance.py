@@ -45,10 +45,14 @@ from lstm_ref.grids import keras as grid  # noqa: E402
 from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
 from lstm_ref.frameworks.keras import observe as keras_observe  # noqa: E402
 from lstm_ref.frameworks.keras import twin as keras_twin  # noqa: E402
-from lstm_ref.engine import REFERENCE_OF, compare_parts, observation_part  # noqa: E402
+from lstm_ref.bias import probe_drift, step_bias  # noqa: E402
+from lstm_ref.engine import (REFERENCE_OF, compare_parts, observation_part, row_cuts,  # noqa: E402
+                             sequence_expectation)
 from lstm_ref.report import COMPARED  # noqa: E402
 
 FLOORS = [(a, r) for a in (1, 2, 4, 8, 16, 32, 64) for r in (1, 4, 16)]
+# Floors of the step-drift bound (lstm_ref.bias), in eps.
+DRIFT_FLOORS = (1, 2, 4, 8, 16)
 # Bands of the probes' relative deviation (see --horizon), upper edges.
 BANDS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, np.inf)
 
@@ -85,7 +89,9 @@ def measure(case, dtype, tol, cudnn=False):
     part = observation_part(obs, tol)
     report = compare_parts([part])
     expected = part.expectations()
+    cut, code = row_cuts(part.reference, part.probe, tol, part.tainted)
     needs = dict.fromkeys(FLOORS, 0.0)
+    drift_needs = dict.fromkeys(DRIFT_FLOORS, 0.0)
     bands = dict.fromkeys(BANDS, 0.0)
     strayed = 0.0
     for name, got in obs.actual.items():
@@ -99,6 +105,22 @@ def measure(case, dtype, tol, cudnn=False):
         if e is None:  # the last output of a layer returning sequences: not shown
             continue
         compared = e.status == COMPARED
+        # The step drift: the K it needs over each floor F (a step within F eps needs none).
+        drift = np.abs(step_bias(got.astype(np.float64), e.values, compared)) / eps
+        # The probes' drift over the same elements as the engine's bound (the field's whole
+        # sequence, its compared elements).
+        full = sequence_expectation(reference, probed, tol, cut, code, part.tainted)
+        own = probe_drift(reference, probed, precision.get(tol.probe).eps,
+                          full.status == COMPARED)
+        if got.shape[1] == 1 and own.shape[0] > 1:  # the last step's: the running max at it
+            own = own[-1:]
+        if own.shape[0] == drift.shape[0]:
+            own = np.where(compared.any(axis=(0, 2)), own, np.inf)
+            for floor in DRIFT_FLOORS:
+                over = drift > floor
+                if over.any():
+                    k = (drift[over] / np.maximum(own[over], 1e-30)).max()
+                    drift_needs[floor] = max(drift_needs[floor], float(k))
         with np.errstate(invalid="ignore"):
             err = np.where(compared, np.abs(got.astype(np.float64) - e.values), 0.0)
             magnitude = np.where(compared, np.abs(e.values), 0.0)
@@ -119,7 +141,7 @@ def measure(case, dtype, tol, cudnn=False):
             where = (band == index) & row_compared
             if where.any():
                 bands[edge] = max(bands[edge], float(k_row_step[where].max()))
-    return needs, bands, strayed, report
+    return needs, bands, strayed, report, drift_needs
 
 
 def relative_deviation(expected, probe):
@@ -146,10 +168,18 @@ def main(argv):
     deviations = []
     over_floor = dict.fromkeys(FLOORS, 0)
     at_table, failures, ratios, cut, inconclusive = [], [], [], 0, 0
+    drift_worst = {floor: (0.0, None) for floor in DRIFT_FLOORS}
+    drift_all = {floor: [] for floor in DRIFT_FLOORS}
+    drift_listing = []
     start = time.time()
     for index in range(n):
         case = random_case(index, max_time, dtype, cudnn)
-        needs, bands, strayed, report = measure(case, dtype, table, cudnn)
+        needs, bands, strayed, report, drift_needs = measure(case, dtype, table, cudnn)
+        for floor, k in drift_needs.items():
+            drift_worst[floor] = max(drift_worst[floor], (k, case.id), key=lambda v: v[0])
+            drift_all[floor].append(k)
+        if drift_needs[4] > 4:
+            drift_listing.append((drift_needs[4], case.id))
         deviations.append(strayed)
         for edge, k in bands.items():
             band_cases[edge] += k > 0
@@ -172,6 +202,14 @@ def main(argv):
     for floor in FLOORS:
         k, case_id = worst[floor]
         print(f"{floor[0]:>3} {floor[1]:>3} {over_floor[floor]:>17} {k:>9.3f}  {case_id}")
+    print("step drift (lstm_ref.bias): K needed over the floor F eps, max and 99.9th "
+          "percentile, and the worst case:")
+    for floor in DRIFT_FLOORS:
+        k, case_id = drift_worst[floor]
+        print(f"  F = {floor:>2}: K needed {k:8.3f}, 99.9th percentile "
+              f"{np.percentile(drift_all[floor], 99.9):.3f}  {case_id or ''}")
+    for k, case_id in sorted(drift_listing, reverse=True):
+        print(f"    drift K needed at F = 4: {k:8.3f}  {case_id}")
     print(f"K needed at A = R = 4, percentiles 50/90/99/99.9: "
           f"{np.percentile(at_table, [50, 90, 99, 99.9]).round(3).tolist()}")
     print("K needed over the table's floor, by band of the probes' relative deviation:")

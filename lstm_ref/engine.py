@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from lstm_ref import tolerance as tolerances
+from lstm_ref.bias import bias_bound, step_bias
 from lstm_ref.tolerance_table import lookup
 from lstm_ref.errors import ShapeError
 from lstm_ref.reference import forward
@@ -62,6 +63,9 @@ class Observation:
         layer_path: None, or "cudnn" when the whole layer ran cuDNN kernels: its outputs and
             states are then held to the tolerance table's cuDNN entry, the stepped cell (h, c)
             to the plain one.
+        arithmetic: None, or how the stepped cell computes, for the exact step check of a
+            16-bit layer (lstm_ref.step_check): {"cell": "keras", "backend": ...,
+            "implementation": ...}.
     """
 
     actual: dict
@@ -73,6 +77,7 @@ class Observation:
     dtype: str = "float32"
     context: dict = field(default_factory=dict)
     layer_path: str | None = None
+    arithmetic: dict | None = None
 
 
 @dataclass
@@ -85,6 +90,8 @@ class Expectation:
         bound: (B, S, U) the largest |framework - reference| each element may show.
         status: (B, S, U) lstm_ref.report status codes (None: every element COMPARED).
         axes: the names of the first and last axes in reports ("row", "column" for a weight).
+        drift: None, or (S,) the bound of each step's relative drift (lstm_ref.bias): the
+            check then also holds the tensor's step drift, as a tensor ``name:drift``.
     """
 
     values: np.ndarray
@@ -92,6 +99,7 @@ class Expectation:
     bound: np.ndarray
     status: np.ndarray | None = None
     axes: tuple = ("batch", "unit")
+    drift: np.ndarray | None = None
 
     def __post_init__(self):
         if self.status is None:
@@ -101,7 +109,8 @@ class Expectation:
         """The slices in reverse order, under the same step numbers: a backward direction's
         sequence (processing order) in time order."""
         return replace(self, values=self.values[:, ::-1], bound=self.bound[:, ::-1],
-                       status=self.status[:, ::-1])
+                       status=self.status[:, ::-1],
+                       drift=None if self.drift is None else self.drift[::-1])
 
     def derived(self, values, bound, *others):
         """An Expectation of values computed from this one's (and ``others``', element by
@@ -111,14 +120,23 @@ class Expectation:
         status = np.maximum.reduce([self.status, *(o.status for o in others)])
         overflow = ~np.isfinite(values) & (status == COMPARED)
         status = np.where(overflow, UNDETERMINED, status).astype(np.uint8)
-        return Expectation(values, self.steps, bound, status, self.axes)
+        return Expectation(values, self.steps, bound, status, self.axes,
+                           _joined_drift([self, *others]))
 
     @staticmethod
     def concatenate(parts, axis=-1):
         """Several Expectations of the same steps joined along ``axis`` (units, by default)."""
         first = parts[0]
         join = lambda name: np.concatenate([getattr(p, name) for p in parts], axis=axis)  # noqa: E731
-        return Expectation(join("values"), first.steps, join("bound"), join("status"), first.axes)
+        return Expectation(join("values"), first.steps, join("bound"), join("status"), first.axes,
+                           _joined_drift(parts))
+
+
+def _joined_drift(parts):
+    """The drift bound of a tensor made of several: the largest of theirs (None if one has
+    none)."""
+    drifts = [p.drift for p in parts]
+    return None if any(d is None for d in drifts) else np.maximum.reduce(drifts)
 
 
 def nonfinite_reach(x, initial_state=None, mask=None, go_backwards=False):
@@ -195,8 +213,9 @@ def sequence_expectation(values, probe, tol, cut, code, tainted=None):
     tensor of the stacked probe run, or None for the floor alone)."""
     values = np.asarray(values, np.float64)
     bound = tol.element_bound(values, tol.step_atol(values, probe))
-    return Expectation(values, np.arange(values.shape[1]), bound,
-                       _status(values, cut, code, tainted))
+    status = _status(values, cut, code, tainted)
+    drift = bias_bound(values, probe, tol, status == COMPARED)
+    return Expectation(values, np.arange(values.shape[1]), bound, status, drift=drift)
 
 
 def row_cuts(reference, probe, tol, tainted=None, fields=("h", "c", "outputs")):
@@ -251,7 +270,8 @@ def tensor_expectations(reference, probe, tol, return_sequences=True, layer_tol=
 def last_step(expectation):
     """Only the last slice of an Expectation (the returned states, the last output)."""
     e = expectation
-    return Expectation(e.values[:, -1:], e.steps[-1:], e.bound[:, -1:], e.status[:, -1:], e.axes)
+    return Expectation(e.values[:, -1:], e.steps[-1:], e.bound[:, -1:], e.status[:, -1:], e.axes,
+                       None if e.drift is None else e.drift[-1:])
 
 
 @dataclass
@@ -356,6 +376,9 @@ def check_tensors(actual, expected, tolerance, time, context=None, order="forwar
             got = got[:, None, :]
         _check_shape(name, got.shape, expectation.values.shape)
         tensors[name] = _tensor_report(name, got, expectation, order)
+        if expectation.drift is not None:
+            tensors[name].drift = _tensor_report(f"{name}:drift", *drift_of(got, expectation),
+                                                 order)
     return Report(tensors=tensors, tolerance=tolerance, time=time,
                   context=dict(context or {}), order=order)
 
@@ -367,13 +390,18 @@ def combine(reports_by_prefix, time, context=None):
     tensors = {}
     for prefix, rep in reports_by_prefix.items():
         for name, tensor in rep.tensors.items():
-            renamed = f"{prefix}/{name}"
-            tensors[renamed] = replace(
-                tensor, name=renamed, worst=tensor.worst and replace(tensor.worst, tensor=renamed),
-                first_failure=tensor.first_failure and replace(tensor.first_failure, tensor=renamed))
+            tensors[f"{prefix}/{name}"] = _renamed(tensor, f"{prefix}/{tensor.name}")
     first = next(iter(reports_by_prefix.values()))
     return Report(tensors=tensors, tolerance=first.tolerance, time=time,
                   context=dict(context or {}), order=first.order)
+
+
+def _renamed(tensor, name):
+    """A TensorReport (and its drift's) under another name."""
+    moved = lambda m, to: m and replace(m, tensor=to)  # noqa: E731
+    drift = tensor.drift and _renamed(tensor.drift, f"{name}:drift")
+    return replace(tensor, name=name, worst=moved(tensor.worst, name),
+                   first_failure=moved(tensor.first_failure, name), drift=drift)
 
 
 def run_reference(observation, tol):
@@ -430,6 +458,23 @@ def check_trace(actual, reference, probe, tol, context=None, layer_tol=None, tai
                 layer_tolerance=layer_tol, tainted=tainted,
                 return_sequences=output is None or np.ndim(output) == 3)
     return compare_parts([part], context=context)
+
+
+def drift_of(got, expectation):
+    """A tensor's step drift (lstm_ref.bias) as the engine compares it: the framework's S_t
+    over the elements held to a bound, as (1, S, 1), and its Expectation (0, within the drift
+    bound). A step none of whose elements is compared is not compared either; one whose
+    elements are all compared exactly has no drift to measure (0: they agree or fail)."""
+    e = expectation
+    compared = e.status == COMPARED
+    drift = step_bias(got, e.values, compared)
+    nothing = ~compared.any(axis=(0, 2))
+    code = e.status.max(axis=(0, 2))
+    status = np.where(nothing & (code > EXACT), code, COMPARED).astype(np.uint8)
+    shaped = lambda a: np.asarray(a, np.float64)[None, :, None]  # noqa: E731
+    return shaped(np.where(nothing, 0.0, drift)), Expectation(
+        shaped(np.zeros(len(e.steps))), e.steps, shaped(e.drift), status[None, :, None],
+        axes=None)
 
 
 def _check_shape(name, received, expected):

@@ -89,10 +89,11 @@ class Mismatch:
         return 0.0 if self.error == 0 else self.error / self.bound
 
     def __str__(self):
-        # A weight gradient sums over every step: its "step" is ALL_STEPS.
+        # A weight gradient sums over every step: its "step" is ALL_STEPS; a statistic over a
+        # whole step (lstm_ref.bias) has no axes.
         where = "all steps" if self.step == ALL_STEPS else f"step {self.step}"
-        return (f"{where}, tensor {self.tensor}, {self.axes[0]} {self.batch}, "
-                f"{self.axes[1]} {self.unit}: "
+        at = "" if self.axes is None else f", {self.axes[0]} {self.batch}, {self.axes[1]} {self.unit}"
+        return (f"{where}, tensor {self.tensor}{at}: "
                 f"framework {self.actual:.9g}, reference {self.expected:.9g}, "
                 f"|error| {self.error:.3e} {'>' if self.exceeds else '<='} "
                 f"tolerance {self.bound:.3e}")
@@ -117,6 +118,9 @@ class TensorReport:
         not_compared: status code -> how many elements were not compared for that reason.
         cuts: status code -> (first step not compared in report order, rows affected), for
             each reason in ``not_compared``.
+        drift: None, or the TensorReport of the tensor's step drift (``name:drift``, one
+            value per step over its compared elements, lstm_ref.bias): a failure there fails
+            the tensor too.
     """
 
     name: str
@@ -131,21 +135,31 @@ class TensorReport:
     failures: int = 0
     not_compared: dict = field(default_factory=dict)
     cuts: dict = field(default_factory=dict)
+    drift: "TensorReport | None" = None
+
+    @property
+    def failures_here(self):
+        """The first failure of the elements, then of the step drift (either may be None)."""
+        return [self.first_failure, None if self.drift is None else self.drift.first_failure]
 
     @property
     def passed(self):
-        """No compared element failed (see :attr:`verdict` for whether anything was compared)."""
-        return self.first_failure is None
+        """No compared element failed, nor the step drift (see :attr:`verdict` for whether
+        anything was compared)."""
+        return not any(self.failures_here)
 
     @property
     def verdict(self):
-        if self.first_failure is not None:
+        if not self.passed:
             return FAILED
         return PASSED if self.compared else INCONCLUSIVE
 
     @property
     def worst_ratio(self):
-        return 0.0 if self.worst is None else self.worst.ratio
+        ratios = [0.0 if self.worst is None else self.worst.ratio]
+        if self.drift is not None:
+            ratios.append(self.drift.worst_ratio)
+        return max(ratios)
 
 
 @dataclass
@@ -170,7 +184,7 @@ class Report:
     @property
     def verdict(self):
         """PASSED, FAILED or INCONCLUSIVE (see the module docstring)."""
-        if any(t.first_failure is not None for t in self.tensors.values()):
+        if any(not t.passed for t in self.tensors.values()):
             return FAILED
         if not self.tensors or any(not t.compared for t in self.tensors.values()):
             return INCONCLUSIVE
@@ -193,11 +207,13 @@ class Report:
     def first_failure(self):
         """The first failing element in report order (ties: in the order of ``tensors``), or None."""
         order = list(self.tensors)
-        failures = [t.first_failure for t in self.tensors.values() if t.first_failure]
+        rank = lambda m: (order.index(m.tensor.removesuffix(":drift")),  # noqa: E731
+                          m.tensor.endswith(":drift"))
+        failures = [m for t in self.tensors.values() for m in t.failures_here if m is not None]
         if self.order == "backward":  # latest step first; the all-steps sums come last
-            return min(failures, key=lambda m: (m.step == ALL_STEPS, -m.step,
-                                                order.index(m.tensor)), default=None)
-        return min(failures, key=lambda m: (m.step, order.index(m.tensor)), default=None)
+            return min(failures, key=lambda m: (m.step == ALL_STEPS, -m.step, rank(m)),
+                       default=None)
+        return min(failures, key=lambda m: (m.step, rank(m)), default=None)
 
     @property
     def first_failing_step(self):
@@ -223,11 +239,13 @@ class Report:
 
     @property
     def not_compared(self):
-        """How many elements were not compared, over every tensor."""
-        return sum(sum(t.not_compared.values()) for t in self.tensors.values())
+        """How many elements were not compared, over every tensor (of elements)."""
+        return sum(sum(t.not_compared.values()) for t in self.tensors.values()
+                   )
 
     @property
     def size(self):
+        """How many elements the tensors have."""
         return sum(t.size for t in self.tensors.values())
 
     def verdict_line(self):
@@ -269,19 +287,11 @@ class Report:
         """A multi-line, human-readable account: verdict, per-tensor table, what was not
         compared and why, the tolerance and the reproducer."""
         lines = [self.verdict_line()]
-        width = max([8, *(len(name) for name in self.tensors)])
+        rows = [r for t in self.tensors.values() for r in (t, t.drift) if r is not None]
+        width = max([8, *(len(r.name) for r in rows)])
         lines.append(f"{'tensor':<{width}} {'compared':>11} {'largest |err|':>13} "
                      f"{'max rel':>9} {'err/bound':>9} {'at step':>7} {'bound there':>11}  status")
-        for t in self.tensors.values():
-            compared = f"{t.compared}/{t.size}"
-            if t.worst is None:
-                lines.append(f"{t.name:<{width}} {compared:>11} {'-':>13} {'-':>9} {'-':>9} "
-                             f"{'-':>7} {'-':>11}  not compared")
-                continue
-            step = "all" if t.worst.step == ALL_STEPS else t.worst.step
-            lines.append(f"{t.name:<{width}} {compared:>11} {np.nanmax(t.max_abs):>13.3e} "
-                         f"{np.nanmax(t.max_rel):>9.2e} {t.worst_ratio:>9.3f} {step:>7} "
-                         f"{t.worst.bound:>11.3e}  {'ok' if t.passed else 'FAIL'}")
+        lines.extend(_table_row(r, width) for r in rows)
         lines.extend(self.not_compared_lines())
         lines.append(f"tolerance {self.tolerance.describe()}")
         lines.extend(f"{key}: {value}" for key, value in self.context.items())
@@ -305,6 +315,19 @@ class Report:
         return (f"<Report {self.verdict}: {len(self.tensors)} tensors ({name}), {self.time} "
                 f"steps, worst error/bound {self.worst_ratio:.3g}"
                 f"{f', {self.not_compared} elements not compared' if self.not_compared else ''}>")
+
+
+def _table_row(t, width):
+    """One line of the summary's table: a tensor's elements, or its step drift."""
+    compared = f"{t.compared}/{t.size}"
+    if t.worst is None:
+        return (f"{t.name:<{width}} {compared:>11} {'-':>13} {'-':>9} {'-':>9} {'-':>7} "
+                f"{'-':>11}  not compared")
+    step = "all" if t.worst.step == ALL_STEPS else t.worst.step
+    rel = "-" if t.name.endswith(":drift") else f"{np.nanmax(t.max_rel):.2e}"
+    return (f"{t.name:<{width}} {compared:>11} {np.nanmax(t.max_abs):>13.3e} {rel:>9} "
+            f"{t.worst.ratio:>9.3f} {step:>7} {t.worst.bound:>11.3e}  "
+            f"{'FAIL' if t.first_failure is not None else 'ok'}")
 
 
 def _rows(rows):
@@ -332,4 +355,5 @@ def _tensor_dict(t, tolerance):
                           "rows": [int(r) for r in t.cuts[code][1]],
                           "why": reason_text(code, tolerance)}
                          for code, count in t.not_compared.items()],
+        "drift": None if t.drift is None else _tensor_dict(t.drift, tolerance),
     }

@@ -68,6 +68,9 @@ class Tolerance:
             which a step is compared (see :func:`horizon_step`).
         relative_floor: the floor is ``atol * scale`` (the values' size), not ``atol``: for
             gradients, which have no natural scale (lstm_ref.gradient_check).
+        bias_floor, bias_scale: the bound of a step's relative drift (lstm_ref.bias): at least
+            ``bias_floor`` eps, and ``bias_scale`` times the probes' own drift; None: no
+            drift check.
     """
 
     dtype: str
@@ -78,6 +81,8 @@ class Tolerance:
     probe: str = PROBE_DTYPE
     horizon: float = HORIZON
     relative_floor: bool = False
+    bias_floor: float | None = None
+    bias_scale: float = 8.0
 
     @property
     def eps(self):

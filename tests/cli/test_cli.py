@@ -1,5 +1,6 @@
 """lstm-ref verify: the table, the exit codes, the errors."""
 
+import re
 import subprocess
 import sys
 
@@ -43,7 +44,7 @@ def test_verify_exits_1_and_names_the_failing_case(capsys, monkeypatch):
                                   use_bias=case.use_bias)))
     assert cli.main(["verify", "--grid", "small", "--only", "units7-features3-batch2"]) == 1
     out = capsys.readouterr().out
-    assert "FAILED       units7-features3-batch2" in out and "step 0, tensor h" in out
+    assert "FAILED       units7-features3-batch2" in out and ", tensor h, batch" in out
     assert " 0 passed" in out
 
 
@@ -59,7 +60,7 @@ def test_verify_counts_inconclusive_cases_apart_and_exits_3(capsys, monkeypatch)
     assert cli.main(["verify", "--grid", "small", "--only", "units7-features3-batch2"]) == 3
     out = capsys.readouterr().out
     assert "INCONCLUSIVE units7-features3-batch2" in out and "past the horizon" in out
-    assert "0 failed, 1 inconclusive" in out
+    assert re.search(r" 0 passed, 0 failed, [1-9]\d* inconclusive", out), out
 
 
 def test_verify_list_prints_the_case_ids_without_running(capsys):

@@ -64,6 +64,7 @@ def test_one_wrong_element_is_found_exactly(traces, tensor, step, batch, unit):
     assert failure.bound < 1e-5
     assert result.first_failing_step == step
     assert result.tensors[tensor].failures == 1
+    # One element 1e-5 off also drifts its step as a whole (lstm_ref.bias): nothing else fails.
     assert all(t.passed for name, t in result.tensors.items() if name != tensor)
 
 
@@ -78,7 +79,8 @@ def test_the_failure_message_names_everything(traces):
                  f"reference {exact.c[1, 3, 2]:.9g}", "|error|", "> tolerance",
                  "1 of 160 compared elements over the bound"):
         assert part in first_line, part
-    assert "seed: 42" in text and "FAIL" in text.splitlines()[3]  # the c row of the table
+    c_row = next(line for line in text.splitlines() if line.startswith("c "))
+    assert "seed: 42" in text and c_row.endswith("FAIL")  # the c row of the table
 
 
 def test_failures_are_reported_at_the_first_step_in_tensor_order(traces):

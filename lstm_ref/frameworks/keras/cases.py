@@ -2,10 +2,10 @@
 run and compared, forward and gradients; each Report names the case, its seed and the line
 that reproduces it alone."""
 
-from lstm_ref.engine import check_observation
 from lstm_ref.frameworks.keras import execution as executions
 from lstm_ref.frameworks.keras import keras2
 from lstm_ref.frameworks.keras.gradients import check_gradient_observation, observe_gradients
+from lstm_ref.frameworks.keras.checks import check_keras_observation
 from lstm_ref.frameworks.keras.observe import observe
 from lstm_ref.frameworks.keras.twin import keras_module, keras_of
 
@@ -102,7 +102,7 @@ def run_case(case, dtype="float32", cell=None, tolerance=None, execution=None,
         "reproduce": f"lstm_ref.frameworks.keras.cases.run_case(lstm_ref.grids.keras.Case("
                      f"**{case.as_dict()}), dtype={dtype!r}, execution={execution!r}"
                      f"{'' if api == 'keras' else f', api={api!r}'})"}
-    return check_observation(observation, tolerance)
+    return check_keras_observation(observation, tolerance)
 
 
 def run_gradient_case(case, mask=None, execution="eager", tolerance=None, cell=None):

@@ -4,8 +4,9 @@ layer run by an execution path; which kernels it ran; the state a stateful layer
 import numpy as np
 
 from lstm_ref.checks import as_float_array, as_mask
-from lstm_ref.engine import Observation, check_observation, compare_parts, observation_part
+from lstm_ref.engine import Observation, compare_parts, observation_part
 from lstm_ref.errors import OptionError
+from lstm_ref.frameworks.keras.checks import arithmetic_of, check_keras_observation
 from lstm_ref.frameworks.keras import execution as executions
 from lstm_ref.frameworks.keras.twin import (KerasLSTMTwin, check_state_batch, keras_of,
                                             layer_states)
@@ -20,7 +21,7 @@ def compare_lstm(layer, x, initial_state=None, mask=None, tolerance=None, execut
     """Step-by-step comparison of one Keras LSTM or RNN(LSTMCell): a Report. ``execution``
     picks how the whole layer is run (lstm_ref.frameworks.keras.execution)."""
     observation = observe(layer, x, initial_state=initial_state, mask=mask, execution=execution)
-    return check_observation(observation, tolerance)
+    return check_keras_observation(observation, tolerance)
 
 
 def compare_from_zero_state(layer, x, mask=None, tolerance=None, execution="eager"):
@@ -36,8 +37,8 @@ def compare_from_zero_state(layer, x, mask=None, tolerance=None, execution="eage
     its merge is not.
     """
     if not hasattr(layer, "forward_layer"):
-        return check_observation(observe(layer, x, mask=mask, execution=execution,
-                                         from_zero_state=True), tolerance)
+        return check_keras_observation(observe(layer, x, mask=mask, execution=execution,
+                                               from_zero_state=True), tolerance)
     parts, context = [], {"layer": f"Bidirectional(merge_mode={layer.merge_mode!r}), each half "
                                    "from zero states, by its own call"}
     for prefix, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
@@ -77,7 +78,8 @@ def observe(layer, x, initial_state=None, mask=None, execution="eager", from_zer
                        mask=mask, options={"go_backwards": layer.go_backwards,
                                            "zero_output_for_mask": layer.zero_output_for_mask},
                        dtype=dtype, context={**twin.config, "execution": execution},
-                       layer_path="cudnn" if runs_cudnn(keras, layer) else None)
+                       layer_path="cudnn" if runs_cudnn(keras, layer) else None,
+                       arithmetic=arithmetic_of(keras, layer))
 
 
 def prepare_inputs(layer, twin, x, initial_state, mask, from_zero_state=False):

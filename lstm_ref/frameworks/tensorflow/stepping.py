@@ -1,12 +1,12 @@
-"""A framework's own cell stepped over a sequence, one step at a time: how the framework packages see
-every step's state (h_t and c_t), which a layer's call does not return.
+"""A framework's own cell stepped over a sequence, one step at a time: how the framework
+packages see every step's state (h_t and c_t), which a layer's call does not return.
 
-On TensorFlow, sequences of GRAPH_MIN_STEPS steps or more run as one ``tf.function`` (a
-``tf.while_loop`` with the cell traced once): calling a Keras 3 cell eagerly costs about 4 ms
-a step on these machines, so a 200-step case spent seconds here. The graph runs the same
-cell code; TensorFlow's graph optimizer may reorder its arithmetic, which matters only near
-the format's overflow (lstm_ref.tolerance.OVERFLOW_MARGIN). Shorter sequences, and Keras's
-torch and JAX backends, step eagerly.
+On TensorFlow, float32 and float64 sequences of GRAPH_MIN_STEPS steps or more run as one
+``tf.function`` (a ``tf.while_loop`` with the cell traced once), because stepping a Keras
+cell eagerly costs a Python round trip per step. The graph runs the same cell code;
+TensorFlow's graph optimizer may reorder its arithmetic, which in these formats matters only
+near the format's overflow (lstm_ref.tolerance.OVERFLOW_MARGIN). 16-bit cells, shorter
+sequences, and Keras's torch and JAX backends step eagerly.
 
 A masked step keeps every state, as keras.backend.rnn and dynamic_rnn's sequence_length do.
 """
@@ -15,11 +15,12 @@ import numpy as np
 
 from lstm_ref.frameworks.tensorflow.tf_keras import TFKerasOps
 
-__all__ = ["GRAPH_MIN_STEPS", "step_states"]
+__all__ = ["GRAPH_MIN_STEPS", "SIXTEEN_BIT", "step_states"]
 
-# From this many steps on, the graph is faster than eager steps: tracing costs 130-160 ms, an
-# eager Keras step about 4 ms (a small LSTM on 2 cores: 36 ms eager vs 132 ms traced for 9
-# steps, 738 vs 142 ms for 200). Below it, short sequences step eagerly.
+SIXTEEN_BIT = ("float16", "bfloat16")
+
+# From this many steps on, the graph is faster than eager steps: tracing costs about as much
+# as 30 eager steps (docs: performance records). Below it, short sequences step eagerly.
 GRAPH_MIN_STEPS = 32
 
 
@@ -46,7 +47,11 @@ def step_states(step, x, states, mask=None, go_backwards=False, keras=None):
     if mask is not None:
         mask = np.asarray(mask, bool)
     on_tensorflow = keras is None or keras.backend.backend() == "tensorflow"
-    if on_tensorflow and x.shape[1] >= GRAPH_MIN_STEPS:
+    # In 16-bit formats TensorFlow's graph optimizer rewrites a cell's operations (fusing
+    # them, dropping roundings between them): a graph step would not compute what the cell's
+    # operations define, which eager execution does and the exact step check
+    # (lstm_ref.step_check) holds them to. So 16-bit cells step eagerly.
+    if on_tensorflow and x.shape[1] >= GRAPH_MIN_STEPS and x.dtype.name not in SIXTEEN_BIT:
         return _graph(step, x, states, mask)
     return _eager(keras.ops if keras is not None else TFKerasOps, step, x, states, mask)
 

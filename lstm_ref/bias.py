@@ -1,0 +1,68 @@
+"""The bias of a step: a systematic drift that no single element shows.
+
+Element bounds (lstm_ref.tolerance) must allow a few ulps of rounding per element, amplified
+by the case's conditioning, so a kernel that is wrong by a relative 1e-6 (8 ulps of float32,
+spread over every element of every step) can stay under each element's bound. Rounding has
+no sign preference, such a drift has one: at each step t, over the compared elements of a
+tensor,
+
+    S_t = sum (framework - reference) * sign(reference) / sum |reference|
+
+is the relative drift the step shows as a whole (a relative drift d of every element gives
+S_t = d exactly; rounding gives S_t of about eps / sqrt(elements)). Its bound is measured like
+the elements' (lstm_ref.tolerance): the nudged probes' own S_t, running max over the steps,
+times the entry's ``bias_scale``, with a floor of ``bias_floor`` eps for the small systematic
+biases of a framework's math library (an activation rounded consistently one way):
+
+    |S_t| <= max(bias_floor * eps, bias_scale * max over probes and steps s <= t of |S_s|)
+"""
+
+import numpy as np
+
+from lstm_ref import precision
+
+__all__ = ["step_bias", "probe_drift", "bias_bound"]
+
+
+def step_bias(actual, reference, weight=None):
+    """S_t for every step (S,) of (B, S, U) arrays: the relative drift over the elements where
+    ``weight`` (booleans, (B, S, U); None: every finite reference element) is True. 0 at a
+    step whose weighed reference is all zeros (no relative drift to measure there: its
+    elements' own bounds hold it)."""
+    actual = np.asarray(actual, np.float64)
+    reference = np.asarray(reference, np.float64)
+    keep = np.isfinite(reference) if weight is None else np.asarray(weight, bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        signed = np.where(keep, (actual - reference) * np.sign(reference), 0.0)
+        total = np.where(keep, np.abs(reference), 0.0).sum(axis=(0, 2))
+        return np.where(total > 0, signed.sum(axis=(0, 2)) / np.where(total > 0, total, 1.0),
+                        0.0)
+
+
+def probe_drift(reference, probe, eps, weight=None):
+    """The nudged probes' step drift, running max over the steps, in ``eps`` (S,): how far
+    rounding alone, amplified as this case amplifies it, moves S_t.
+
+    Args:
+        reference: (B, S, U) float64 values.
+        probe: (PROBES * B, S, U) the stacked probes (the first copy un-nudged, left out).
+        eps: the eps of the probes' format.
+        weight: the elements S_t is taken over (see :func:`step_bias`).
+    """
+    reference = np.asarray(reference, np.float64)
+    probes = np.asarray(probe, np.float64).reshape(-1, *reference.shape)
+    drift = np.zeros(reference.shape[1])
+    for copy in probes[1:]:  # the nudged copies: rounding in every direction that amplifies
+        s = np.abs(step_bias(copy, reference, weight))
+        drift = np.fmax(drift, np.where(np.isfinite(s), s, 0.0))
+    return np.maximum.accumulate(drift) / eps
+
+
+def bias_bound(reference, probe, tol, weight=None):
+    """The bound of S_t at every step (S,) for one (B, S, U) reference tensor and its stacked
+    probes, per the entry ``tol``; None when the entry has no drift check
+    (``tol.bias_floor`` None) or there are no probes."""
+    if tol.bias_floor is None or probe is None:
+        return None
+    scale = probe_drift(reference, probe, precision.get(tol.probe).eps, weight)
+    return np.maximum(tol.bias_floor, tol.bias_scale * scale) * tol.eps
