@@ -1,6 +1,6 @@
 """The Keras suite on the other Keras backends, each in its own process (Keras fixes the
 backend at import). Skipped where a backend is not installed; what differs is tabled in the
-README and pinned in tests/test_keras_known_divergences.py."""
+README and pinned in tests/frameworks/keras/test_known_divergences.py."""
 
 import importlib.util
 import os
@@ -16,18 +16,18 @@ pytestmark = [pytest.mark.keras, pytest.mark.extended]
 # The backend-neutral Keras tests (the graph and XLA paths skip themselves off TensorFlow), in
 # three parts of similar length, so that pytest-xdist's workers share them (each part is one
 # process: Keras fixes the backend at import).
-PARTS = {"grid+dtypes": ["tests/test_keras_grid.py", "tests/test_keras_dtypes.py",
-                         "tests/test_activations.py"],
-         "layers": ["tests/test_keras_twin.py", "tests/test_keras_masks.py",
-                    "tests/test_keras_stateful.py", "tests/test_keras_bidirectional.py"],
-         "models+bugs": ["tests/test_keras_stacked.py", "tests/test_keras_models.py",
-                         "tests/test_keras_execution.py", "tests/test_sensitivity_keras.py",
-                         "tests/test_keras_known_divergences.py"]}
+PARTS = {"grid+dtypes": ["tests/frameworks/keras/test_grid.py", "tests/frameworks/keras/test_dtypes.py",
+                         "tests/core/test_activations.py"],
+         "layers": ["tests/frameworks/keras/test_twin.py", "tests/frameworks/keras/test_masks.py",
+                    "tests/frameworks/keras/test_stateful.py", "tests/frameworks/keras/test_bidirectional.py"],
+         "models+bugs": ["tests/frameworks/keras/test_stacked.py", "tests/frameworks/keras/test_models.py",
+                         "tests/frameworks/keras/test_execution.py", "tests/frameworks/keras/test_sensitivity.py",
+                         "tests/frameworks/keras/test_known_divergences.py"]}
 # Tests that fail on a backend for a known, tabled reason (README, "Keras backends").
 # On JAX: leading masked steps output h0 when an initial state is given.
-KNOWN = {"jax": ["tests/test_keras_masks.py::test_masked_rows_match_the_reference",
-                 "tests/test_keras_execution.py::test_execution_paths_with_a_mask",
-                 "tests/test_keras_stacked.py::test_stacked_cells_match_the_reference"]}
+KNOWN = {"jax": ["tests/frameworks/keras/test_masks.py::test_masked_rows_match_the_reference",
+                 "tests/frameworks/keras/test_execution.py::test_execution_paths_with_a_mask",
+                 "tests/frameworks/keras/test_stacked.py::test_stacked_cells_match_the_reference"]}
 
 
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
@@ -40,7 +40,7 @@ def test_suite_on_another_backend(backend, part):
     files = PARTS[part]
     deselect = [arg for test in KNOWN.get(backend, []) if test.split("::")[0] in files
                 for arg in ("--deselect", test)]
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files,
                           *deselect], cwd=root, capture_output=True, text=True, timeout=900,
                          env={**os.environ, "KERAS_BACKEND": backend})
