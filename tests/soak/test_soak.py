@@ -45,7 +45,9 @@ MAX_UNROLL_TIME = 40
 # saturates them and, with many units, makes the recurrence chaotic.
 WEIGHT_STDS = (0.3, 0.7, 1.5)
 MASKS = (None, "right", "left", "holes")
-EXECUTIONS = ("eager", "function")
+# Every path a Keras layer runs by (lstm_ref.frameworks.keras.execution); unrolled layers and
+# 16-bit ones drawn long stay eager, see keras_configs.
+EXECUTIONS = ("eager", "function", "xla", "predict")
 SUMMARY_ENV = "LSTM_REF_SOAK_SUMMARY"
 # A Keras 3.15 (TensorFlow backend) bug the soak found: unrolled, go_backwards and
 # zero_output_for_mask with a mask, keras.src.backend.tensorflow.rnn zeroes the returned
@@ -103,8 +105,9 @@ def keras_configs(draw, activations=FULL_OPTIONS["activation"]):
     }
     if not unrolled_backward_zeroing(config, zero_output_for_mask=True):
         config["zero_output_for_mask"] = draw(st.booleans())
-    # How the whole layer runs: eagerly, or in tf.function (the graph model.fit runs, with
-    # TensorFlow's graph optimizer; unrolled layers stay eager: tracing them is slow).
+    # How the whole layer runs: eagerly, in tf.function (the graph model.fit runs, with
+    # TensorFlow's graph optimizer), compiled by XLA, or by Model.predict; unrolled layers
+    # stay eager (tracing one graph node per step is slow).
     config["execution"] = "eager" if config["unroll"] else draw(st.sampled_from(EXECUTIONS))
     return config
 
@@ -174,7 +177,8 @@ def soak(examples, seed):
 def config_id(config):
     """A short readable id of a drawn configuration, in lstm_ref.grids.keras.Case.id's style
     (units7-features3-...-tanh-sigmoid-...): sizes with their names, activations by name,
-    flags named only when set, then the mask, a graph execution, weight std and seed."""
+    flags named only when set, then the mask, a graph execution, a 16-bit policy, weight std
+    and seed."""
     named = ("activation", "recurrent_activation")
     parts = [f"{key}{value}" for key, value in config.items()
              if isinstance(value, int) and not isinstance(value, bool)
@@ -184,6 +188,7 @@ def config_id(config):
     parts += [f"impl{config['implementation']}"] if "implementation" in config else []
     parts += [f"mask_{config['mask']}"] if config.get("mask") else []
     parts += [config["execution"]] if config.get("execution", "eager") != "eager" else []
+    parts += [config["policy"]] if "policy" in config else []
     return "-".join(parts + [f"std{config['weight_std']}", f"seed{config['seed']}"])
 
 
@@ -239,10 +244,14 @@ def build_keras_layer(config, dtype, rng, cell=None):
                   unroll=config["unroll"], zero_output_for_mask=config["zero_output_for_mask"],
                   dtype=dtype)
     if cell is None:
+        # TensorFlow has no 16-bit QR kernel for the default orthogonal initializer; the drawn
+        # weights replace the initial values anyway.
+        sixteen = {"recurrent_initializer": "glorot_uniform"} if dtype in ("float16",
+                                                                          "bfloat16") else {}
         layer = keras.layers.LSTM(config["units"], activation=config["activation"],
                                   recurrent_activation=config["recurrent_activation"],
                                   use_bias=config["use_bias"],
-                                  implementation=config["implementation"], **common)
+                                  implementation=config["implementation"], **common, **sixteen)
     else:
         layer = keras.layers.RNN(cell, **common)
     layer.build((config["batch"], config["time"], config["features"]))
@@ -469,6 +478,26 @@ def test_keras_float64_has_no_false_failures(examples, seed, log):
     @given(config=keras_configs(activations))
     def example(config):
         check_keras(config, "float64", log)
+
+    example()
+
+
+@pytest.mark.soak
+@pytest.mark.keras
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_keras_16bit_has_no_false_failures(dtype, examples, seed, log):
+    """A 16-bit layer, or half the examples a mixed policy (16-bit compute, float32
+    variables), held to the table's 16-bit entry and, where lstm_ref.emulation has its
+    activations, to the exact step check (lstm_ref.step_check)."""
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the 16-bit entries and the step check are calibrated on TensorFlow")
+
+    @soak(examples, seed)
+    @given(config=keras_configs(), mixed=st.booleans())
+    def example(config, mixed):
+        config["policy"] = f"mixed_{dtype}" if mixed else dtype
+        check_keras(config, config["policy"], log)
 
     example()
 
