@@ -39,8 +39,8 @@ def sigmoid(x):
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
     # float32/float64: 1 / (1 + exp(-x)) is within a few ulp everywhere; exp(-x) overflows
     # only where the result is below the smallest normal number (x < -87 in float32), and
-    # 1 / inf = 0 there. On a (64, 256) gate: 61 instead of 120 us in float32, 230 instead
-    # of 259 us in float64 (the exp dominates): sigmoid is most of a step's elementwise work.
+    # 1 / inf = 0 there. One exp, computed in place, and no branch: sigmoid is most of a
+    # step's elementwise work (docs/findings/2026-12-03-activation-costs.md).
     e = np.negative(x, dtype=np.result_type(x, np.float32))
     with np.errstate(over="ignore"):
         np.exp(e, out=e)

@@ -59,8 +59,8 @@ def parser():
     verify.add_argument("--framework", default="keras", choices=tuple(FRAMEWORKS),
                         help="whose LSTMs to check (default keras)")
     verify.add_argument("--grid", default="default", choices=GRIDS,
-                        help="small (a few seconds), default (all pairs of the options), "
-                             "full (every option value and size; minutes)")
+                        help="small (a quick check), default (all pairs of the options), "
+                             "full (every option value and size; the longest)")
     verify.add_argument("--only", metavar="PATTERN", help="only cases whose id contains PATTERN")
     verify.add_argument("--dtype", default="float32", choices=DTYPES,
                         help="the dtype (or Keras mixed-precision policy) the layers compute "

@@ -4,8 +4,8 @@ float64 and float32 are NumPy's own arithmetic. float16 and bfloat16 are emulate
 frameworks compute them on CPUs and GPUs: each operation is computed in float32 and its
 result rounded to the 16-bit format (to nearest, ties to even), so a product or a matrix
 product accumulates in float32 and only its result is rounded. (NumPy's native float16
-matmul gives the same values here but runs about 100 times slower, and NumPy has no
-bfloat16 at all without ml_dtypes, which the core does not depend on.)
+matmul gives the same values but is far slower, and NumPy has no bfloat16 at all without
+ml_dtypes, which the core does not depend on.)
 
 bfloat16 keeps float32's 8 exponent bits and 7 of its 23 fraction bits: rounding a float32
 to bfloat16 is rounding its bit pattern to the upper 16 bits, done here with integer
@@ -17,10 +17,10 @@ and Python float constants turned into float16), as a framework evaluating an ac
 formula on float16 tensors does: so an intermediate that leaves float16's small range
 overflows as in a float16 framework (squareplus(365) computes 365 * 365 = 133225 > 65504:
 inf, in Keras and here). bfloat16 activations are evaluated in float32 and rounded once
-(bfloat16 has float32's range). Rounding every operation inside them as well (tried, with an
-ndarray subclass) matched TensorFlow's composite activations (gelu, squareplus) better but
-its fused kernels (log_softmax, selu) worse, and the tolerance a case needed rose (see the
-bfloat16 entry in lstm_ref/tolerance.py).
+(bfloat16 has float32's range), as TensorFlow's fused kernels (log_softmax, selu) compute
+them; its composite activations (gelu, squareplus) round inside as well, which the bfloat16
+entry of lstm_ref.tolerance_table, calibrated with this emulation, bounds (the two ways of
+emulating them compared: docs/findings/2026-12-03-16-bit-emulation.md).
 """
 
 from dataclasses import dataclass

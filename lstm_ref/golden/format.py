@@ -143,16 +143,17 @@ def _need_fields(obj, types, where):
 def parse_case(entry, where):
     """The grid Case a manifest entry names, or GoldenError.
 
-    The installed grid must know it: every option a field of lstm_ref.grid.Case with a value
-    the grid knows (the full grid's), and the recorded id the one the installed grid gives
-    those options (so a recording made under other case semantics is refused, not misread).
+    The installed grid must know it: every option a field of lstm_ref.grids.keras.Case with a
+    value the grid knows (the full grid's), and the recorded id the one the installed grid
+    gives those options (so a recording made under other case semantics is refused, not
+    misread).
 
     Args:
         entry: a manifest case entry (``id``, ``case``: Case.as_dict()).
         where: how to name the entry in a message.
 
     Returns:
-        A :class:`lstm_ref.grid.Case`.
+        A :class:`lstm_ref.grids.keras.Case`.
     """
     options, known = entry["case"], {f.name: f for f in fields(grids.Case)}
     unknown = sorted(set(options) - set(known))
