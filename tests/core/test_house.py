@@ -3,7 +3,7 @@ name imported from another module, every public module says what it exports."""
 
 import ast
 import importlib
-import pkgutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,31 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "lstm_ref"
 
 
+# The previous release's spellings (lstm_ref._deprecated): they warn when imported, which
+# tests/cli/test_deprecated.py checks; here they are imported quietly.
+DEPRECATED = ("lstm_ref.grid", "lstm_ref.grid_torch", "lstm_ref.grid_tf1", "lstm_ref.grid_onnx",
+              "lstm_ref.adapters")
+
+
 def modules():
-    """Every module of lstm_ref, by dotted name."""
-    found = ["lstm_ref"]
-    for info in pkgutil.walk_packages([str(PACKAGE)], prefix="lstm_ref."):
-        if not info.name.endswith("__main__"):
-            found.append(info.name)
+    """Every module of lstm_ref, by dotted name, found in the source tree (so that collecting
+    the tests imports nothing)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts[-1] != "__main__":
+            found.append(".".join(parts))
     return found
+
+
+def import_quietly(name):
+    """Import ``name``, without the DeprecationWarning of a deprecated module."""
+    with warnings.catch_warnings():
+        if name.startswith(DEPRECATED):
+            warnings.simplefilter("ignore", DeprecationWarning)
+        return importlib.import_module(name)
 
 
 def sources():
@@ -70,7 +88,7 @@ def test_no_private_name_is_imported_from_another_module():
 
 @pytest.mark.parametrize("name", [m for m in modules() if not m.rsplit(".", 1)[-1].startswith("_")])
 def test_every_public_module_declares_what_it_exports(name):
-    module = importlib.import_module(name)
+    module = import_quietly(name)
     assert isinstance(getattr(module, "__all__", None), list), f"{name} has no __all__"
     missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ names what it does not have: {missing}"
