@@ -53,6 +53,8 @@ from lstm_ref.report import COMPARED  # noqa: E402
 FLOORS = [(a, r) for a in (1, 2, 4, 8, 16, 32, 64) for r in (1, 4, 16)]
 # Floors of the step-drift bound (lstm_ref.bias), in eps.
 DRIFT_FLOORS = (1, 2, 4, 8, 16)
+# The longest unrolled layer traced (tf.function, XLA, predict); longer ones run eagerly.
+MAX_TRACED_UNROLL = 40
 # Bands of the probes' relative deviation (see --horizon), upper edges.
 BANDS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, np.inf)
 
@@ -66,9 +68,13 @@ def random_case(index, max_time, dtype="float32", cudnn=False):
     if cudnn:  # what cuDNN runs (keras cudnn_ok)
         options.update(activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                        unroll=False)
+    time_steps = int(rng.integers(1, max_time + 1))
+    options = grid.adjust({**options, "time": time_steps})
+    if options["unroll"] and time_steps > MAX_TRACED_UNROLL:
+        options["execution"] = "eager"  # one graph node per step: slow to trace
+    del options["time"]
     return grid.Case(units=int(rng.integers(1, 65)), features=int(rng.integers(1, 33)),
-                     batch=int(rng.integers(1, 6)), time=int(rng.integers(1, max_time + 1)),
-                     **options)
+                     batch=int(rng.integers(1, 6)), time=time_steps, **options)
 
 
 def entry(dtype, cudnn, **replaced):
@@ -85,7 +91,9 @@ def measure(case, dtype, tol, cudnn=False):
     eps = tol.eps
     layer = keras_cases.build_case_layer(case, dtype=dtype, **({"use_cudnn": True} if cudnn else {}))
     arrays = case.arrays()
-    obs = keras_observe.observe(layer, arrays["x"], initial_state=arrays["initial_state"])
+    obs = keras_observe.observe(layer, arrays["x"], initial_state=arrays["initial_state"],
+                                mask=arrays["mask"],
+                                execution=keras_cases.case_execution(case, layer))
     part = observation_part(obs, tol)
     report = compare_parts([part])
     expected = part.expectations()

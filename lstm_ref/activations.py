@@ -12,7 +12,7 @@ Two functions are named hard_sigmoid in the wild:
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,14 +23,14 @@ __all__ = ["SELU_ALPHA", "SELU_SCALE", "sigmoid", "tanh", "linear", "relu", "rel
            "hard_tanh", "sparse_sigmoid", "sparse_plus", "softsign", "softplus", "log_sigmoid",
            "silu", "mish", "elu", "celu", "selu", "gelu", "exponential", "squareplus",
            "soft_shrink", "hard_shrink", "tanh_shrink", "softmax", "log_softmax", "sparsemax",
-           "ALIASES", "UNUSABLE", "NAMES", "Activation", "get"]
+           "ALIASES", "UNUSABLE", "NAMES", "Function", "Activation", "ActivationLike", "get"]
 
 # SELU's constants, as in Klambauer et al. (2017) and TensorFlow's selu kernel.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def sigmoid(x):
+def sigmoid(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.itemsize < 4:
         # float16: exp(-x) overflows from x = -11 on, where the result (down to 6e-8) is
@@ -48,19 +48,19 @@ def sigmoid(x):
     return np.reciprocal(e, out=e)
 
 
-def tanh(x):
+def tanh(x: np.ndarray) -> np.ndarray:
     return np.tanh(x)
 
 
-def linear(x):
+def linear(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def relu(x):
+def relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0)
 
 
-def relu6(x):
+def relu6(x: np.ndarray) -> np.ndarray:
     return np.minimum(relu(x), 6)
 
 
@@ -70,109 +70,109 @@ def relu6(x):
 LEAKY_RELU_SLOPE = 0.2
 
 
-def leaky_relu(x):
+def leaky_relu(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, x, LEAKY_RELU_SLOPE * x)
 
 
-def hard_sigmoid(x):
+def hard_sigmoid(x: np.ndarray) -> np.ndarray:
     return relu6(x + 3) / 6
 
 
-def hard_sigmoid_keras2(x):
+def hard_sigmoid_keras2(x: np.ndarray) -> np.ndarray:
     return np.clip(0.2 * x + 0.5, 0, 1)
 
 
-def hard_silu(x):
+def hard_silu(x: np.ndarray) -> np.ndarray:
     return x * hard_sigmoid(x)
 
 
-def hard_tanh(x):
+def hard_tanh(x: np.ndarray) -> np.ndarray:
     return np.clip(x, -1, 1)
 
 
-def sparse_sigmoid(x):
+def sparse_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x <= -1, 0.0, np.where(x >= 1, 1.0, 0.5 * (x + 1)))
 
 
-def sparse_plus(x):
+def sparse_plus(x: np.ndarray) -> np.ndarray:
     return np.where(x <= -1, 0.0, np.where(x < 1, 0.25 * (x + 1) ** 2, x))
 
 
-def softsign(x):
+def softsign(x: np.ndarray) -> np.ndarray:
     return x / (1 + np.abs(x))
 
 
-def softplus(x):
+def softplus(x: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # logaddexp flags a NaN input; NaN out is the answer
         return np.logaddexp(0.0, x)
 
 
-def log_sigmoid(x):
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -softplus(-x)
 
 
-def silu(x):
+def silu(x: np.ndarray) -> np.ndarray:
     return x * sigmoid(x)
 
 
-def mish(x):
+def mish(x: np.ndarray) -> np.ndarray:
     return x * np.tanh(softplus(x))
 
 
-def elu(x):
+def elu(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
 
 
-def celu(x):
+def celu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.expm1(np.minimum(x, 0))
 
 
-def selu(x):
+def selu(x: np.ndarray) -> np.ndarray:
     return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
 
 
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
-def gelu(x):
+def gelu(x: np.ndarray) -> np.ndarray:
     # keras.activations.gelu defaults to approximate=False: x * Phi(x), Phi the normal CDF.
     # Phi(x) = erfc(-x / sqrt 2) / 2 keeps full relative precision in the left tail, where
     # 1 + erf(x / sqrt 2) cancels. NumPy has no erfc; math.erfc is accurate to double precision.
     return (0.5 * x * _erfc(-x / math.sqrt(2))).astype(x.dtype)
 
 
-def exponential(x):
+def exponential(x: np.ndarray) -> np.ndarray:
     return np.exp(x)
 
 
-def squareplus(x):
+def squareplus(x: np.ndarray) -> np.ndarray:
     return (x + np.sqrt(x * x + 4)) / 2
 
 
-def soft_shrink(x):
+def soft_shrink(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0.0))
 
 
-def hard_shrink(x):
+def hard_shrink(x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) > 0.5, x, 0.0)
 
 
-def tanh_shrink(x):
+def tanh_shrink(x: np.ndarray) -> np.ndarray:
     return x - np.tanh(x)
 
 
-def softmax(x):
+def softmax(x: np.ndarray) -> np.ndarray:
     shifted = x - np.max(x, axis=-1, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def log_softmax(x):
+def log_softmax(x: np.ndarray) -> np.ndarray:
     shifted = x - np.max(x, axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
-def sparsemax(x):
+def sparsemax(x: np.ndarray) -> np.ndarray:
     """Martins & Astudillo (2016), over the last axis (the units)."""
     with np.errstate(invalid="ignore"):  # a NaN in a row makes the row NaN, without a warning
         z = np.sort(x, axis=-1)[..., ::-1]
@@ -200,6 +200,8 @@ UNUSABLE = {
     "threshold": "it has required arguments (threshold, default_value) and no default form",
 }
 NAMES = tuple(sorted(_BY_NAME))
+# An activation as a NumPy function: an array in, an array of its shape out.
+Function = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -207,13 +209,17 @@ class Activation:
     """An activation resolved from a name: the canonical name and the NumPy function."""
 
     name: str
-    fn: Callable
+    fn: Function
 
-    def __call__(self, x):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.fn(x)
 
 
-def get(identifier):
+# What :func:`get` resolves: a Keras name, an Activation, a NumPy function, or None (linear).
+ActivationLike = str | Activation | Function | None
+
+
+def get(identifier: ActivationLike) -> Activation:
     """Resolve an activation given as a Keras name, None (linear) or a NumPy callable.
 
     Args:

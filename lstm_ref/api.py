@@ -3,17 +3,41 @@
 ``compare`` / ``compare_gradients`` return a :class:`~lstm_ref.report.Report`; the
 ``assert_*`` forms raise :class:`AssertionError` with the report's summary when the verdict is
 FAILED, and :class:`~lstm_ref.errors.InconclusiveError` (an AssertionError too) when it is
-INCONCLUSIVE, unless ``allow_inconclusive=True``.
+INCONCLUSIVE, unless ``allow_inconclusive=True``. ``from_*`` return the reference twin of a
+framework object: called like it, it returns what it returns, computed by the reference.
+
+Nothing here imports a framework: each call imports the subpackage of lstm_ref.frameworks
+its object belongs to, which imports the framework itself.
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from numpy.typing import ArrayLike
+
 from lstm_ref.errors import InconclusiveError, UnsupportedLayerError
+from lstm_ref.report import Report
+from lstm_ref.tolerance import Tolerance
 
 __all__ = ["compare", "assert_equivalent", "compare_gradients", "assert_gradients_equivalent",
-           "check_verdict", "from_keras", "from_torch", "from_onnx", "from_tf1_cell"]
+           "check_verdict", "from_keras", "from_torch", "from_onnx", "from_tf1_cell",
+           "GRADIENTS_SUPPORTED", "Twin"]
+
+# A reference twin: called with the framework object's arguments, it returns the same
+# structure (lstm_ref.frameworks.*.twin).
+Twin = Callable[..., Any]
+
+GRADIENTS_SUPPORTED = ("Keras 3 (TensorFlow backend) and tf_keras LSTM, RNN(LSTMCell), RNN "
+                       "over stacked LSTMCells, Bidirectional over an LSTM or RNN(LSTMCell) "
+                       "in every merge mode, and chain models of Input, Masking and these "
+                       "layers, in float32 or float64")
 
 
-def compare(layer, x, initial_state=None, mask=None, tolerance=None, **options):
-    """Run ``layer`` on ``x`` step by step and compare every h_t, c_t and output with the reference.
+def compare(layer: object, x: ArrayLike, initial_state: Sequence[Any] | None = None,
+            mask: ArrayLike | None = None, tolerance: Tolerance | None = None,
+            **options: Any) -> Report:
+    """Run ``layer`` on ``x`` step by step and compare every h_t, c_t and output with the
+    reference.
 
     Args:
         layer: a framework LSTM, built: a Keras 3 or tf_keras LSTM, RNN(LSTMCell), stacked
@@ -22,11 +46,22 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, **options):
         initial_state: None, or [h0, c0] ([h_f, c_f, h_b, c_b] for a Bidirectional).
         mask: None or (batch, time) booleans.
         tolerance: a Tolerance to use instead of the table's entry for the layer's dtype.
-        **options: adapter options, e.g. ``execution="eager"|"function"|"xla"|"predict"``
-            for Keras (how the whole layer is run; its cell is always stepped).
+        **options: the framework's options: for Keras ``execution="eager"|"function"|"xla"|
+            "predict"`` (how the whole layer is run; its cell is always stepped); for torch
+            ``lengths=`` (packed sequences); for TF1 cells ``sequence_length=`` and
+            ``execution="eager"|"function"|"session"|"keras_rnn"``; for ONNX ``node=``,
+            ``sequence_lens=``, ``semantics=``.
 
     Returns:
-        A :class:`~lstm_ref.report.Report`.
+        A :class:`~lstm_ref.report.Report`: PASSED, FAILED or INCONCLUSIVE (nothing could be
+        compared in some tensor), with the first failing step and a summary().
+
+    Raises:
+        UnsupportedLayerError: an object of no supported framework, or a layer it cannot
+            mirror; ShapeError, DTypeError, OptionError: inputs or options that do not fit
+            the layer (each message names the argument, expected and received);
+        FrameworkMissingError: a package the comparison needs is not installed (e.g.
+            onnxruntime, which runs an ONNX model); the message names the extra to install.
 
     Example:
         >>> import keras, numpy as np, lstm_ref                      # doctest: +SKIP
@@ -36,13 +71,28 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, **options):
     """
     from lstm_ref.frameworks import framework_of
 
-    return framework_of(layer).compare(layer, x, initial_state=initial_state, mask=mask,
-                                      tolerance=tolerance, **options)
+    report: Report = framework_of(layer).compare(layer, x, initial_state=initial_state,
+                                                 mask=mask, tolerance=tolerance, **options)
+    return report
 
 
-def check_verdict(report, allow_inconclusive=False):
+def check_verdict(report: Report, allow_inconclusive: bool = False) -> Report:
     """Raise for a report that did not pass: AssertionError with its summary if it FAILED,
-    InconclusiveError if it is INCONCLUSIVE (unless ``allow_inconclusive``). Returns it."""
+    InconclusiveError if it is INCONCLUSIVE (unless ``allow_inconclusive``). Returns it.
+
+    Example:
+        >>> from lstm_ref.report import Report
+        >>> from lstm_ref.tolerance_table import lookup
+        >>> empty = Report(tensors={}, tolerance=lookup("float32"), time=1)
+        >>> empty.verdict
+        'INCONCLUSIVE'
+        >>> check_verdict(empty, allow_inconclusive=True) is empty
+        True
+        >>> check_verdict(empty)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lstm_ref.errors.InconclusiveError: INCONCLUSIVE: no tensor to compare...
+    """
     if report.failed:
         raise AssertionError(report.summary())
     if report.inconclusive and not allow_inconclusive:
@@ -50,63 +100,132 @@ def check_verdict(report, allow_inconclusive=False):
     return report
 
 
-def assert_equivalent(layer, x, initial_state=None, mask=None, tolerance=None,
-                      allow_inconclusive=False, **options):
-    """:func:`compare`, raising if the verdict is not PASSED (see :func:`check_verdict`)."""
+def assert_equivalent(layer: object, x: ArrayLike, initial_state: Sequence[Any] | None = None,
+                      mask: ArrayLike | None = None, tolerance: Tolerance | None = None,
+                      allow_inconclusive: bool = False, **options: Any) -> Report:
+    """:func:`compare`, raising if the verdict is not PASSED (see :func:`check_verdict`);
+    returns the PASSED (or, with ``allow_inconclusive``, INCONCLUSIVE) Report.
+
+    Example:
+        >>> lstm_ref.assert_equivalent(layer, np.ones((2, 5, 3)))    # doctest: +SKIP
+        <Report PASSED: 3 tensors (h, c, output), 5 steps, worst error/bound 0.0213>
+    """
     __tracebackhide__ = True
     report = compare(layer, x, initial_state=initial_state, mask=mask, tolerance=tolerance,
                      **options)
     return check_verdict(report, allow_inconclusive)
 
 
-def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d_states=None,
-                      tolerance=None, **options):
+def compare_gradients(layer: object, x: ArrayLike, initial_state: Sequence[Any] | None = None,
+                      mask: ArrayLike | None = None, d_outputs: Any = None,
+                      d_states: Sequence[Any] | None = None,
+                      tolerance: Tolerance | None = None, **options: Any) -> Report:
     """Backpropagate through ``layer`` and compare every gradient with the reference's
-    (lstm_ref.gradients): dL/dh_t and dL/dc_t at every step, dL/dx, the initial state's and
-    the weights' gradients.
+    (lstm_ref.gradients), step by step.
+
+    Supported: Keras 3 (TensorFlow backend) and tf_keras LSTM and RNN(LSTMCell) (stateful
+    too, from the state it carries), RNN over a list of stacked LSTMCells, Bidirectional over
+    an LSTM or RNN(LSTMCell) with every merge mode (concat, sum, ave, mul, None), and chain
+    models of Input, Masking and these layers; float32 and float64 layers. A layer made of
+    several LSTM runs is checked part by part, each part's upstream gradient derived from
+    ``d_outputs`` / ``d_states`` by the layers' documented semantics, never read from the
+    framework (lstm_ref.frameworks.keras.gradients_parts).
+
+    What is compared, in backward order: per part (``forward.``, ``backward.``,
+    ``cell0.``..., ``<layer name>/`` inside a model), dL/dh_t, dL/dc_t and dL/dx_t at every
+    step (processing order), the whole call's input gradient ``dx`` (time order), and the
+    initial states' (dh0, dc0, when given) and the weights' gradients (d_kernel,
+    d_recurrent_kernel, d_bias).
+
+    Bounds are per element and per row (lstm_ref.gradient_check): a row's bound comes from
+    its own reference, probes and scale, so another row cannot widen it, and a NaN bound is
+    never a pass. A non-finite reference gradient is compared exactly in a row a non-finite
+    input reaches, and is not compared (undetermined) elsewhere; a row whose forward pass the
+    probes cannot determine has none of its gradients compared, and the weights' gradients,
+    which sum over every row, are compared only when every row is determined. A tensor with
+    nothing compared makes the verdict INCONCLUSIVE, which is not a pass.
 
     Args:
-        layer: a built Keras 3 (TensorFlow backend) or tf_keras LSTM or RNN(LSTMCell).
-        x, initial_state, mask: as in :func:`compare`.
-        d_outputs: dL/d of the layer's output (shaped as it), or None to draw one at random
-            (seeded by ``seed=``, an option).
-        d_states: [dL/dh_T, dL/dc_T] for a layer that returns its states, or None (random).
-        tolerance: a Tolerance instead of the table's gradient entry (lstm_ref.tolerance_table.GRADIENTS).
-        **options: the Keras package's options: ``execution=``, ``seed=``.
+        layer: a built layer or model of those above.
+        x, initial_state, mask: as in :func:`compare` (a Bidirectional's initial_state
+            [h_f, c_f, h_b, c_b], stacked cells' [[h_0, c_0], ...]); a model takes its input
+            alone, its masks coming from its own Masking layers.
+        d_outputs: dL/d of the layer's output, shaped as it ([d_forward, d_backward] for a
+            Bidirectional with merge_mode=None), or None to draw one at random (seeded by
+            the ``seed=`` option).
+        d_states: with return_state, dL/d of each returned state, flat or nested as Keras
+            returns them ([dL/dh_T, dL/dc_T] for an LSTM), or None (random).
+        tolerance: a Tolerance instead of the table's gradient entry
+            (lstm_ref.tolerance_table.GRADIENTS).
+        **options: ``execution="eager"|"function"|"xla"`` (how the whole call runs; the
+            cells are always stepped eagerly), ``seed=`` (the random upstream gradients).
 
     Returns:
-        A :class:`~lstm_ref.report.Report` in backward order: its first failure is at the
-        latest step.
+        A :class:`~lstm_ref.report.Report` in backward order: its first failure is the one at
+        the latest step.
+
+    Raises:
+        UnsupportedLayerError: a torch module, TF1 cell or ONNX model (their gradients are
+            not compared: lstm_ref.gradients gives the reference's, to hold autograd to), or
+            a Keras layer outside the list above (a stateful layer inside a Bidirectional,
+            a stack or a model);
+        OptionError: Keras on another backend than TensorFlow, a 16-bit layer, cells whose
+            dtype differs from the layer's, an unknown ``execution``.
+
+    Example:
+        >>> report = lstm_ref.compare_gradients(layer, np.ones((2, 5, 3)))  # doctest: +SKIP
+        >>> report.order, report.verdict                                    # doctest: +SKIP
+        ('backward', 'PASSED')
     """
     from lstm_ref.frameworks import framework_of
 
     framework = framework_of(layer)
     if not hasattr(framework, "compare_gradients"):
         raise UnsupportedLayerError(f"compare_gradients does not support "
-                                    f"{type(layer).__qualname__} yet; supported: Keras 3 and "
-                                    "tf_keras LSTM / RNN(LSTMCell) (for torch, compare "
-                                    "lstm_ref.gradients with autograd)")
-    return framework.compare_gradients(layer, x, initial_state=initial_state, mask=mask,
-                                     tolerance=tolerance, d_outputs=d_outputs,
-                                     d_states=d_states, **options)
+                                    f"{type(layer).__qualname__} ({framework.__name__}); it "
+                                    f"supports {GRADIENTS_SUPPORTED} (lstm_ref.gradients gives "
+                                    "the reference's gradients, e.g. to hold torch's autograd "
+                                    "to)")
+    report: Report = framework.compare_gradients(layer, x, initial_state=initial_state,
+                                                 mask=mask, tolerance=tolerance,
+                                                 d_outputs=d_outputs, d_states=d_states,
+                                                 **options)
+    return report
 
 
-def assert_gradients_equivalent(layer, x, initial_state=None, mask=None, d_outputs=None,
-                                d_states=None, tolerance=None, allow_inconclusive=False,
-                                **options):
+def assert_gradients_equivalent(layer: object, x: ArrayLike,
+                                initial_state: Sequence[Any] | None = None,
+                                mask: ArrayLike | None = None, d_outputs: Any = None,
+                                d_states: Sequence[Any] | None = None,
+                                tolerance: Tolerance | None = None,
+                                allow_inconclusive: bool = False, **options: Any) -> Report:
     """:func:`compare_gradients`, raising if the verdict is not PASSED (see
-    :func:`check_verdict`)."""
+    :func:`check_verdict`); returns the Report.
+
+    Example:
+        >>> lstm_ref.assert_gradients_equivalent(layer, np.ones((2, 5, 3)))  # doctest: +SKIP
+    """
     __tracebackhide__ = True
     report = compare_gradients(layer, x, initial_state, mask, d_outputs, d_states, tolerance,
                                **options)
     return check_verdict(report, allow_inconclusive)
 
 
-def from_keras(layer):
+def from_keras(layer: object) -> Twin:
     """The reference twin of a built Keras LSTM, RNN(LSTMCell), RNN over stacked LSTMCells,
     Bidirectional over one of these, or a model made of them (with Input and Masking), from
     Keras 3 or tf_keras (Keras 2): called like it, it returns the same structure, computed by
-    the reference."""
+    the reference.
+
+    Raises:
+        UnsupportedLayerError: a TF1 cell, torch module or ONNX model (the message names the
+            twin that fits it), or a Keras layer that is none of the above.
+
+    Example:
+        >>> twin = lstm_ref.from_keras(layer)                        # doctest: +SKIP
+        >>> twin(np.ones((2, 5, 3))).shape                           # doctest: +SKIP
+        (2, 4)
+    """
     from lstm_ref.frameworks import framework_of
 
     framework = framework_of(layer)
@@ -119,29 +238,50 @@ def from_keras(layer):
         }[framework.__name__]
         raise UnsupportedLayerError(f"{type(layer).__name__} is {kind}, not a Keras layer: its "
                                     f"twin is {twin}")
-    return framework.from_keras(layer)
+    twin_of: Twin = framework.from_keras(layer)
+    return twin_of
 
 
-def from_torch(module):
-    """The reference twin of a torch.nn.LSTM: ``twin(x, (h0, c0))`` returns
-    ``(output, (h_n, c_n))`` shaped as torch returns them."""
+def from_torch(module: object) -> Twin:
+    """The reference twin of a torch.nn.LSTM (``num_layers``, ``bidirectional``,
+    ``proj_size``, ``batch_first``, ``bias=False``) or nn.LSTMCell: ``twin(x, (h0, c0))``
+    returns ``(output, (h_n, c_n))`` shaped as torch returns them.
+
+    Example:
+        >>> module = torch.nn.LSTM(3, 7, batch_first=True)            # doctest: +SKIP
+        >>> output, (h_n, c_n) = lstm_ref.from_torch(module)(np.ones((2, 9, 3)))  # doctest: +SKIP
+        >>> output.shape, h_n.shape                                   # doctest: +SKIP
+        ((2, 9, 7), (1, 2, 7))
+    """
     from lstm_ref.frameworks import torch
 
-    return torch.from_torch(module)
+    twin: Twin = torch.from_torch(module)
+    return twin
 
 
-def from_onnx(model_or_path, node=None):
-    """The reference twin of an ONNX LSTM node (the only one, or the one named ``node``):
-    ``twin(X, ...)`` returns ``(Y, Y_h, Y_c)`` in ONNX's shapes."""
+def from_onnx(model_or_path: object, node: str | None = None) -> Twin:
+    """The reference twin of an ONNX LSTM node (the only one, or the one named ``node``) of a
+    model, or of the model file at a path: ``twin(X, ...)`` returns ``(Y, Y_h, Y_c)`` in
+    ONNX's shapes.
+
+    Example:
+        >>> Y, Y_h, Y_c = lstm_ref.from_onnx("lstm.onnx")(x)          # doctest: +SKIP
+    """
     from lstm_ref.frameworks import onnx
 
-    return onnx.from_onnx(model_or_path, node=node)
+    twin: Twin = onnx.from_onnx(model_or_path, node=node)
+    return twin
 
 
-def from_tf1_cell(cell):
+def from_tf1_cell(cell: object) -> Twin:
     """The reference twin of a TF1 BasicLSTMCell / LSTMCell (tf_keras's legacy cells), run as
     ``dynamic_rnn`` runs it over a batch-major sequence: ``twin(x, initial_state=None)``
-    returns ``(outputs, (c, h))``."""
+    returns ``(outputs, (c, h))``.
+
+    Example:
+        >>> outputs, (c, h) = lstm_ref.from_tf1_cell(cell)(x)         # doctest: +SKIP
+    """
     from lstm_ref.frameworks import tf1
 
-    return tf1.from_tf1_cell(cell)
+    twin: Twin = tf1.from_tf1_cell(cell)
+    return twin

@@ -29,14 +29,18 @@ output it repeats (or nowhere, with zero_output_for_mask, and before the first v
 where the output is a constant zero).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstm_ref import activation_grads, precision
 from lstm_ref.checks import as_float_array
 from lstm_ref.errors import OptionError, ShapeError
-from lstm_ref.reference import Cell, forward
+from lstm_ref.reference import Cell, Trace, forward
+from lstm_ref.weights import LSTMWeights
 
 __all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward"]
 
@@ -82,19 +86,21 @@ class Gradients:
     dc: np.ndarray
     dz: np.ndarray
     dtype: str
-    reach: dict | None = None
-    forward: object = None
+    reach: dict[str, np.ndarray] | None = None
+    forward: Trace | None = None
 
     @property
-    def parameters(self):
+    def parameters(self) -> dict[str, np.ndarray]:
         """The weights' gradients by name, only those the weights have."""
         return {name: getattr(self, name) for name in PARAMETERS
                 if getattr(self, name) is not None}
 
 
-def gradients(x, weights, d_outputs=None, d_final_h=None, d_final_c=None, initial_state=None,
-              mask=None, go_backwards=False, zero_output_for_mask=False, dtype="float64",
-              groups=1):
+def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = None,
+              d_final_h: ArrayLike | None = None, d_final_c: ArrayLike | None = None,
+              initial_state: Sequence[ArrayLike] | None = None, mask: ArrayLike | None = None,
+              go_backwards: bool = False, zero_output_for_mask: bool = False,
+              dtype: str = "float64", groups: int = 1) -> Gradients:
     """Backpropagation through time: the gradient of L = <d_outputs, outputs> + <d_final_h,
     h_T> + <d_final_c, c_T> with respect to x, the initial state and every weight.
 
@@ -136,16 +142,23 @@ def gradients(x, weights, d_outputs=None, d_final_h=None, d_final_c=None, initia
     return result
 
 
-def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fmt, groups=1):
+def backward(xs: np.ndarray, weights: LSTMWeights, trace: Trace,
+             state: Sequence[np.ndarray], mask: np.ndarray | None,
+             upstream: tuple[np.ndarray, np.ndarray, np.ndarray], zero_output_for_mask: bool,
+             fmt: precision.Format, groups: int = 1) -> Gradients:
     """The backward pass over a forward Trace (keep="preactivations"), in processing order
     (see :func:`gradients`, which prepares its arguments). Returns a :class:`Gradients`."""
     w, dt = weights, fmt.compute
     arrays = {name: None if a is None else a.astype(dt) for name, a in w.arrays.items()}
+    kernel, recurrent_kernel = (cast(np.ndarray, arrays[name])  # never None
+                                for name in ("kernel", "recurrent_kernel"))
+    # keep="preactivations" stores all three
+    h_seq, c_seq, pre = (cast(np.ndarray, a) for a in (trace.h, trace.c, trace.preactivations))
     cell = Cell(w, arrays, fmt)
     batch, time, _ = xs.shape
     d_out, dh_state, dc_state = upstream
-    h_prev = np.concatenate([state[0][:, None], trace.h[:, :-1].astype(dt)], axis=1)
-    c_prev = np.concatenate([state[1][:, None], trace.c[:, :-1].astype(dt)], axis=1)
+    h_prev = np.concatenate([state[0][:, None], h_seq[:, :-1].astype(dt)], axis=1)
+    c_prev = np.concatenate([state[1][:, None], c_seq[:, :-1].astype(dt)], axis=1)
     dh_all = np.zeros((batch, time, w.output_size), dt)
     dc_all = np.zeros((batch, time, w.units), dt)
     dz_all = np.zeros((batch, time, 4 * w.units), dt)
@@ -161,7 +174,7 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
             carry = np.where(valid, 0.0, 0.0 if zero_output_for_mask else g_out).astype(dt)
             dh_new, dc_new = np.where(valid, dh_new, 0.0), np.where(valid, dc_new, 0.0)
             dh_pass, dc_pass = np.where(valid, 0.0, dh_state), np.where(valid, 0.0, dc_state)
-        parts = cell.internals(trace.preactivations[:, t].astype(dt, copy=False), c_prev[:, t])
+        parts = cell.internals(pre[:, t].astype(dt, copy=False), c_prev[:, t])
         if w.projection is not None:  # what multiplies dh_t in dP (Gradients.reach)
             m_total = m_total + np.abs(parts["m"]).sum(axis=0)
         dz = dz_all[:, t]  # _step_backward writes dL/dz_t here
@@ -171,12 +184,12 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
             dz[...] = fmt.round(dz)
             dc_back, dc_total = fmt.round(dc_back), fmt.round(dc_total)
         dh_all[:, t], dc_all[:, t] = dh_new, dc_total
-        dh_state = fmt.round(dz @ arrays["recurrent_kernel"].T)
+        dh_state = fmt.round(dz @ recurrent_kernel.T)
         dc_state = dc_back
         if mask is not None:
             dh_state, dc_state = dh_state + dh_pass, dc_state + dc_pass
     xs = xs.astype(dt, copy=False)
-    dx = dz_all @ arrays["kernel"].T
+    dx = dz_all @ kernel.T
     grouped = lambda a: a.reshape(groups, batch // groups * time, a.shape[-1])  # noqa: E731
     params = {
         # batched matmuls (BLAS), not einsum: these are the backward pass's largest products
@@ -190,7 +203,9 @@ def backward(xs, weights, trace, state, mask, upstream, zero_output_for_mask, fm
                      dtype=fmt.name, **params)
 
 
-def _step_backward(cell, p, c_prev, dh, dc, extra, groups, dz):
+def _step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: np.ndarray,
+                   dc: np.ndarray, extra: dict[str, Any], groups: int,
+                   dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(dL/dc_{t-1}, dL/dc_t) of one step, from dL/dh_t and the gradient reaching c_t from
     later steps (module docstring), dL/dz_t written into ``dz`` (B, 4U); dL/dc_t adds what
     reaches c_t through this step's h_t and o_t. Accumulates the peephole and projection
@@ -240,7 +255,9 @@ def _step_backward(cell, p, c_prev, dh, dc, extra, groups, dz):
     return dc_prev, dc_total
 
 
-def _reach(w, arrays, xs, h_prev, c_prev, trace, count, m_total):
+def _reach(w: LSTMWeights, arrays: dict[str, Any], xs: np.ndarray, h_prev: np.ndarray,
+           c_prev: np.ndarray, trace: Trace, count: int,
+           m_total: np.ndarray) -> dict[str, np.ndarray]:
     """Gradients.reach: per accumulated gradient, the sum of |what multiplies dz_t| (rows)."""
     total = lambda a: np.abs(a).sum(axis=(0, 1))  # noqa: E731 - over batch and steps
     reach = {"kernel": total(xs)[:, None], "recurrent_kernel": total(h_prev)[:, None],
@@ -255,16 +272,18 @@ def _reach(w, arrays, xs, h_prev, c_prev, trace, count, m_total):
     return reach
 
 
-def _passes(value, limit):
+def _passes(value: np.ndarray, limit: float) -> np.ndarray:
     """Where clip(value, -limit, limit) passes its gradient (bounds included, as TensorFlow)."""
     return (value >= -limit) & (value <= limit)
 
 
-def _clip_back(grad, raw, limit):
+def _clip_back(grad: np.ndarray, raw: np.ndarray, limit: float | None) -> np.ndarray:
     return grad if limit is None else grad * _passes(raw, limit)
 
 
-def _upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, w, dt):
+def _upstream_arrays(d_outputs: ArrayLike | None, d_final_h: ArrayLike | None,
+                     d_final_c: ArrayLike | None, batch: int, time: int, w: LSTMWeights,
+                     dt: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d_out (B, T, P), dh_T (B, P), dc_T (B, U)) in dtype ``dt`` from gradients()'s
     arguments, or a clear error naming the one that does not fit."""
     d_out = np.zeros((batch, time, w.output_size), dt)
@@ -293,7 +312,8 @@ def _upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, w, dt):
     return d_out, finals[0], finals[1]
 
 
-def _initial_arrays(initial_state, batch, w, dt):
+def _initial_arrays(initial_state: Sequence[ArrayLike] | None, batch: int, w: LSTMWeights,
+                    dt: np.dtype) -> tuple[np.ndarray, ...]:
     """(h0, c0) in dtype ``dt``: zeros for None, else the (validated) initial state."""
     if initial_state is None:
         return np.zeros((batch, w.output_size), dt), np.zeros((batch, w.units), dt)

@@ -1,6 +1,8 @@
 """Input validation shared by the core: every error names the argument, the expected and
 the received value."""
 
+from typing import Any
+
 import numpy as np
 
 from lstm_ref.errors import DTypeError, ShapeError, ValueRangeError
@@ -8,7 +10,7 @@ from lstm_ref.errors import DTypeError, ShapeError, ValueRangeError
 __all__ = ["describe", "as_float_array", "check_size", "as_mask"]
 
 
-def describe(value):
+def describe(value: object) -> str:
     """A short description of ``value`` for error messages: its type, shape and dtype."""
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
@@ -17,7 +19,8 @@ def describe(value):
     return f"{type(value).__name__} {value!r:.60}"
 
 
-def as_float_array(value, name, ndim=None, axes=None):
+def as_float_array(value: Any, name: str, ndim: int | None = None,
+                   axes: str | None = None) -> np.ndarray:
     """``value`` as a NumPy floating-point array, or a clear error.
 
     Args:
@@ -45,13 +48,13 @@ def as_float_array(value, name, ndim=None, axes=None):
     return array
 
 
-def check_size(name, axis_name, received, expected, why):
+def check_size(name: str, axis_name: str, received: object, expected: object, why: str) -> None:
     """Raise ShapeError unless ``received == expected``; ``why`` says where ``expected`` comes from."""
     if received != expected:
         raise ShapeError(f"{name} has {axis_name} {received}; expected {expected} ({why})")
 
 
-def as_mask(mask, batch, time):
+def as_mask(mask: Any, batch: int, time: int) -> np.ndarray:
     """A (batch, time) boolean mask from a bool or 0/1 integer array, or a clear error."""
     array = np.asarray(mask)
     if array.dtype.kind not in "biu":

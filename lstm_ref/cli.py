@@ -20,6 +20,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO, cast
 
 import numpy as np
 
@@ -29,8 +31,8 @@ from lstm_ref.convert import LAYOUTS
 from lstm_ref.errors import LSTMRefError, OptionError
 from lstm_ref.grids import GRIDS
 from lstm_ref.grids.registry import FRAMEWORKS, KERAS_DTYPES, framework, grid_cases
-from lstm_ref.grids.sweep import ERROR, run_cases, summarize, summary_lines
-from lstm_ref.report import FAILED, INCONCLUSIVE
+from lstm_ref.grids.sweep import ERROR, CaseRun, run_cases, summarize, summary_lines
+from lstm_ref.report import FAILED, INCONCLUSIVE, Report
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_INCONCLUSIVE", "main", "run_verify"]
 
@@ -43,13 +45,13 @@ DTYPES = tuple(dict.fromkeys(KERAS_DTYPES + FRAMEWORKS["torch"].dtypes))
 class _Parser(argparse.ArgumentParser):
     """argparse, with a bad argument reported in one line (and exit 2), as every other error."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix("lstm-ref").strip()
         self.exit(EXIT_ERROR, f"lstm-ref: error: {where + ': ' if where else ''}{message} "
                               f"(see {self.prog} --help)\n")
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     top = _Parser(prog="lstm-ref", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES)
     top.add_argument("--version", action="version", version=f"lstm-ref {VERSION}")
@@ -102,7 +104,9 @@ def parser():
     return top
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: sys.argv[1:]); returns the exit code (see the
+    module docstring)."""
     args = parser().parse_args(argv)
     try:
         if args.command == "convert":
@@ -124,8 +128,10 @@ def main(argv=None):
         return EXIT_ERROR
 
 
-def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, json_path=None,
-               junit_path=None, report_dir=None, framework_name="keras", list_only=False):
+def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO | None = None,
+               dtype: str = "float32", seed: int = 0, json_path: str | None = None,
+               junit_path: str | None = None, report_dir: str | None = None,
+               framework_name: str = "keras", list_only: bool = False) -> int:
     """``lstm-ref verify``: returns the exit code (see the module docstring)."""
     out = out or sys.stdout
     chosen = framework(framework_name)
@@ -153,15 +159,16 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, j
     start = time.perf_counter()
     progress = _Progress(len(cases))
 
-    def each(run):
-        progress.show(run.case.id)
+    def each(run: CaseRun) -> None:
+        case_id: str = cast(Any, run.case).id
+        progress.show(case_id)
         if run.verdict in (FAILED, INCONCLUSIVE, ERROR):
             progress.clear()
-            print(f"{run.verdict:<12} {run.case.id}\n  {_why(run)}", file=out)
+            print(f"{run.verdict:<12} {case_id}\n  {_why(run)}", file=out)
         elif verbose:
             progress.clear()
-            print(f"ok           {run.case.id} (worst err/bound "
-                  f"{run.report.worst_ratio:.3f})", file=out)
+            print(f"ok           {case_id} (worst err/bound "
+                  f"{cast(Report, run.report).worst_ratio:.3f})", file=out)
 
     runs = run_cases(framework_name, cases, dtype, progress=each)
     progress.done()
@@ -179,8 +186,8 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, j
     if junit_path is not None:
         files.write_atomic(junit_path, run_outputs.to_junit(meta, records), "--junit-xml")
     if report_dir is not None:
-        html_report.write(report_dir, meta, [(r.case.id, r.report) for r in runs
-                                             if r.report is not None])
+        html_report.write(report_dir, meta, [(cast(Any, r.case).id, cast(Report, r.report))
+                                             for r in runs if r.report is not None])
         print(f"report: {os.path.join(report_dir, 'index.html')}", file=out)
     counts = summary.counts
     if counts[FAILED] or counts[ERROR]:
@@ -188,25 +195,26 @@ def run_verify(grid_name, pattern, verbose, out=None, dtype="float32", seed=0, j
     return EXIT_INCONCLUSIVE if counts[INCONCLUSIVE] else EXIT_OK
 
 
-def _why(run):
+def _why(run: CaseRun) -> str:
     """One line: the first failure, what was not compared, or the error."""
-    if run.report is None:
+    report = cast("Report | None", run.report)
+    if report is None:
         return f"could not run: {run.error}"
-    if run.report.failed:
-        return str(run.report.first_failure)
-    return "; ".join(run.report.not_compared_lines()) or run.report.verdict_line()
+    if report.failed:
+        return str(report.first_failure)
+    return "; ".join(report.not_compared_lines()) or report.verdict_line()
 
 
 class _Progress:
     """A one-line progress count on stderr, only when stderr is a terminal (CI logs and
     pipes get none)."""
 
-    def __init__(self, total, stream=None):
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.total, self.count = total, 0
         self.stream = stream or sys.stderr
         self.active = total > 1 and self.stream.isatty()
 
-    def show(self, label):
+    def show(self, label: str) -> None:
         self.count += 1
         if self.active:
             width = 30
@@ -215,16 +223,16 @@ class _Progress:
                               f"{self.total} {label[:50]:<50}")
             self.stream.flush()
 
-    def clear(self):
+    def clear(self) -> None:
         if self.active:
             self.stream.write("\r" + " " * 100 + "\r")
             self.stream.flush()
 
-    def done(self):
+    def done(self) -> None:
         self.clear()
 
 
-def run_golden(args, out=None):
+def run_golden(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """golden record / golden check: exit 0, 1 if a recorded case departs, 2 (raised) if the
     files cannot be written or read."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -233,7 +241,7 @@ def run_golden(args, out=None):
     out = out or sys.stdout
     progress = _Progress(0)
 
-    def report_progress(done, total, case_id):
+    def report_progress(done: int, total: int, case_id: str) -> None:
         progress.total, progress.active = total, total > 1 and progress.stream.isatty()
         progress.show(case_id)
 
@@ -251,7 +259,7 @@ def run_golden(args, out=None):
     return EXIT_OK if result.passed else EXIT_FAILED
 
 
-def run_convert(args, out=None):
+def run_convert(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Read one direction of one layer in one layout, write it in another."""
     from lstm_ref import convert
 

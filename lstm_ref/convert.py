@@ -15,11 +15,13 @@ is installed. One direction of one layer is converted at a time.
 
 import io
 import os
+from typing import Any
 
 import numpy as np
 
 from lstm_ref import files, layouts
 from lstm_ref._optional import require
+from lstm_ref.files import StrPath
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
 
@@ -28,7 +30,7 @@ __all__ = ["LAYOUTS", "read", "write"]
 LAYOUTS = ("keras", "torch", "onnx", "tf1")
 
 
-def read(path, layout, layer=0, reverse=False):
+def read(path: StrPath, layout: str, layer: int = 0, reverse: bool = False) -> LSTMWeights:
     """LSTMWeights from a saved file in ``layout`` (see the module docstring)."""
     arrays = _load(path)
     if layout == "keras":
@@ -38,7 +40,8 @@ def read(path, layout, layer=0, reverse=False):
         suffix = f"_l{layer}" + ("_reverse" if reverse else "")
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         _need(arrays, (f"weight_ih{suffix}", f"weight_hh{suffix}"), path, layout)
-        return LSTMWeights(**layouts.from_torch(**{n: arrays.get(n + suffix) for n in names}))
+        given: dict[str, Any] = {n: arrays.get(n + suffix) for n in names}
+        return LSTMWeights(**layouts.from_torch(**given))
     if layout == "onnx":
         _need(arrays, ("W", "R"), path, layout)
         direction = int(reverse)
@@ -56,7 +59,8 @@ def read(path, layout, layer=0, reverse=False):
     raise OptionError(f"layout must be one of {LAYOUTS}; received {layout!r}")
 
 
-def write(weights, path, layout, layer=0, reverse=False):
+def write(weights: LSTMWeights, path: StrPath, layout: str, layer: int = 0,
+          reverse: bool = False) -> None:
     """Save LSTMWeights in ``layout``; the file appears whole or not at all."""
     if layout == "keras":
         arrays = dict(zip(("kernel", "recurrent_kernel", "bias"), weights.to_keras()))
@@ -79,7 +83,7 @@ def write(weights, path, layout, layer=0, reverse=False):
     _save({name: np.asarray(a, weights.kernel.dtype) for name, a in arrays.items()}, path)
 
 
-def _load(path):
+def _load(path: StrPath) -> dict[str, np.ndarray]:
     if not os.path.isfile(path):
         raise OptionError(f"no such file: {path}")
     if str(path).endswith(".pt"):
@@ -93,7 +97,7 @@ def _load(path):
         raise OptionError(f"{path} is not a readable .npz file of arrays ({exc})") from exc
 
 
-def _save(arrays, path):
+def _save(arrays: dict[str, Any], path: StrPath) -> None:
     """Write the arrays whole or not at all (lstm_ref.files), as .pt or .npz by the name."""
     files.check_file_target(path, "destination")
     buffer = io.BytesIO()
@@ -106,7 +110,8 @@ def _save(arrays, path):
     files.write_atomic(path, buffer.getvalue(), "destination")
 
 
-def _need(arrays, names, path, layout):
+def _need(arrays: dict[str, np.ndarray], names: tuple[str, ...], path: StrPath,
+          layout: str) -> None:
     missing = [n for n in names if n not in arrays]
     if missing:
         raise OptionError(f"{path} has no {', '.join(missing)} for the {layout} layout; it has "

@@ -26,7 +26,7 @@ import numpy as np
 
 from lstm_ref import tolerance as tolerances
 from lstm_ref.bias import bias_bound, step_bias
-from lstm_ref.tolerance_table import lookup
+from lstm_ref.tolerance_table import lookup, without_drift_check
 from lstm_ref.errors import ShapeError
 from lstm_ref.reference import forward
 from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, NOT_COMPARED, UNDETERMINED, Mismatch,
@@ -35,7 +35,8 @@ from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, NOT_COMPARED, UNDETERMI
 __all__ = ["TENSORS", "REFERENCE_OF", "Observation", "Expectation", "Part", "nonfinite_reach",
            "tensor_expectations", "compare_parts", "check_tensors", "check_trace",
            "check_observation", "run_reference", "observation_part", "stack_reach",
-           "sequence_expectation", "row_cuts", "last_step", "combine", "Report", "Mismatch",
+           "sequence_expectation", "row_cuts", "last_step", "combine", "default_entry",
+           "DRIFT_NOTE", "Report", "Mismatch",
            "TensorReport", "ALL_STEPS"]
 
 # Tensors a framework can show, in the order failures are reported within a step.
@@ -290,6 +291,7 @@ class Part:
         tainted: the steps a non-finite input reaches (:func:`nonfinite_reach`), or None.
         names: TENSORS name -> the whole name it has in the report, where not
             ``prefix.name`` (torch's ``layer0.forward.h_n``, a stack's last ``output``).
+        notes: shown in the report's context (what this part does not check, and why).
     """
 
     actual: dict
@@ -301,6 +303,7 @@ class Part:
     return_sequences: bool = True
     tainted: np.ndarray | None = None
     names: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
 
     def name(self, tensor):
         if tensor in self.names:
@@ -349,6 +352,9 @@ def compare_parts(parts, derived=None, derived_actual=None, context=None, order=
     expected.update(finals)
     if time is None:
         time = parts[0].reference.h.shape[1] if parts[0].reference.h is not None else 1
+    notes = {key: value for part in parts for key, value in part.notes.items()}
+    if notes:
+        context = {**(context or {}), **notes}
     return check_tensors(actual, expected, parts[0].tolerance, time, context, order)
 
 
@@ -420,10 +426,13 @@ def observation_part(observation, tolerance=None, prefix="", names=None):
     """The :class:`Part` of an Observation: the reference and its probes run on what the
     framework was given; the cuDNN entry for the layer's own outputs where it ran cuDNN."""
     obs = observation
-    tol = tolerance or lookup(obs.dtype)
+    tol, notes = tolerance, {}
     layer_tol = None
-    if tolerance is None and obs.layer_path is not None:
-        layer_tol = lookup(obs.dtype, obs.layer_path)
+    if tolerance is None:
+        tol, why = default_entry(obs.dtype, [obs.weights])
+        notes = {DRIFT_NOTE: why} if why else {}
+        if obs.layer_path is not None:
+            layer_tol, _ = default_entry(obs.dtype, [obs.weights], obs.layer_path)
     reference, probe = run_reference(obs, tol)
     output = obs.actual.get("output")
     tainted = nonfinite_reach(obs.x, obs.initial_state, obs.mask,
@@ -431,7 +440,20 @@ def observation_part(observation, tolerance=None, prefix="", names=None):
     return Part(actual=obs.actual, reference=reference, probe=probe, tolerance=tol,
                 prefix=prefix, layer_tolerance=layer_tol,
                 return_sequences=output is None or np.ndim(output) == 3, tainted=tainted,
-                names=names or {})
+                names=names or {}, notes=notes)
+
+
+# The context key under which a check says its step drift was not checked.
+DRIFT_NOTE = "step drift not checked"
+
+
+def default_entry(dtype, weights, path=None):
+    """The table's entry for a run in ``dtype`` of cells with ``weights`` (a list of
+    LSTMWeights), and why its step drift is not checked (None where it is): the drift check
+    is off for activations it cannot hold (lstm_ref.tolerance_table.DRIFT_EXEMPT)."""
+    names = [getattr(getattr(w, name, None), "name", None) for w in weights
+             for name in ("activation", "recurrent_activation")]
+    return without_drift_check(lookup(dtype, path), [n for n in names if n])
 
 
 def check_observation(observation, tolerance=None):

@@ -5,6 +5,8 @@ Shapes come from an LSTMWeights of the asked sizes (so the count is the referenc
 ``param_count``, equal to Keras's ``count_params()``), not from a second copy of the formulas.
 """
 
+from typing import cast
+
 import numpy as np
 
 from lstm_ref.errors import OptionError
@@ -26,7 +28,7 @@ EQUATIONS = (("z = [z_i | z_f | z_c | z_o], {U} each", "(B, {G})"),
              ("h_t = o * tanh(c_t){projection}", "(B, {P})"))
 
 
-def step_diagram(features, units, output_size, projection):
+def step_diagram(features: int, units: int, output_size: int, projection: object) -> str:
     """One step drawn as text, with the shape of every intermediate."""
     sizes = dict(F=features, P=output_size, U=units, G=4 * units,
                  projection=" @ projection" if projection else "")
@@ -36,7 +38,8 @@ def step_diagram(features, units, output_size, projection):
     return "\n".join(lines)
 
 
-def _sizes(units, features, batch, time, proj):
+def _sizes(units: int, features: int, batch: int | None, time: int | None,
+           proj: int | None) -> None:
     for name, value in (("units", units), ("features", features), ("batch", batch),
                         ("time", time), ("proj", proj)):
         if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
@@ -46,7 +49,7 @@ def _sizes(units, features, batch, time, proj):
                           f"hidden_size); received proj={proj}, units={units}")
 
 
-def weights_for(units, features, proj=None):
+def weights_for(units: int, features: int, proj: int | None = None) -> LSTMWeights:
     """Zero LSTMWeights of the given sizes (with a bias; a projection if ``proj``)."""
     output = proj or units
     return LSTMWeights(np.zeros((features, 4 * units)), np.zeros((output, 4 * units)),
@@ -54,7 +57,8 @@ def weights_for(units, features, proj=None):
                        else np.zeros((units, proj)))
 
 
-def explain(units, features, batch=None, time=None, bidirectional=False, proj=None):
+def explain(units: int, features: int, batch: int | None = None, time: int | None = None,
+            bidirectional: bool = False, proj: int | None = None) -> str:
     """The text ``lstm-ref explain`` prints.
 
     Args:
@@ -73,10 +77,12 @@ def explain(units, features, batch=None, time=None, bidirectional=False, proj=No
     directions = 2 if bidirectional else 1
     b, t = batch or "B", time or "T"
     p = w.output_size
-    rows = [("kernel", w.kernel.shape, "input weights, gate blocks side by side: i, f, c, o"),
-            ("recurrent_kernel", w.recurrent_kernel.shape, "applied to h_(t-1)"),
-            ("bias", w.bias.shape, "one per gate and unit (PyTorch splits it: b_ih + b_hh)")]
-    if proj:
+    bias = cast(np.ndarray, w.bias)  # weights_for gives a bias
+    rows: list[tuple[str, str | tuple[int | str, ...], str]] = [
+        ("kernel", w.kernel.shape, "input weights, gate blocks side by side: i, f, c, o"),
+        ("recurrent_kernel", w.recurrent_kernel.shape, "applied to h_(t-1)"),
+        ("bias", bias.shape, "one per gate and unit (PyTorch splits it: b_ih + b_hh)")]
+    if w.projection is not None:
         rows.append(("projection", w.projection.shape, "h_t = (o * tanh(c_t)) @ projection"))
     rows += [("x", (b, t, features), "input: batch, time steps, features"),
              ("h_t, h0", (b, p), "hidden state = the output of each step"),
@@ -103,13 +109,14 @@ def explain(units, features, batch=None, time=None, bidirectional=False, proj=No
     return "\n".join(lines)
 
 
-def parameter_count(units, features, bidirectional=False, proj=None):
+def parameter_count(units: int, features: int, bidirectional: bool = False,
+                    proj: int | None = None) -> int:
     """The parameter count explain() prints in all (both directions)."""
     _sizes(units, features, None, None, proj)
     return (2 if bidirectional else 1) * weights_for(units, features, proj).param_count()
 
 
-def _shape(shape):
+def _shape(shape: str | tuple[int | str, ...]) -> str:
     if isinstance(shape, str):
         return shape
     return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")

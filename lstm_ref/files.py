@@ -23,17 +23,20 @@ import tempfile
 from lstm_ref.errors import OutputError
 
 __all__ = ["current_umask", "check_file_target", "check_folder_target", "write_atomic",
-           "staging_folder", "publish_folder", "discard_folder"]
+           "staging_folder", "publish_folder", "discard_folder", "StrPath"]
+
+# A file or folder path as os.fspath takes it.
+StrPath = str | os.PathLike[str]
 
 
-def current_umask():
+def current_umask() -> int:
     """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def _probe(folder, what, path):
+def _probe(folder: str, what: str, path: StrPath) -> None:
     """Create and remove a file in ``folder``: the only sure test that it takes new files
     (os.access says yes for root on read-only mounts and under /proc)."""
     try:
@@ -45,7 +48,7 @@ def _probe(folder, what, path):
     os.remove(probe)
 
 
-def check_file_target(path, what):
+def check_file_target(path: StrPath, what: str) -> None:
     """Refuse, before anything runs, a file path that cannot be written: a folder, a missing
     folder, a folder where no file can be created.
 
@@ -62,7 +65,7 @@ def check_file_target(path, what):
     _probe(folder, what, path)
 
 
-def check_folder_target(path, what):
+def check_folder_target(path: StrPath, what: str) -> None:
     """Refuse, before anything runs, a folder that cannot be created whole: an existing file,
     a non-empty folder, a missing parent or one where nothing can be created."""
     path = os.fspath(path)
@@ -76,7 +79,7 @@ def check_folder_target(path, what):
     _probe(parent, what, path)
 
 
-def write_atomic(path, data, what="output"):
+def write_atomic(path: StrPath, data: bytes | str, what: str = "output") -> None:
     """Write ``data`` (bytes or str) to ``path`` through a temporary sibling renamed into
     place, with the umask's permissions; nothing is left behind on failure."""
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
@@ -102,7 +105,7 @@ def write_atomic(path, data, what="output"):
         raise
 
 
-def staging_folder(target, what="output"):
+def staging_folder(target: StrPath, what: str = "output") -> str:
     """A new, empty temporary folder beside ``target`` (named after it, ending ``.partial``):
     build there, then :func:`publish_folder`, or :func:`discard_folder` on failure."""
     target = os.path.abspath(os.fspath(target))
@@ -114,7 +117,7 @@ def staging_folder(target, what="output"):
                           f"({exc.strerror or exc})") from exc
 
 
-def publish_folder(staging, target, what="output"):
+def publish_folder(staging: str, target: StrPath, what: str = "output") -> None:
     """Give the staged folder (and what it holds) the umask's permissions and rename it to
     ``target`` (which may be an empty folder, replaced)."""
     mask = current_umask()
@@ -133,6 +136,6 @@ def publish_folder(staging, target, what="output"):
                           f"{exc.strerror or exc}") from exc
 
 
-def discard_folder(staging):
+def discard_folder(staging: str) -> None:
     """Remove a staging folder and what it holds (after a failure or an interrupt)."""
     shutil.rmtree(staging, ignore_errors=True)

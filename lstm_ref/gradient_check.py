@@ -22,17 +22,21 @@ comparison of its dh, dc, dx at that step and below, and of its dh0, dc0. The we
 gradients sum over every row: they are compared only when every row is determined.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
 from lstm_ref import precision
 from lstm_ref import tolerance as tolerances
 from lstm_ref.tolerance_table import lookup
-from lstm_ref.backprop import gradients
+from lstm_ref.backprop import Gradients, gradients
+from lstm_ref.reference import Trace
 from lstm_ref.engine import Expectation, check_tensors, nonfinite_reach
 from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, FORWARD_UNDETERMINED, HORIZON,
-                             UNDETERMINED)
+                             UNDETERMINED, Report)
+from lstm_ref.weights import LSTMWeights
 
 __all__ = ["STEP_TENSORS", "TOTAL_TENSORS", "GradientObservation", "check_gradient_observation",
            "probe_gradients", "forward_cuts", "gradient_expectations", "check_gradients",
@@ -65,24 +69,26 @@ class GradientObservation:
         context: what reproduces the case.
     """
 
-    actual: dict
-    weights: object
+    actual: dict[str, Any]
+    weights: LSTMWeights | None
     x: np.ndarray
-    upstream: dict
-    initial_state: list | None = None
+    upstream: dict[str, Any]
+    initial_state: list[Any] | None = None
     mask: np.ndarray | None = None
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     dtype: str = "float32"
-    context: dict = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
 
 
-def check_gradient_observation(observation, tolerance=None):
+def check_gradient_observation(observation: GradientObservation,
+                               tolerance: tolerances.Tolerance | None = None) -> Report:
     """The reference gradients (float64) and their probes for what an adapter observed, and
     the comparison: a Report (order "backward")."""
     obs = observation
     tol = tolerance or lookup(obs.dtype, "gradients")
-    reference = gradients(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
-                          **obs.upstream, **obs.options)
+    reference = gradients(obs.x, cast(LSTMWeights, obs.weights),
+                          initial_state=obs.initial_state, mask=obs.mask, **obs.upstream,
+                          **obs.options)
     probe = probe_gradients(obs, tol.probe)
     go_backwards = obs.options.get("go_backwards", False)
     reached = nonfinite_reach(obs.x, obs.initial_state, obs.mask, go_backwards)
@@ -91,11 +97,11 @@ def check_gradient_observation(observation, tolerance=None):
                            tainted_rows(obs))
 
 
-def tainted_rows(obs):
+def tainted_rows(obs: GradientObservation) -> np.ndarray:
     """(B,) booleans: the rows whose gradients a non-finite value reaches: one in x (masked
     steps too: x_t multiplies dz_t in the kernel's gradient), the initial state or the
     upstream gradients. Such a row's non-finite reference values are compared exactly."""
-    def bad(array):
+    def bad(array: Any) -> np.ndarray:
         if array is None:
             return np.zeros(obs.x.shape[0], bool)
         array = np.asarray(array, np.float64)
@@ -107,30 +113,35 @@ def tainted_rows(obs):
     return rows
 
 
-def probe_gradients(obs, dtype):
+def probe_gradients(obs: GradientObservation, dtype: str) -> Gradients:
     """The backward pass in ``dtype`` for the stacked, nudged probe inputs
     (tolerance.probe_batch), one weight gradient per probe."""
     x, state, mask = tolerances.probe_batch(obs.x, obs.initial_state, obs.mask, dtype)
-    upstream = {name: None if value is None else np.concatenate([value] * tolerances.PROBES)
-                for name, value in obs.upstream.items()}
-    return gradients(x, obs.weights, initial_state=state, mask=mask, dtype=dtype,
+    upstream: dict[str, Any] = {
+        name: None if value is None else np.concatenate([value] * tolerances.PROBES)
+        for name, value in obs.upstream.items()}
+    return gradients(x, cast(LSTMWeights, obs.weights), initial_state=state, mask=mask,
+                     dtype=dtype,
                      groups=tolerances.PROBES, **upstream, **obs.options)
 
 
-def forward_cuts(reference, probe, reached=None):
+def forward_cuts(reference: Gradients, probe: Gradients,
+                 reached: np.ndarray | None = None) -> np.ndarray:
     """(B,) booleans: the rows whose forward pass the probes cannot determine at some step
     (h or c, lstm_ref.tolerance.row_horizons): every gradient of such a row depends on it."""
-    batch, time = reference.forward.h.shape[:2]
+    forward = cast(Trace, reference.forward)  # lstm_ref.gradients keeps it
+    batch, time = cast(np.ndarray, forward.h).shape[:2]
     cut = np.zeros(batch, bool)
     for name in ("h", "c"):
-        first, _ = tolerances.row_horizons(getattr(reference.forward, name),
+        first, _ = tolerances.row_horizons(getattr(forward, name),
                                            getattr(probe.forward, name), tainted=reached)
         cut |= first < time
     return cut
 
 
-def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut=None,
-                          tainted=None):
+def gradient_expectations(reference: Gradients, probe: Gradients, tol: tolerances.Tolerance,
+                          go_backwards: bool = False, forward_cut: np.ndarray | None = None,
+                          tainted: np.ndarray | None = None) -> dict[str, Expectation]:
     """name -> Expectation for every gradient the reference has.
 
     Args:
@@ -187,6 +198,7 @@ def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut
     with np.errstate(invalid="ignore"):
         dz = np.where(np.isfinite(reference.dz), np.abs(reference.dz), 0.0)
     adjoint = max(scale.max(initial=0.0), dz.max(initial=0.0), TINY)
+    reaches = cast(dict, reference.reach)  # lstm_ref.gradients computes it
     row_status = np.where(forward_cut, FORWARD_UNDETERMINED,
                           np.where(cut_step >= 0, cut_code, COMPARED)).astype(np.uint8)
     for name, attribute in TOTAL_TENSORS.items():
@@ -195,7 +207,7 @@ def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut
             continue
         probed = getattr(probe, attribute)
         axes = ("batch", "unit")
-        reach = np.broadcast_to(reference.reach[attribute], np.shape(values))
+        reach = np.broadcast_to(reaches[attribute], np.shape(values))
         if attribute in ("h0", "c0"):  # per row: a row's initial state is its own
             probed = probed.reshape(copies, *values.shape)
             status = np.broadcast_to(row_status[:, None], values.shape)
@@ -223,7 +235,7 @@ def gradient_expectations(reference, probe, tol, go_backwards=False, forward_cut
     return result
 
 
-def _exact(status, values, tainted):
+def _exact(status: np.ndarray, values: np.ndarray, tainted: Any) -> np.ndarray:
     """Where the reference value is not finite (and nothing else says not to compare it):
     EXACT in a tainted row (a non-finite input reaches it), UNDETERMINED elsewhere (an
     overflow from finite inputs: a weight's gradient summing h_{t-1} dz_t near 1e200 each)."""
@@ -232,8 +244,11 @@ def _exact(status, values, tainted):
     return np.where(nonfinite, np.where(tainted, EXACT, UNDETERMINED), status).astype(np.uint8)
 
 
-def check_gradients(actual, reference, probe, tol, forward_cut=None, options=None,
-                    context=None, tainted=None):
+def check_gradients(actual: Mapping[str, Any], reference: Gradients, probe: Gradients,
+                    tol: tolerances.Tolerance, forward_cut: np.ndarray | None = None,
+                    options: Mapping[str, Any] | None = None,
+                    context: dict[str, Any] | None = None,
+                    tainted: np.ndarray | None = None) -> Report:
     """Compare a framework's gradients with the reference: a Report, order "backward".
 
     Args:
@@ -255,7 +270,7 @@ def check_gradients(actual, reference, probe, tol, forward_cut=None, options=Non
     return check_tensors(actual, expected, tol, time, context, order="backward")
 
 
-def _as_reported(name, value):
+def _as_reported(name: str, value: Any) -> np.ndarray:
     """A framework's gradient shaped as its Expectation: (rows, 1, columns) for the totals."""
     value = np.asarray(value, np.float64)
     if name in STEP_TENSORS:
@@ -264,7 +279,7 @@ def _as_reported(name, value):
     return value[:, None, :]
 
 
-def summed_expectation(first, second, eps):
+def summed_expectation(first: Expectation, second: Expectation, eps: float) -> Expectation:
     """The Expectation of the elementwise sum of two gradients of the same steps (an input
     read by two runs, e.g. both directions of a Bidirectional: its gradient is the sum of
     theirs), from theirs: |d(a + b)| <= |da| + |db|, plus the sum's own rounding (``eps``, the
@@ -275,7 +290,8 @@ def summed_expectation(first, second, eps):
     return first.derived(values, first.bound + second.bound + own, second)
 
 
-def gradient_scale(reference, source=None, go_backwards=False):
+def gradient_scale(reference: Gradients, source: np.ndarray | None = None,
+                   go_backwards: bool = False) -> np.ndarray:
     """(B, T) per row and step, in processing order: the size of the gradients the rounding
     in step t's gradients is relative to (the scale_t of :func:`gradient_expectations`):
     the largest finite |dh|, |dc|, |dx| of the row from the last step down to t, and of
@@ -303,7 +319,8 @@ def gradient_scale(reference, source=None, go_backwards=False):
     return np.maximum.accumulate(np.max(sizes, axis=0)[:, ::-1], axis=1)[:, ::-1]
 
 
-def source_floor(expectations, reference, tol, source):
+def source_floor(expectations: Mapping[str, Expectation], reference: Gradients,
+                 tol: tolerances.Tolerance, source: np.ndarray) -> dict[str, Expectation]:
     """:func:`gradient_expectations`'s Expectations of a run whose upstream gradient is
     computed from other gradients, their floors taken over the sizes those come from:
     A eps * :func:`gradient_scale` (reference, source) for dh, dc, dx, and for what sums
@@ -316,6 +333,7 @@ def source_floor(expectations, reference, tol, source):
     with np.errstate(invalid="ignore"):
         dz = np.where(np.isfinite(reference.dz), np.abs(reference.dz), 0.0)
     adjoint = max(scale.max(initial=0.0), dz.max(initial=0.0), TINY)
+    reaches = cast(dict, reference.reach)  # lstm_ref.gradients computes it
     result = dict(expectations)
     for name, attribute in {**STEP_TENSORS, **TOTAL_TENSORS}.items():
         expectation = expectations.get(name)
@@ -326,12 +344,12 @@ def source_floor(expectations, reference, tol, source):
             if name in STEP_TENSORS:
                 floor = tol.atol * np.maximum(scale, TINY)[:, :, None]
             else:
-                reach = np.broadcast_to(reference.reach[attribute],
+                reach = np.broadcast_to(reaches[attribute],
                                         np.shape(getattr(reference, attribute)))
                 floor = tol.atol * np.maximum(adjoint * np.atleast_2d(reach)[:, None, :], TINY)
             floor = floor + tol.rtol * np.where(np.isfinite(values), np.abs(values), np.nan)
             bound = np.maximum(expectation.bound, floor)
-        status = np.where(np.isinf(bound) & (expectation.status == COMPARED), HORIZON,
-                          expectation.status).astype(np.uint8)
+        codes = cast(np.ndarray, expectation.status)  # set in Expectation.__post_init__
+        status = np.where(np.isinf(bound) & (codes == COMPARED), HORIZON, codes).astype(np.uint8)
         result[name] = replace(expectation, bound=bound, status=status)
     return result

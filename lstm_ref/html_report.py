@@ -8,17 +8,21 @@ whole or not at all (a temporary sibling, renamed into place)."""
 
 import html
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from lstm_ref import files
 from lstm_ref._optional import require
 from lstm_ref.errors import OutputError, ReportError
+from lstm_ref.files import StrPath
+from lstm_ref.report import Report
 
 __all__ = ["check_folder", "growth_step", "plot_case", "write"]
 
 
-def check_folder(path):
+def check_folder(path: StrPath) -> None:
     """Refuse, before anything runs: an existing non-empty folder, a file, a missing parent
     or one where nothing can be created; and a missing matplotlib (naming the extra)."""
     require("matplotlib", "report")
@@ -28,7 +32,7 @@ def check_folder(path):
         raise ReportError(str(exc)) from exc
 
 
-def growth_step(report):
+def growth_step(report: Report) -> int | None:
     """The first step at which the worst tensor's error exceeds ten times its first compared
     error, or None: where a departure starts to grow."""
     failure = report.first_failure
@@ -43,7 +47,7 @@ def growth_step(report):
     return None if grown.size == 0 else int(tensor.steps[grown[0]])
 
 
-def plot_case(report, title, path):
+def plot_case(report: Report, title: str, path: StrPath) -> None:
     """A PNG of max |error| (solid) and the tolerance (dashed) per step, per tensor."""
     matplotlib = require("matplotlib", "report")
     matplotlib.use("Agg")
@@ -74,7 +78,7 @@ def plot_case(report, title, path):
     pyplot.close(figure)
 
 
-def write(path, meta, entries):
+def write(path: StrPath, meta: dict[str, Any], entries: Sequence[tuple[str, Report]]) -> None:
     """Write the report folder.
 
     Args:
@@ -107,7 +111,7 @@ def write(path, meta, entries):
         raise
 
 
-def _row(case_id, report, image):
+def _row(case_id: str, report: Report, image: str) -> tuple[bool, str]:
     if report.failed:
         verdict = "<span class='fail'>FAILED</span> " + html.escape(str(report.first_failure))
     elif report.inconclusive:

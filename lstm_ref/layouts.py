@@ -17,11 +17,17 @@ bias (:func:`fold_forget_bias`, exact in float64). Converting back, the summed b
 input bias and the recurrent one is zero.
 """
 
-import numpy as np
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from lstm_ref.activations import Activation
 from lstm_ref.errors import OptionError, ShapeError
 
 __all__ = ["KERAS_GATE_ORDER", "GATE_ORDERS", "ONNX_PEEPHOLE_ORDER", "PEEPHOLE_ORDER",
+           "Weights", "WeightsT",
            "split_gates", "join_gates", "reorder_gates", "from_torch", "to_torch", "from_onnx",
            "to_onnx", "from_tf1", "to_tf1", "to_keras", "fold_forget_bias"]
 
@@ -33,7 +39,38 @@ ONNX_PEEPHOLE_ORDER = ("i", "o", "f")
 PEEPHOLE_ORDER = ("i", "f", "o")
 
 
-def split_gates(array, axis=-1):
+class Weights(Protocol):
+    """What the converters read of an :class:`lstm_ref.weights.LSTMWeights` (a protocol:
+    LSTMWeights builds on this module, so this module cannot import it)."""
+
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    bias: np.ndarray | None
+    peephole: np.ndarray | None
+    projection: np.ndarray | None
+    forget_bias: float
+    gate_clip: float | None
+    cell_clip: float | None
+    proj_clip: float | None
+    input_forget: bool
+    activation: Activation
+    recurrent_activation: Activation
+
+    @property
+    def units(self) -> int: ...
+
+    @property
+    def use_bias(self) -> bool: ...
+
+    def options(self) -> dict[str, Any]: ...
+
+    def replace(self: "WeightsT", **changes: Any) -> "WeightsT": ...
+
+
+WeightsT = TypeVar("WeightsT", bound=Weights)
+
+
+def split_gates(array: ArrayLike, axis: int = -1) -> dict[str, np.ndarray]:
     """Split a Keras-layout array into its four gate blocks.
 
     Args:
@@ -46,12 +83,12 @@ def split_gates(array, axis=-1):
     return dict(zip(KERAS_GATE_ORDER, np.split(np.asarray(array), 4, axis=axis)))
 
 
-def join_gates(gates, axis=-1):
+def join_gates(gates: Mapping[str, ArrayLike], axis: int = -1) -> np.ndarray:
     """Inverse of :func:`split_gates`: concatenate ``gates["i"], ["f"], ["c"], ["o"]``."""
     return np.concatenate([np.asarray(gates[name]) for name in KERAS_GATE_ORDER], axis=axis)
 
 
-def reorder_gates(array, source, target, axis=-1):
+def reorder_gates(array: ArrayLike, source: str, target: str, axis: int = -1) -> np.ndarray:
     """The gate blocks of ``array`` along ``axis``, from layout ``source``'s order to
     ``target``'s ("keras", "torch", "onnx", "tf1")."""
     orders = [_order(source), _order(target)]
@@ -65,7 +102,9 @@ def reorder_gates(array, source, target, axis=-1):
 
 # --- PyTorch ---------------------------------------------------------------------------------
 
-def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
+def from_torch(weight_ih: ArrayLike, weight_hh: ArrayLike, bias_ih: ArrayLike | None = None,
+               bias_hh: ArrayLike | None = None,
+               weight_hr: ArrayLike | None = None) -> dict[str, Any]:
     """LSTMWeights arguments from one direction of one layer of torch.nn.LSTM's parameters
     (weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}, weight_hr_l{k})."""
     weight_ih, weight_hh = np.asarray(weight_ih), np.asarray(weight_hh)
@@ -79,7 +118,7 @@ def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None)
             "projection": None if weight_hr is None else np.asarray(weight_hr).T}
 
 
-def to_torch(weights):
+def to_torch(weights: Weights) -> dict[str, np.ndarray]:
     """One direction's torch.nn.LSTM parameters (weight_ih, weight_hh, bias_ih, bias_hh,
     weight_hr; absent ones omitted) from LSTMWeights; the bias goes to bias_ih."""
     _refuse(weights, "torch", ("peephole", "cell_clip", "gate_clip", "input_forget",
@@ -87,7 +126,7 @@ def to_torch(weights):
             activation="tanh", recurrent_activation="sigmoid")
     weights = fold_forget_bias(weights)
     params = {"weight_ih": weights.kernel.T, "weight_hh": weights.recurrent_kernel.T}
-    if weights.use_bias:
+    if weights.bias is not None:
         params["bias_ih"] = weights.bias
         params["bias_hh"] = np.zeros_like(weights.bias)
     if weights.projection is not None:
@@ -97,7 +136,8 @@ def to_torch(weights):
 
 # --- ONNX ------------------------------------------------------------------------------------
 
-def from_onnx(W, R, B=None, P=None):
+def from_onnx(W: ArrayLike, R: ArrayLike, B: ArrayLike | None = None,
+              P: ArrayLike | None = None) -> dict[str, Any]:
     """LSTMWeights arguments from one direction of an ONNX LSTM: W (4U, F), R (4U, U),
     B (8U,) = [Wb, Rb] and P (3U,) = [p_i, p_o, p_f], gates in order i, o, f, c."""
     W, R = np.asarray(W), np.asarray(R)
@@ -118,7 +158,7 @@ def from_onnx(W, R, B=None, P=None):
             "bias": bias, "peephole": peephole}
 
 
-def to_onnx(weights):
+def to_onnx(weights: Weights) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """One direction of an ONNX LSTM's inputs (W, R, B, P; absent ones omitted) and the
     attributes the weights need (clip, input_forget) from LSTMWeights; the bias goes to Wb.
 
@@ -130,13 +170,14 @@ def to_onnx(weights):
     weights = fold_forget_bias(weights)
     arrays = {"W": reorder_gates(weights.kernel.T, "keras", "onnx", axis=0),
               "R": reorder_gates(weights.recurrent_kernel.T, "keras", "onnx", axis=0)}
-    if weights.use_bias:
+    if weights.bias is not None:
         arrays["B"] = np.concatenate([reorder_gates(weights.bias, "keras", "onnx"),
                                       np.zeros_like(weights.bias)])
     if weights.peephole is not None:
         rows = dict(zip(PEEPHOLE_ORDER, weights.peephole))
         arrays["P"] = np.concatenate([rows[name] for name in ONNX_PEEPHOLE_ORDER])
-    attributes = {"hidden_size": weights.units, "input_forget": int(weights.input_forget)}
+    attributes: dict[str, Any] = {"hidden_size": weights.units,
+                                  "input_forget": int(weights.input_forget)}
     if weights.gate_clip is not None:
         attributes["clip"] = weights.gate_clip
     return arrays, attributes
@@ -144,8 +185,9 @@ def to_onnx(weights):
 
 # --- TF1 -------------------------------------------------------------------------------------
 
-def from_tf1(kernel, bias=None, w_i_diag=None, w_f_diag=None, w_o_diag=None, projection=None,
-             forget_bias=0.0):
+def from_tf1(kernel: ArrayLike, bias: ArrayLike | None = None, w_i_diag: ArrayLike | None = None,
+             w_f_diag: ArrayLike | None = None, w_o_diag: ArrayLike | None = None,
+             projection: ArrayLike | None = None, forget_bias: float = 0.0) -> dict[str, Any]:
     """LSTMWeights arguments from a TF1 BasicLSTMCell / LSTMCell's variables: kernel
     (F + P, 4U) with the input's rows first, then h's (P = num_proj or num_units), gates in
     order i, j, f, o; the peephole diagonals; the projection kernel (U, P); forget_bias,
@@ -163,11 +205,12 @@ def from_tf1(kernel, bias=None, w_i_diag=None, w_f_diag=None, w_o_diag=None, pro
     reordered = reorder_gates(kernel, "tf1", "keras")
     return {"kernel": reordered[:features], "recurrent_kernel": reordered[features:],
             "bias": None if bias is None else reorder_gates(bias, "tf1", "keras"),
-            "peephole": None if w_i_diag is None else np.stack(diagonals),
+            "peephole": (None if w_i_diag is None
+                         else np.stack([np.asarray(d) for d in diagonals])),
             "projection": projection, "forget_bias": forget_bias}
 
 
-def to_tf1(weights):
+def to_tf1(weights: Weights) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A TF1 LSTMCell's variables (kernel, bias, w_i/f/o_diag, projection; absent ones
     omitted) and its options (forget_bias, cell_clip, proj_clip) from LSTMWeights."""
     _refuse(weights, "tf1", ("gate_clip", "input_forget", "output_activation"),
@@ -175,8 +218,8 @@ def to_tf1(weights):
     variables = {"kernel": reorder_gates(np.concatenate([weights.kernel,
                                                          weights.recurrent_kernel]),
                                          "keras", "tf1")}
-    variables["bias"] = (reorder_gates(weights.bias, "keras", "tf1") if weights.use_bias
-                         else np.zeros(4 * weights.units))
+    variables["bias"] = (np.zeros(4 * weights.units) if weights.bias is None
+                         else reorder_gates(weights.bias, "keras", "tf1"))
     if weights.peephole is not None:
         variables.update(zip(("w_i_diag", "w_f_diag", "w_o_diag"), weights.peephole))
     if weights.projection is not None:
@@ -188,16 +231,17 @@ def to_tf1(weights):
 
 # --- Keras and shared ------------------------------------------------------------------------
 
-def to_keras(weights):
+def to_keras(weights: Weights) -> list[np.ndarray]:
     """[kernel, recurrent_kernel, bias] (bias only if used) as a Keras LSTM's set_weights
     takes them; a forget_bias is folded into the bias."""
     _refuse(weights, "keras", ("peephole", "cell_clip", "gate_clip", "input_forget",
                                "projection", "proj_clip", "output_activation"))
     weights = fold_forget_bias(weights)
-    return [weights.kernel, weights.recurrent_kernel] + ([weights.bias] if weights.use_bias else [])
+    bias = [] if weights.bias is None else [weights.bias]
+    return [weights.kernel, weights.recurrent_kernel, *bias]
 
 
-def fold_forget_bias(weights):
+def fold_forget_bias(weights: WeightsT) -> WeightsT:
     """The same LSTM with its forget_bias added to the forget block of the bias (a zero bias
     is created if there was none): what Keras's unit_forget_bias and PyTorch expect."""
     if not weights.forget_bias:
@@ -207,7 +251,8 @@ def fold_forget_bias(weights):
     return weights.replace(bias=bias, forget_bias=0.0)
 
 
-def _refuse(weights, target, unsupported, activation=None, recurrent_activation=None):
+def _refuse(weights: Weights, target: str, unsupported: tuple[str, ...],
+            activation: str | None = None, recurrent_activation: str | None = None) -> None:
     """OptionError if the weights use an option, or activations, the target cannot express."""
     present = [name for name in unsupported if name in weights.options()]
     for name, required in (("activation", activation),
@@ -219,7 +264,7 @@ def _refuse(weights, target, unsupported, activation=None, recurrent_activation=
                           f"cannot be converted to the {target} layout without changing the LSTM")
 
 
-def _order(layout):
+def _order(layout: str) -> tuple[str, ...]:
     if layout not in GATE_ORDERS:
         raise OptionError(f"layout must be one of {tuple(GATE_ORDERS)}; received {layout!r}")
     return GATE_ORDERS[layout]

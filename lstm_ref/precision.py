@@ -23,10 +23,12 @@ entry of lstm_ref.tolerance_table, calibrated with this emulation, bounds (the t
 emulating them compared: docs/findings/2026-12-03-16-bit-emulation.md).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstm_ref.errors import OptionError
 
@@ -34,15 +36,15 @@ __all__ = ["round_bfloat16", "Format", "perturb_float64", "FLOAT64_EPS", "FORMAT
            "PROBE_FORMATS", "name_of", "get"]
 
 
-def _identity(array):
+def _identity(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _round_float16(array):
+def _round_float16(array: np.ndarray) -> np.ndarray:
     return np.asarray(array, np.float32).astype(np.float16).astype(np.float32)
 
 
-def round_bfloat16(array):
+def round_bfloat16(array: ArrayLike) -> np.ndarray:
     """Round float32 values to the nearest bfloat16 (ties to even), returned as float32.
     Overflow gives inf, as a float32 -> bfloat16 cast does; NaN stays NaN."""
     array = np.asarray(array, np.float32)
@@ -71,23 +73,23 @@ class Format:
     eps: float
     compute: np.dtype
     storage: np.dtype
-    round: Callable
-    evaluate_as: Callable
+    round: Callable[[np.ndarray], np.ndarray]
+    evaluate_as: Callable[[np.ndarray], np.ndarray]
 
-    def activate(self, fn, z):
+    def activate(self, fn: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
         """``fn(z)``, every operation in the format, as an array of ``compute`` dtype."""
         return self.round(np.asarray(fn(self.evaluate_as(z)), self.compute))
 
     @property
-    def emulated(self):
+    def emulated(self) -> bool:
         return self.round is not _identity
 
 
-def _as_float16(array):
+def _as_float16(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float16)
 
 
-def perturb_float64(array):
+def perturb_float64(array: ArrayLike) -> np.ndarray:
     """Each float64 value moved by one ulp, up or down, or kept, as its own two lowest bits
     say: 01 becomes 10 and 10 becomes 01 (half the values move, a quarter each way); 00 and
     11 stay. The lowest bits of a computed result are as good as random, so this rounds
@@ -123,7 +125,7 @@ PROBE_FORMATS = {
 }
 
 
-def name_of(dtype):
+def name_of(dtype: Any) -> str:
     """The format name of a NumPy dtype, a dtype name, or a framework dtype with a ``name``
     (ml_dtypes' bfloat16, a TensorFlow DType...); the name is returned even if unknown."""
     if isinstance(dtype, str):
@@ -137,7 +139,7 @@ def name_of(dtype):
         return str(dtype)
 
 
-def get(dtype):
+def get(dtype: Any) -> Format:
     """The :class:`Format` of ``dtype`` (a Format, a name or a dtype), or OptionError."""
     if isinstance(dtype, Format):
         return dtype

@@ -10,27 +10,38 @@
 It imports no framework: each check imports what its layer needs.
 """
 
+from __future__ import annotations
+
 import zlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:  # for the annotations only: loading the plugin imports neither
+    import numpy as np
+
+    from lstm_ref.report import Report
+
 __all__ = ["pytest_configure", "lstm_ref_rng", "lstm_ref_check", "pytest_terminal_summary"]
 
-_CHECKS = pytest.StashKey()
+# Per session: (test node id, its worst error/bound, or None for a failed check).
+_CHECKS = pytest.StashKey[list[tuple[str, float | None]]]()
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``lstm_ref`` marker and the session's list of checks."""
     config.addinivalue_line("markers", "lstm_ref: the test checks LSTM layers against "
                                        "lstm_ref's reference")
     config.stash[_CHECKS] = []
 
 
-def _seed(request):
+def _seed(request: pytest.FixtureRequest) -> int:
     return zlib.crc32(request.node.nodeid.encode())
 
 
 @pytest.fixture
-def lstm_ref_rng(request):
+def lstm_ref_rng(request: pytest.FixtureRequest) -> np.random.Generator:
     """A NumPy random Generator seeded from the test's id."""
     import numpy as np
 
@@ -38,7 +49,7 @@ def lstm_ref_rng(request):
 
 
 @pytest.fixture
-def lstm_ref_check(request):
+def lstm_ref_check(request: pytest.FixtureRequest) -> Callable[..., Any]:
     """A function ``check(layer, x=None, **kwargs)``: assert_lstm_equivalent, seeded from the
     test's id; returns the Report (see lstm_ref.testing)."""
     from lstm_ref.testing import assert_lstm_equivalent
@@ -46,7 +57,7 @@ def lstm_ref_check(request):
     request.node.add_marker("lstm_ref")
     checks = request.config.stash[_CHECKS]
 
-    def check(layer, x=None, **kwargs):
+    def check(layer: object, x: Any = None, **kwargs: Any) -> Report | tuple[Report, Report]:
         kwargs.setdefault("seed", _seed(request))
         try:
             result = assert_lstm_equivalent(layer, x, **kwargs)
@@ -60,7 +71,8 @@ def lstm_ref_check(request):
     return check
 
 
-def pytest_terminal_summary(terminalreporter, config):
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """One line: how many LSTM checks ran and failed, and the closest call."""
     checks = config.stash.get(_CHECKS, [])
     if not checks:
         return

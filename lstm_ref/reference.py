@@ -28,9 +28,12 @@ makes row b NaN from step t on, unless that step is masked (a masked step's new 
 discarded, as tf.where discards them).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstm_ref import precision
 from lstm_ref.checks import as_float_array, as_mask, check_size
@@ -70,12 +73,14 @@ class Trace:
     final_c: np.ndarray
     last_output: np.ndarray
     dtype: str
-    gates: dict | None = field(default=None)
+    gates: dict[str, np.ndarray] | None = field(default=None)
     preactivations: np.ndarray | None = field(default=None)
 
 
-def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype="float64",
-            keep="states", zero_output_for_mask=False):
+def forward(x: ArrayLike, weights: LSTMWeights,
+            initial_state: Sequence[ArrayLike] | None = None, mask: ArrayLike | None = None,
+            go_backwards: bool = False, dtype: Any = "float64", keep: str = "states",
+            zero_output_for_mask: bool = False) -> Trace:
     """Run the reference LSTM over a batch-major sequence.
 
     Args:
@@ -118,17 +123,21 @@ def forward(x, weights, initial_state=None, mask=None, go_backwards=False, dtype
         return _run(x, h, c, weights, mask, fmt, keep, zero_output_for_mask)
 
 
-def step(x_t, h_prev, c_prev, weights, dtype="float64"):
+def step(x_t: ArrayLike, h_prev: ArrayLike, c_prev: ArrayLike, weights: LSTMWeights,
+         dtype: Any = "float64") -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """One cell step without masking: returns ``(h, c, gates)`` for (batch, features) x_t."""
     x_t = as_float_array(x_t, "x_t", ndim=2, axes="(batch, features)")
     trace = forward(x_t[:, None, :], weights, [h_prev, c_prev], dtype=dtype, keep="gates")
-    return trace.final_h, trace.final_c, {k: v[:, 0] for k, v in trace.gates.items()}
+    gates = trace.gates or {}  # keep="gates": always there
+    return trace.final_h, trace.final_c, {k: v[:, 0] for k, v in gates.items()}
 
 
-def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
+def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: LSTMWeights, mask: np.ndarray | None,
+         fmt: precision.Format, keep: str, zero_output_for_mask: bool) -> Trace:
     batch, time, _ = x.shape
     dt, r = fmt.compute, fmt.round  # r: each operation's result rounded to the format
     arrays = {name: None if a is None else r(a.astype(dt)) for name, a in w.arrays.items()}
+    recurrent_kernel = cast(np.ndarray, arrays["recurrent_kernel"])  # never None
     cell = Cell(w, arrays, fmt)
     store = keep != "final"
     seq = {"outputs": np.empty((batch, time, w.output_size), dt),
@@ -144,8 +153,7 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
         for j in range(projected.shape[0]):
             t = start + j
             # z = x_t W + b (projected) + h R: the matmul writes into z, the sum is in place.
-            z = r(np.add(projected[j], r(np.matmul(h, arrays["recurrent_kernel"], out=z)),
-                         out=z))
+            z = r(np.add(projected[j], r(np.matmul(h, recurrent_kernel, out=z)), out=z))
             h_new, c_new, step_gates = cell(z, c)
             if pre is not None:
                 pre[:, t] = z
@@ -161,15 +169,19 @@ def _run(x, h, c, w, mask, fmt, keep, zero_output_for_mask):
             if gates is not None:
                 for name, value in step_gates.items():
                     gates[name][:, t] = value
-    stored = lambda a: None if a is None else a.astype(fmt.storage, copy=False)  # noqa: E731
-    return Trace(outputs=stored(seq.get("outputs")), h=stored(seq.get("h")),
-                 c=stored(seq.get("c")), final_h=stored(h), final_c=stored(c),
+    def stored(a: np.ndarray) -> np.ndarray:
+        return a.astype(fmt.storage, copy=False)
+
+    sequences = {name: stored(a) for name, a in seq.items()}
+    return Trace(outputs=sequences.get("outputs"), h=sequences.get("h"),
+                 c=sequences.get("c"), final_h=stored(h), final_c=stored(c),
                  last_output=stored(output), dtype=fmt.name,
                  gates=None if gates is None else {k: stored(v) for k, v in gates.items()},
-                 preactivations=stored(pre))
+                 preactivations=None if pre is None else stored(pre))
 
 
-def _project(x, arrays, fmt):
+def _project(x: np.ndarray, arrays: dict[str, np.ndarray | None],
+             fmt: precision.Format) -> np.ndarray:
     """x_t @ kernel + bias for every step of ``x`` (batch, steps, features) as one matmul,
     time-major: (steps, batch, 4U), each step's block contiguous. x is converted to the
     format here, a chunk at a time, so keep="final" holds O(batch * units) whatever T."""
@@ -185,19 +197,21 @@ class Cell:
     """One step from the pre-activations z = x_t W + h_{t-1} R + b: the module docstring's
     equations, each operation rounded to the format (``r``)."""
 
-    def __init__(self, w, arrays, fmt):
+    def __init__(self, w: LSTMWeights, arrays: dict[str, np.ndarray | None],
+                 fmt: precision.Format) -> None:
         self.w, self.fmt, self.r = w, fmt, fmt.round
         self.peephole = arrays["peephole"]
         self.projection = arrays["projection"]
         self.forget_bias = None if not w.forget_bias else self.r(np.asarray(w.forget_bias,
                                                                               fmt.compute))
 
-    def __call__(self, z, c):
+    def __call__(self, z: np.ndarray,
+                 c: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         parts = self.internals(z, c)
         return parts["h"], parts["c_new"], {"i": parts["i"], "f": parts["f"],
                                             "c": parts["g"], "o": parts["o"]}
 
-    def internals(self, z, c):
+    def internals(self, z: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
         """Every intermediate of one step, by name: the clipped pre-activations z_i, z_f, z_c,
         z_o (zo_raw before its clip), the gates i, f, g, o, c_raw (before cell_clip), c_new,
         c_out (c_new as fed to the output activation), m = o * output_activation(c_out), h_raw
@@ -231,12 +245,13 @@ class Cell:
         p["h"] = h_new
         return p
 
-    def gate_clip(self, value):
+    def gate_clip(self, value: np.ndarray) -> np.ndarray:
         limit = self.w.gate_clip
         return value if limit is None else np.clip(value, -limit, limit)
 
 
-def _initial_state(initial_state, batch, weights):
+def _initial_state(initial_state: Sequence[ArrayLike] | None, batch: int,
+                   weights: LSTMWeights) -> list[np.ndarray]:
     sizes = {"initial_state[0] (h0)": weights.output_size, "initial_state[1] (c0)": weights.units}
     if initial_state is None:
         return [np.zeros((batch, size)) for size in sizes.values()]

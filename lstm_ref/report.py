@@ -18,13 +18,15 @@ compared, with the reason.
 """
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 __all__ = ["PASSED", "FAILED", "INCONCLUSIVE", "COMPARED", "EXACT", "HORIZON", "UNDETERMINED",
-           "FORWARD_UNDETERMINED", "STATUS", "ALL_STEPS", "Mismatch", "TensorReport", "Report",
-           "reason_text"]
+           "FORWARD_UNDETERMINED", "STATUS", "ALL_STEPS", "ToleranceLike", "Mismatch",
+           "TensorReport", "Report", "reason_text"]
 
 PASSED, FAILED, INCONCLUSIVE = "PASSED", "FAILED", "INCONCLUSIVE"
 
@@ -43,7 +45,20 @@ NOT_COMPARED = (HORIZON, UNDETERMINED, FORWARD_UNDETERMINED)
 ALL_STEPS = -1
 
 
-def reason_text(code, tolerance):
+class ToleranceLike(Protocol):
+    """What a report reads of the tolerance it was held to: a
+    :class:`lstm_ref.tolerance.Tolerance` (a protocol: that module builds on this one)."""
+
+    @property
+    def probe(self) -> str: ...
+
+    @property
+    def horizon(self) -> float: ...
+
+    def describe(self) -> str: ...
+
+
+def reason_text(code: int, tolerance: ToleranceLike) -> str:
     """Why elements of status ``code`` were not compared, in words."""
     if code == HORIZON:
         return (f"past the horizon: {tolerance.probe} cannot determine them (its probes leave "
@@ -69,10 +84,10 @@ class Mismatch:
     expected: float
     error: float
     bound: float
-    axes: tuple = ("batch", "unit")
+    axes: tuple[str, str] | None = ("batch", "unit")
 
     @property
-    def exceeds(self):
+    def exceeds(self) -> bool:
         """Whether the element fails: ``not error <= bound`` (a NaN on either side fails), a
         bound that is not finite (NaN or inf claims nothing), or a non-finite framework value
         where the reference is finite."""
@@ -80,7 +95,7 @@ class Mismatch:
                 or (math.isfinite(self.expected) and not math.isfinite(self.actual)))
 
     @property
-    def ratio(self):
+    def ratio(self) -> float:
         """error / bound; inf for a failing element whose bound is 0, NaN or inf."""
         if self.exceeds:
             finite = self.bound > 0 and math.isfinite(self.bound)
@@ -88,7 +103,7 @@ class Mismatch:
             return ratio if ratio > 1 else float("inf")
         return 0.0 if self.error == 0 else self.error / self.bound
 
-    def __str__(self):
+    def __str__(self) -> str:
         # A weight gradient sums over every step: its "step" is ALL_STEPS; a statistic over a
         # whole step (lstm_ref.bias) has no axes.
         where = "all steps" if self.step == ALL_STEPS else f"step {self.step}"
@@ -133,29 +148,31 @@ class TensorReport:
     compared: int = 0
     size: int = 0
     failures: int = 0
-    not_compared: dict = field(default_factory=dict)
-    cuts: dict = field(default_factory=dict)
+    not_compared: dict[int, int] = field(default_factory=dict)
+    cuts: dict[int, tuple[int, Iterable[int]]] = field(default_factory=dict)
     drift: "TensorReport | None" = None
 
     @property
-    def failures_here(self):
+    def failures_here(self) -> list[Mismatch | None]:
         """The first failure of the elements, then of the step drift (either may be None)."""
         return [self.first_failure, None if self.drift is None else self.drift.first_failure]
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         """No compared element failed, nor the step drift (see :attr:`verdict` for whether
         anything was compared)."""
         return not any(self.failures_here)
 
     @property
-    def verdict(self):
+    def verdict(self) -> str:
+        """PASSED, FAILED, or INCONCLUSIVE when nothing of the tensor was compared."""
         if not self.passed:
             return FAILED
         return PASSED if self.compared else INCONCLUSIVE
 
     @property
-    def worst_ratio(self):
+    def worst_ratio(self) -> float:
+        """The largest error-to-bound ratio of the elements and of the step drift."""
         ratios = [0.0 if self.worst is None else self.worst.ratio]
         if self.drift is not None:
             ratios.append(self.drift.worst_ratio)
@@ -175,14 +192,14 @@ class Report:
             down: the first failure is then the one at the latest step.
     """
 
-    tensors: dict
-    tolerance: object
+    tensors: dict[str, TensorReport]
+    tolerance: ToleranceLike
     time: int
-    context: dict = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
     order: str = "forward"
 
     @property
-    def verdict(self):
+    def verdict(self) -> str:
         """PASSED, FAILED or INCONCLUSIVE (see the module docstring)."""
         if any(not t.passed for t in self.tensors.values()):
             return FAILED
@@ -191,24 +208,28 @@ class Report:
         return PASSED
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         """True only for a PASSED verdict: something compared everywhere, nothing exceeded."""
         return self.verdict == PASSED
 
     @property
-    def failed(self):
+    def failed(self) -> bool:
+        """The verdict is FAILED."""
         return self.verdict == FAILED
 
     @property
-    def inconclusive(self):
+    def inconclusive(self) -> bool:
+        """The verdict is INCONCLUSIVE: nothing failed, and some tensor compared nothing."""
         return self.verdict == INCONCLUSIVE
 
     @property
-    def first_failure(self):
+    def first_failure(self) -> Mismatch | None:
         """The first failing element in report order (ties: in the order of ``tensors``), or None."""
         order = list(self.tensors)
-        rank = lambda m: (order.index(m.tensor.removesuffix(":drift")),  # noqa: E731
-                          m.tensor.endswith(":drift"))
+
+        def rank(m: Mismatch) -> tuple[int, bool]:
+            return order.index(m.tensor.removesuffix(":drift")), m.tensor.endswith(":drift")
+
         failures = [m for t in self.tensors.values() for m in t.failures_here if m is not None]
         if self.order == "backward":  # latest step first; the all-steps sums come last
             return min(failures, key=lambda m: (m.step == ALL_STEPS, -m.step, rank(m)),
@@ -216,17 +237,18 @@ class Report:
         return min(failures, key=lambda m: (m.step, rank(m)), default=None)
 
     @property
-    def first_failing_step(self):
+    def first_failing_step(self) -> int | None:
+        """The step of :attr:`first_failure`, or None when nothing failed."""
         failure = self.first_failure
         return None if failure is None else failure.step
 
     @property
-    def worst_ratio(self):
+    def worst_ratio(self) -> float:
         """The largest error-to-bound ratio over every compared element (<= 1: none failed)."""
         return max((t.worst_ratio for t in self.tensors.values()), default=0.0)
 
     @property
-    def compared_steps(self):
+    def compared_steps(self) -> int:
         """How many steps, from the first in report order, were compared in every row of
         every per-step tensor (``time`` when nothing was cut)."""
         count = self.time
@@ -238,17 +260,16 @@ class Report:
         return count
 
     @property
-    def not_compared(self):
+    def not_compared(self) -> int:
         """How many elements were not compared, over every tensor (of elements)."""
-        return sum(sum(t.not_compared.values()) for t in self.tensors.values()
-                   )
+        return sum(sum(t.not_compared.values()) for t in self.tensors.values())
 
     @property
-    def size(self):
+    def size(self) -> int:
         """How many elements the tensors have."""
         return sum(t.size for t in self.tensors.values())
 
-    def verdict_line(self):
+    def verdict_line(self) -> str:
         """The first line of :meth:`summary`."""
         verdict = self.verdict
         backward = "; gradients flow from the last step down" if self.order == "backward" else ""
@@ -271,7 +292,7 @@ class Report:
                      "(see below)")
         return line
 
-    def not_compared_lines(self):
+    def not_compared_lines(self) -> list[str]:
         """One line per tensor and reason: how many elements, from which step, which rows."""
         lines = []
         for t in self.tensors.values():
@@ -283,7 +304,7 @@ class Report:
                              f"{_rows(rows)} {where}: {reason_text(code, self.tolerance)}")
         return lines
 
-    def summary(self):
+    def summary(self) -> str:
         """A multi-line, human-readable account: verdict, per-tensor table, what was not
         compared and why, the tolerance and the reproducer."""
         lines = [self.verdict_line()]
@@ -297,7 +318,7 @@ class Report:
         lines.extend(f"{key}: {value}" for key, value in self.context.items())
         return "\n".join(lines)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The report as plain data (JSON-ready): verdict, first failure, per tensor the
         counts, the worst element and what was not compared and why."""
         failure = self.first_failure
@@ -310,14 +331,14 @@ class Report:
             "tolerance": self.tolerance.describe(),
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         name = ", ".join(self.tensors)
         return (f"<Report {self.verdict}: {len(self.tensors)} tensors ({name}), {self.time} "
                 f"steps, worst error/bound {self.worst_ratio:.3g}"
                 f"{f', {self.not_compared} elements not compared' if self.not_compared else ''}>")
 
 
-def _table_row(t, width):
+def _table_row(t: TensorReport, width: int) -> str:
     """One line of the summary's table: a tensor's elements, or its step drift."""
     compared = f"{t.compared}/{t.size}"
     if t.worst is None:
@@ -330,18 +351,18 @@ def _table_row(t, width):
             f"{'FAIL' if t.first_failure is not None else 'ok'}")
 
 
-def _rows(rows):
+def _rows(rows: Iterable[int]) -> str:
     rows = list(rows)
     if len(rows) > 8:
         return f"{len(rows)} rows ({', '.join(map(str, rows[:8]))}, ...)"
     return f"row{'s' if len(rows) != 1 else ''} {', '.join(map(str, rows))}"
 
 
-def _finite_or_none(value):
+def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _tensor_dict(t, tolerance):
+def _tensor_dict(t: TensorReport, tolerance: ToleranceLike) -> dict[str, Any]:
     worst = t.worst
     return {
         "verdict": t.verdict, "compared": int(t.compared), "size": int(t.size),

@@ -10,21 +10,24 @@ and why, in its ``<system-out>`` and in the JSON's ``not_compared``.
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any, cast
 
-from lstm_ref.grids.sweep import ERROR
-from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED
+from lstm_ref.grids.sweep import ERROR, CaseRun
+from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED, Report
 
-__all__ = ["FORMAT", "case_record", "to_json", "to_junit"]
+__all__ = ["FORMAT", "case_record", "totals", "to_json", "to_junit"]
 
 FORMAT = "lstm-ref-verify/2"
 
 
-def case_record(run):
+def case_record(run: CaseRun) -> dict[str, Any]:
     """One case of the run (a lstm_ref.grids.sweep.CaseRun) as plain data."""
-    record = {"id": run.case.id, "verdict": run.verdict, "passed": run.verdict == PASSED,
-              "seconds": round(run.seconds, 4), "options": run.case.as_dict(),
-              "seed": run.case.seed, "error": run.error}
-    report = run.report
+    case: Any = run.case  # a grid's Case: id, seed, as_dict()
+    record = {"id": case.id, "verdict": run.verdict, "passed": run.verdict == PASSED,
+              "seconds": round(run.seconds, 4), "options": case.as_dict(),
+              "seed": case.seed, "error": run.error}
+    report = cast("Report | None", run.report)
     if report is not None:
         data = report.to_dict()
         record.update(time=data["time"], compared_steps=data["compared_steps"],
@@ -35,22 +38,22 @@ def case_record(run):
     return record
 
 
-def totals(records):
-    """verdict counts of a run's records."""
+def totals(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The verdict counts of a run's records, and how many cases there are."""
     counts = {"cases": len(records)}
     for verdict in (PASSED, FAILED, INCONCLUSIVE, ERROR):
         counts[verdict.lower()] = sum(r["verdict"] == verdict for r in records)
     return counts
 
 
-def to_json(meta, records):
+def to_json(meta: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
     """The run as JSON: ``meta`` (versions, framework, grid, dtype...), the totals by verdict
     and one record per case."""
     return json.dumps({"format": FORMAT, **meta, "totals": totals(records), "cases": records},
                       indent=1, sort_keys=False, allow_nan=False) + "\n"
 
 
-def to_junit(meta, records):
+def to_junit(meta: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
     """The run as a JUnit XML test suite: one testcase per grid case (see the module
     docstring for the verdicts)."""
     counts = totals(records)

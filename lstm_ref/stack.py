@@ -9,13 +9,16 @@ backward direction so starts at each row's last valid step, as PyTorch's packed 
 ONNX's ``sequence_lens`` do).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstm_ref.checks import as_float_array
 from lstm_ref.errors import OptionError, ShapeError
-from lstm_ref.reference import forward
+from lstm_ref.reference import Trace, forward
 from lstm_ref.weights import LSTMWeights
 
 __all__ = ["StackTrace", "forward_stack"]
@@ -33,14 +36,17 @@ class StackTrace:
             layer 0 forward, layer 0 backward, layer 1 forward... (PyTorch's h_n order).
     """
 
-    layers: list
+    layers: list[tuple[Trace, ...]]
     outputs: np.ndarray
-    final_h: list
-    final_c: list
+    final_h: list[np.ndarray]
+    final_c: list[np.ndarray]
 
 
-def forward_stack(x, layers, initial_state=None, mask=None, dtype="float64",
-                  zero_output_for_mask=False, keep="states"):
+def forward_stack(x: ArrayLike,
+                  layers: Sequence[LSTMWeights | Sequence[LSTMWeights]],
+                  initial_state: Sequence[Sequence[ArrayLike]] | None = None,
+                  mask: ArrayLike | None = None, dtype: Any = "float64",
+                  zero_output_for_mask: bool = False, keep: str = "states") -> StackTrace:
     """Run a stack of (possibly bidirectional) LSTM layers.
 
     Args:
@@ -82,13 +88,14 @@ def forward_stack(x, layers, initial_state=None, mask=None, dtype="float64",
             position += 1
         traces.append(tuple(runs))
         finals.extend(runs)
-        halves = [runs[0].outputs] + ([runs[1].outputs[:, ::-1]] if len(runs) == 2 else [])
+        outputs = [cast(np.ndarray, run.outputs) for run in runs]  # kept: keep is not "final"
+        halves = [outputs[0]] + ([outputs[1][:, ::-1]] if len(outputs) == 2 else [])
         y = np.concatenate(halves, axis=-1) if len(halves) == 2 else halves[0]
     return StackTrace(layers=traces, outputs=y, final_h=[t.final_h for t in finals],
                       final_c=[t.final_c for t in finals])
 
 
-def _directions(layer, index):
+def _directions(layer: object, index: int) -> tuple[LSTMWeights, ...]:
     pair = tuple(layer) if isinstance(layer, (list, tuple)) else (layer,)
     if len(pair) not in (1, 2) or not all(isinstance(w, LSTMWeights) for w in pair):
         raise OptionError(f"layers[{index}] must be an LSTMWeights or a (forward, backward) "
@@ -101,7 +108,8 @@ def _directions(layer, index):
     return pair
 
 
-def _states(initial_state, count):
+def _states(initial_state: Sequence[Sequence[ArrayLike]] | None,
+            count: int) -> list[Sequence[ArrayLike] | None]:
     if initial_state is None:
         return [None] * count
     if not isinstance(initial_state, (list, tuple)) or len(initial_state) != count:

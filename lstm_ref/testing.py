@@ -10,16 +10,26 @@ the ``lstm_ref_check`` fixture, which does the same with a seed taken from the t
 lists every check in pytest's summary.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstm_ref.api import assert_equivalent, assert_gradients_equivalent
 from lstm_ref.errors import OptionError
+from lstm_ref.report import Report
+from lstm_ref.tolerance import Tolerance
 
 __all__ = ["assert_lstm_equivalent", "random_input"]
 
 
-def assert_lstm_equivalent(layer, x=None, *, batch=2, time=9, seed=0, initial_state=None,
-                           mask=None, gradients=False, tolerance=None, **options):
+def assert_lstm_equivalent(layer: object, x: ArrayLike | None = None, *, batch: int = 2,
+                           time: int = 9, seed: int = 0,
+                           initial_state: Sequence[Any] | None = None,
+                           mask: ArrayLike | None = None, gradients: bool = False,
+                           tolerance: Tolerance | None = None,
+                           **options: Any) -> Report | tuple[Report, Report]:
     """Assert that ``layer`` computes what the reference computes, step by step.
 
     Args:
@@ -49,7 +59,7 @@ def assert_lstm_equivalent(layer, x=None, *, batch=2, time=9, seed=0, initial_st
     return report, gradient_report
 
 
-def random_input(layer, batch, time, seed):
+def random_input(layer: Any, batch: int, time: int, seed: int) -> np.ndarray:
     """A seeded uniform input for a Keras layer or a torch.nn.LSTM, in its layout."""
     rng = np.random.default_rng(seed)
     torch_input = getattr(layer, "input_size", None)
@@ -63,7 +73,7 @@ def random_input(layer, batch, time, seed):
     return rng.uniform(-1, 1, (batch, time, features)).astype(np.float32)
 
 
-def _keras_features(layer):
+def _keras_features(layer: Any) -> int | None:
     """The input size of a Keras layer (LSTM, RNN, Bidirectional, stacked cells) or model."""
     cell = getattr(layer, "cell", None) or getattr(getattr(layer, "forward_layer", None),
                                                    "cell", None)

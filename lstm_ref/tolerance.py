@@ -109,8 +109,11 @@ class Tolerance:
 
     def describe(self):
         floor = f"{self.atol:.1e}" + (" * scale_t" if self.relative_floor else "")
+        drift = ("" if self.bias_floor is None else
+                 f"; step drift <= max({self.bias_floor:g}, {self.bias_scale:g} * the probes') "
+                 "* eps")
         return (f"{self.dtype}: |err| <= max({floor}, {self.scale:g} * kappa_t * "
-                f"{self.eps:.2e}) + {self.rtol:.1e} * |ref|")
+                f"{self.eps:.2e}) + {self.rtol:.1e} * |ref|{drift}")
 
 
 def conditioning(reference, probe, eps=EPS32):

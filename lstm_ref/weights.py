@@ -1,8 +1,12 @@
 """LSTMWeights: the canonical weights of one LSTM layer (one direction), validated."""
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstm_ref import activations, layouts
+from lstm_ref.activations import ActivationLike
 from lstm_ref.checks import as_float_array, check_size
 from lstm_ref.errors import OptionError, ShapeError, ValueRangeError
 
@@ -42,10 +46,14 @@ class LSTMWeights:
     Non-finite weights are refused: they always mean a broken load, never a model.
     """
 
-    def __init__(self, kernel, recurrent_kernel, bias=None, activation="tanh",
-                 recurrent_activation="sigmoid", *, peephole=None, cell_clip=None,
-                 gate_clip=None, forget_bias=0.0, input_forget=False, projection=None,
-                 proj_clip=None, output_activation=None):
+    def __init__(self, kernel: ArrayLike, recurrent_kernel: ArrayLike,
+                 bias: ArrayLike | None = None, activation: ActivationLike = "tanh",
+                 recurrent_activation: ActivationLike = "sigmoid", *,
+                 peephole: ArrayLike | None = None, cell_clip: float | None = None,
+                 gate_clip: float | None = None, forget_bias: float = 0.0,
+                 input_forget: bool = False, projection: ArrayLike | None = None,
+                 proj_clip: float | None = None,
+                 output_activation: ActivationLike = None) -> None:
         kernel = as_float_array(kernel, "kernel", ndim=2, axes="(features, 4 * units)")
         recurrent_kernel = as_float_array(recurrent_kernel, "recurrent_kernel", ndim=2,
                                           axes="(output_size, 4 * units)")
@@ -97,37 +105,37 @@ class LSTMWeights:
                                   else activations.get(output_activation))
 
     @property
-    def units(self):
+    def units(self) -> int:
         """U, Keras's ``units`` (TF1's ``num_units``, PyTorch's ``hidden_size``): the size of c."""
         return self.recurrent_kernel.shape[1] // 4
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         """The size of h: ``units``, or the projection's size (TF1's ``num_proj``, PyTorch's
         ``proj_size``)."""
         return self.recurrent_kernel.shape[0]
 
     @property
-    def features(self):
+    def features(self) -> int:
         """F, the size of each input step."""
         return self.kernel.shape[0]
 
     @property
-    def use_bias(self):
+    def use_bias(self) -> bool:
         return self.bias is not None
 
     @property
-    def arrays(self):
+    def arrays(self) -> dict[str, np.ndarray | None]:
         """The weight arrays, by name (None for the absent ones)."""
         return {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
                 "bias": self.bias, "peephole": self.peephole, "projection": self.projection}
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """The dtype the weights were given in (the widest of the arrays)."""
         return np.result_type(*(a for a in self.arrays.values() if a is not None))
 
-    def options(self):
+    def options(self) -> dict[str, Any]:
         """The options that differ from a plain Keras LSTM, by name (empty for a plain one)."""
         defaults = {"peephole": None, "cell_clip": None, "gate_clip": None, "forget_bias": 0.0,
                     "input_forget": False, "projection": None, "proj_clip": None}
@@ -140,7 +148,7 @@ class LSTMWeights:
             changed["output_activation"] = self.output_activation.name
         return changed
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> "LSTMWeights":
         """A copy with some arguments changed (validated as a new LSTMWeights)."""
         arguments = {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
                      "bias": self.bias, "activation": self.activation,
@@ -156,42 +164,45 @@ class LSTMWeights:
             raise OptionError(f"LSTMWeights has no argument(s) {unknown}")
         return LSTMWeights(**{**arguments, **changes})
 
-    def param_count(self):
+    def param_count(self) -> int:
         """Number of parameters: 4 * ((F + U) * U + U) with bias, as Keras's count_params()
         (plus 3U with peepholes and U * P with a projection, whose h then has size P)."""
         return sum(a.size for a in self.arrays.values() if a is not None)
 
-    def to_keras(self):
+    def to_keras(self) -> list[np.ndarray]:
         """[kernel, recurrent_kernel, bias] for a Keras LSTM's set_weights (see
         lstm_ref.layouts.to_keras; a forget_bias is folded into the bias)."""
         return layouts.to_keras(self)
 
-    def to_torch_state_dict(self, layer=0, reverse=False):
+    def to_torch_state_dict(self, layer: int = 0,
+                            reverse: bool = False) -> dict[str, np.ndarray]:
         """torch.nn.LSTM's parameters for layer ``layer`` (the backward direction if
         ``reverse``), named as its state_dict names them: weight_ih_l0, ..._reverse."""
         suffix = f"_l{layer}" + ("_reverse" if reverse else "")
         return {f"{name}{suffix}": array for name, array in layouts.to_torch(self).items()}
 
-    def to_onnx(self):
+    def to_onnx(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """An ONNX LSTM's inputs for this one direction, with the num_directions axis:
         ``({"W": (1, 4U, F), "R": ..., "B": ..., "P": ...}, attributes)`` (see
         lstm_ref.layouts.to_onnx)."""
         arrays, attributes = layouts.to_onnx(self)
         return {name: array[None] for name, array in arrays.items()}, attributes
 
-    def to_tf1(self):
+    def to_tf1(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """A TF1 LSTMCell's variables and options (see lstm_ref.layouts.to_tf1)."""
         return layouts.to_tf1(self)
 
-    def gates(self):
+    def gates(self) -> dict[str, dict[str, np.ndarray | None]]:
         """Per-gate views: ``{"i": {"kernel": (F, U), "recurrent_kernel": (P, U), "bias": (U,)}, ...}``."""
         kernels = layouts.split_gates(self.kernel)
         recurrents = layouts.split_gates(self.recurrent_kernel)
-        biases = layouts.split_gates(self.bias) if self.use_bias else dict.fromkeys(kernels)
+        biases: dict[str, np.ndarray | None] = dict.fromkeys(kernels)
+        if self.bias is not None:
+            biases.update(layouts.split_gates(self.bias))
         return {name: {"kernel": kernels[name], "recurrent_kernel": recurrents[name],
                        "bias": biases[name]} for name in kernels}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra = "".join(f", {name}={'...' if isinstance(value, np.ndarray) else repr(value)}"
                         for name, value in self.options().items())
         size = f", output_size={self.output_size}" if self.projection is not None else ""
@@ -201,7 +212,7 @@ class LSTMWeights:
                 f"dtype={self.dtype})")
 
 
-def _frozen_copy(array, name):
+def _frozen_copy(array: np.ndarray, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise ValueRangeError(f"{name} must be finite; received {array[where]} at index {where}")
@@ -210,7 +221,7 @@ def _frozen_copy(array, name):
     return copy
 
 
-def _finite_float(value, name):
+def _finite_float(value: Any, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
@@ -220,7 +231,7 @@ def _finite_float(value, name):
     return number
 
 
-def _clip_value(value, name):
+def _clip_value(value: Any, name: str) -> float | None:
     if value is None:
         return None
     number = _finite_float(value, name)

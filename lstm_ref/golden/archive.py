@@ -14,7 +14,9 @@ import os
 import zipfile
 import zlib
 from dataclasses import dataclass
+from types import TracebackType
 
+import numpy as np
 from numpy.lib import format as npy
 
 from lstm_ref.errors import GoldenError
@@ -35,7 +37,7 @@ ALLOWANCE = 64 * 1024
 PICKLE_MESSAGE = "which lstm_ref never loads (allow_pickle=False); a recording holds plain arrays"
 
 
-def read_hashed(file, limit):
+def read_hashed(file: str, limit: int) -> tuple[bytes, str]:
     """The bytes of ``file`` and their sha256, read in CHUNK-sized pieces.
 
     What is later parsed is these bytes, the ones that were hashed, not the file read again.
@@ -78,14 +80,14 @@ class NpyHeader:
     """
 
     name: str
-    shape: tuple
-    dtype: object
+    shape: tuple[int, ...]
+    dtype: np.dtype
     fortran_order: bool
     offset: int
     size: int
 
     @property
-    def declared(self):
+    def declared(self) -> int:
         """The data bytes the header declares (exact: Python integers, never overflowing)."""
         return math.prod(self.shape) * self.dtype.itemsize
 
@@ -103,7 +105,7 @@ class Archive:
         members: array name -> its zipfile.ZipInfo, in the archive's order.
     """
 
-    def __init__(self, file, data):
+    def __init__(self, file: str, data: bytes) -> None:
         self.file = file
         if data.startswith(npy.MAGIC_PREFIX):
             raise GoldenError(f"{file} is a single .npy array, not an .npz archive of arrays")
@@ -113,7 +115,7 @@ class Archive:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as exc:
             raise self.damaged(exc) from exc
-        self.members = {}
+        self.members: dict[str, zipfile.ZipInfo] = {}
         for info in self.zip.infolist():
             name = info.filename
             if not name.endswith(".npy") or "/" in name or name == ".npy":
@@ -125,17 +127,19 @@ class Archive:
                                   "its arrays as np.savez does (uncompressed)")
             self.members[name[:-4]] = info
 
-    def __enter__(self):
+    def __enter__(self) -> "Archive":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self.zip.close()
 
-    def damaged(self, exc):
+    def damaged(self, exc: BaseException) -> GoldenError:
+        """The error for bytes that do not parse (``exc``, what the parser raised)."""
         return GoldenError(f"{self.file} is not a readable .npz archive (truncated or corrupt): "
                            f"{type(exc).__name__}: {exc}")
 
-    def header(self, name):
+    def header(self, name: str) -> NpyHeader:
         """The :class:`NpyHeader` of member ``name``: its magic and header only are read."""
         info = self.members[name]
         try:
@@ -156,7 +160,7 @@ class Archive:
         return NpyHeader(name=name, shape=tuple(shape), dtype=dtype,
                          fortran_order=bool(fortran_order), offset=offset, size=info.file_size)
 
-    def array(self, name):
+    def array(self, name: str) -> np.ndarray:
         """The array of member ``name`` (call only after validating its :meth:`header`)."""
         try:
             with self.zip.open(self.members[name]) as stream:

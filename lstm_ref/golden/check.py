@@ -11,18 +11,23 @@ compare its drift on; else PASSED. A recording passes only when every case does.
 
 import os
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from lstm_ref.engine import TENSORS, check_observation
 from lstm_ref.errors import LSTMRefError
 from lstm_ref.frameworks.keras import golden as keras_golden
-from lstm_ref.golden.drift import drift
+from lstm_ref.files import StrPath
+from lstm_ref.golden.drift import DriftExcess, TensorDrift, drift
 from lstm_ref.golden.format import load_case, read_manifest
-from lstm_ref.golden.record import stale_staging
-from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED
+from lstm_ref.golden.record import Progress, stale_staging
+from lstm_ref.grids.keras import Case
+from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED, Report
 
 __all__ = ["CaseResult", "GoldenResult", "check"]
+
 
 @dataclass
 class CaseResult:
@@ -41,23 +46,24 @@ class CaseResult:
 
     case_id: str
     file: str
-    drift: dict = field(default_factory=dict)
-    report: object = None
+    drift: dict[str, TensorDrift] = field(default_factory=dict)
+    report: Report | None = None
     error: str | None = None
-    recorded: dict = field(default_factory=dict)
+    recorded: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def identical(self):
+    def identical(self) -> bool:
         """Every tensor bit-identical to the recording."""
         return self.error is None and bool(self.drift) and all(
             d.identical for d in self.drift.values())
 
     @property
-    def drift_passed(self):
+    def drift_passed(self) -> bool:
+        """The case ran and every tensor stayed within the drift bound of the recording."""
         return self.error is None and all(d.passed for d in self.drift.values())
 
     @property
-    def verdict(self):
+    def verdict(self) -> str:
         """PASSED, FAILED or INCONCLUSIVE (see the module docstring)."""
         if not self.drift_passed or self.report is None or self.report.failed:
             return FAILED
@@ -66,12 +72,12 @@ class CaseResult:
         return PASSED
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         """Within the drift bound of the recording and within tolerance of the reference,
         with something compared in every tensor of both: the verdict is PASSED."""
         return self.verdict == PASSED
 
-    def undetermined(self):
+    def undetermined(self) -> list[str]:
         """Why the case is not determined, one line each (empty when it is)."""
         lines = []
         if self.recorded.get("verdict") == INCONCLUSIVE:
@@ -87,23 +93,26 @@ class CaseResult:
         return lines
 
     @property
-    def max_drift(self):
+    def max_drift(self) -> float:
+        """The largest |installed - recorded| over every tensor (NaN if the case did not run)."""
         values = [float(np.nanmax(d.max_drift)) for d in self.drift.values()
                   if np.isfinite(d.max_drift).any()]
         return max(values, default=float("nan") if self.error else 0.0)
 
     @property
-    def worst_ratio(self):
+    def worst_ratio(self) -> float:
+        """The largest drift / bound over every tensor (inf for a tensor that could not be
+        compared, or a case that did not run)."""
         return max((np.inf if d.problem else d.worst_ratio for d in self.drift.values()),
                    default=np.inf if self.error else 0.0)
 
     @property
-    def first_excess(self):
+    def first_excess(self) -> DriftExcess | None:
         """The first element beyond the drift bound, in processing order (ties: TENSORS order)."""
         excesses = [d.first_excess for d in self.drift.values() if d.first_excess]
         return min(excesses, key=lambda e: (e.step, TENSORS.index(e.tensor)), default=None)
 
-    def describe_failure(self):
+    def describe_failure(self) -> list[str]:
         """Lines saying why the case failed (empty if it passed)."""
         lines = []
         if self.error:
@@ -131,25 +140,27 @@ class GoldenResult:
     """
 
     path: str
-    manifest: dict
-    installed: dict
-    cases: list
-    stale: list = field(default_factory=list)
+    manifest: dict[str, Any]
+    installed: dict[str, Any]
+    cases: list[CaseResult]
+    stale: list[str] = field(default_factory=list)
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         """Every case PASSED (INCONCLUSIVE is not a pass)."""
         return bool(self.cases) and all(c.passed for c in self.cases)
 
     @property
-    def failed(self):
+    def failed(self) -> list[CaseResult]:
+        """The FAILED cases."""
         return [c for c in self.cases if c.verdict == FAILED]
 
     @property
-    def inconclusive(self):
+    def inconclusive(self) -> list[CaseResult]:
+        """The INCONCLUSIVE cases."""
         return [c for c in self.cases if c.verdict == INCONCLUSIVE]
 
-    def summary(self):
+    def summary(self) -> str:
         """A table (case, verdict, max drift, drift/bound, identical?, the installed and the
         recorded reference verdicts), why each case failed or is inconclusive, what the
         reference could not compare, stale staging folders, then the recorded and installed
@@ -191,7 +202,7 @@ class GoldenResult:
         return "\n".join(lines)
 
 
-def _verdict(case):
+def _verdict(case: CaseResult) -> str:
     if case.report is None:
         return "ERROR (not run)"
     failure = case.report.first_failure
@@ -200,7 +211,7 @@ def _verdict(case):
     return f"FAILED at step {failure.step}, tensor {failure.tensor}"
 
 
-def _changes(recorded, installed):
+def _changes(recorded: dict[str, Any], installed: dict[str, Any]) -> list[str]:
     """'name old -> new' for every version or platform field that differs."""
     changes = []
     for key in ("versions", "platform"):
@@ -214,7 +225,7 @@ def _changes(recorded, installed):
     return changes
 
 
-def _describe_environment(env):
+def _describe_environment(env: dict[str, Any]) -> str:
     versions = env.get("versions") or {}
     system = env.get("platform") or {}
     parts = [f"lstm_ref {env.get('lstm_ref', '?')}"]
@@ -226,7 +237,7 @@ def _describe_environment(env):
     return ", ".join(parts)
 
 
-def check(path, progress=None):
+def check(path: StrPath, progress: Progress | None = None) -> GoldenResult:
     """Check a recording against the installed Keras: drift from the recording and the Report
     against the reference, per case.
 
@@ -262,7 +273,8 @@ def check(path, progress=None):
                         stale=stale_staging(path))
 
 
-def _check_case(framework, manifest, entry, case, arrays):
+def _check_case(framework: ModuleType, manifest: dict[str, Any], entry: dict[str, Any],
+                case: Case, arrays: dict[str, np.ndarray]) -> CaseResult:
     """Run one recorded case on the installed framework (lstm_ref.frameworks.keras.golden); a
     CaseResult."""
     result = CaseResult(case_id=case.id, file=entry["file"], recorded=entry["reference"])

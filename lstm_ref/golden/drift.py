@@ -10,11 +10,13 @@ cannot determine (past the horizon, not finite) is not compared.
 """
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
+from lstm_ref.tolerance import Tolerance
 from lstm_ref.tolerance_table import lookup
-from lstm_ref.engine import TENSORS, Expectation, check_tensors, observation_part
+from lstm_ref.engine import TENSORS, Expectation, Observation, check_tensors, observation_part
 from lstm_ref.golden.format import storable
 
 __all__ = ["DriftExcess", "TensorDrift", "drift", "drift_bounds"]
@@ -32,7 +34,7 @@ class DriftExcess:
     drift: float
     bound: float
 
-    def __str__(self):
+    def __str__(self) -> str:
         return (f"step {self.step}, tensor {self.tensor}, batch {self.batch}, unit {self.unit}: "
                 f"installed {self.now:.9g}, recorded {self.recorded:.9g}, |drift| "
                 f"{self.drift:.3e} > bound {self.bound:.3e}")
@@ -69,11 +71,13 @@ class TensorDrift:
     size: int = 0
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
+        """Compared, and no element beyond its bound."""
         return self.problem is None and self.first_excess is None
 
 
-def drift(observation, recorded, entry=None):
+def drift(observation: Observation, recorded: dict[str, np.ndarray],
+          entry: dict[str, Any] | None = None) -> dict[str, TensorDrift]:
     """Per tensor, how the observed values depart from the recorded ones, against the bound
     two sound versions can differ by.
 
@@ -99,7 +103,8 @@ def drift(observation, recorded, entry=None):
     return result
 
 
-def drift_bounds(observation, recorded_path=None):
+def drift_bounds(observation: Observation,
+                 recorded_path: str | None = None) -> dict[str, Expectation]:
     """The per-element bound on |now - recorded|, b_rec + b_now, for every tensor.
 
     Both are the engine's bounds on the same reference (the recorded inputs and weights,
@@ -118,11 +123,12 @@ def drift_bounds(observation, recorded_path=None):
     return expected
 
 
-def _layer_tolerance(dtype, layer_path):
+def _layer_tolerance(dtype: str, layer_path: str | None) -> Tolerance | None:
     return None if layer_path is None else lookup(dtype, layer_path)
 
 
-def _tensor_drift(name, now, recorded, recorded_dtype, expectation):
+def _tensor_drift(name: str, now: Any, recorded: np.ndarray, recorded_dtype: str,
+                  expectation: Expectation) -> TensorDrift:
     """The TensorDrift of one tensor (see :func:`drift`): the engine's comparison of the
     installed values with the recorded ones, element by element."""
     steps = expectation.steps
@@ -146,7 +152,7 @@ def _tensor_drift(name, now, recorded, recorded_dtype, expectation):
                            excess.expected, excess.error, excess.bound))
 
 
-def _unusable(name, steps, problem):
+def _unusable(name: str, steps: np.ndarray, problem: str) -> TensorDrift:
     nan = np.full(len(steps), np.nan)
     return TensorDrift(name=name, steps=steps, max_drift=nan, max_bound=nan, identical=False,
                        worst_ratio=np.inf, problem=problem)

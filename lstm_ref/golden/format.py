@@ -21,11 +21,14 @@ propagate them and agree with anything they make.
 import json
 import math
 import os
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lstm_ref.errors import GoldenError
+from lstm_ref.files import StrPath
 from lstm_ref.golden.archive import ALLOWANCE, PICKLE_MESSAGE, Archive, read_hashed
 from lstm_ref.grids import keras as grids
 from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED
@@ -63,14 +66,14 @@ INPUTS = ("x", "kernel", "recurrent_kernel", "bias", "h0", "c0")
 VERDICTS = (PASSED, FAILED, INCONCLUSIVE)
 
 
-def storable(array):
+def storable(array: ArrayLike) -> np.ndarray:
     """A NumPy array .npz can hold without pickle, with the same values."""
     array = np.asarray(array)
     widened = WIDENED.get(array.dtype.name)
     return array.astype(widened) if widened else array
 
 
-def read_manifest(path):
+def read_manifest(path: StrPath) -> dict[str, Any]:
     """The manifest of the recording at ``path``, validated (format id, fields, file names).
 
     Args:
@@ -131,16 +134,17 @@ def read_manifest(path):
     return manifest
 
 
-def _need_fields(obj, types, where):
+def _need_fields(obj: dict[str, Any], types: dict[str, type], where: str) -> None:
+    json_names: dict[type, str] = {dict: "object", list: "array", str: "string"}
     for key, kind in types.items():
         if key not in obj:
             raise GoldenError(f"{where} has no {key!r} field")
         if not isinstance(obj[key], kind):
             raise GoldenError(f"{where}: {key!r} is a JSON {type(obj[key]).__name__}; expected "
-                              f"{ {dict: 'object', list: 'array', str: 'string'}[kind]}")
+                              f"{json_names[kind]}")
 
 
-def parse_case(entry, where):
+def parse_case(entry: dict[str, Any], where: str) -> grids.Case:
     """The grid Case a manifest entry names, or GoldenError.
 
     The installed grid must know it: every option a field of lstm_ref.grids.keras.Case with a
@@ -175,7 +179,7 @@ def parse_case(entry, where):
     return case
 
 
-def _option_problem(name, value, spec):
+def _option_problem(name: str, value: Any, spec: Field) -> str | None:
     """Why ``value`` is not a valid Case field ``name``, or None (a field's default is valid)."""
     default = spec.default
     if default is not MISSING and type(value) is type(default) and value == default:
@@ -194,7 +198,7 @@ def _option_problem(name, value, spec):
     return None
 
 
-def expected_arrays(case):
+def expected_arrays(case: grids.Case) -> dict[str, tuple[int, ...]]:
     """The arrays a recording of ``case`` holds, name -> shape (a mask's dtype is bool, the
     others' a float dtype: see :func:`allowed_dtypes`)."""
     b, t, f, u = case.batch, case.time, case.features, case.units
@@ -212,18 +216,19 @@ def expected_arrays(case):
     return shapes
 
 
-def allowed_dtypes(name):
+def allowed_dtypes(name: str) -> tuple[str, ...]:
     """The dtype names a manifest may give array ``name``: MASKS for the mask, else FLOATS."""
     return MASKS if name == "mask" else FLOATS
 
 
-def size_limit(specs):
+def size_limit(specs: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
     """The most bytes a case's .npz may hold: its arrays' data (``specs``: name -> (shape,
     stored dtype)) plus lstm_ref.golden.archive.ALLOWANCE for the zip and .npy headers."""
     return sum(math.prod(shape) * dtype.itemsize for shape, dtype in specs.values()) + ALLOWANCE
 
 
-def load_case(path, entry):
+def load_case(path: StrPath,
+              entry: dict[str, Any]) -> tuple[grids.Case, dict[str, np.ndarray]]:
     """The validated Case and arrays of one manifest entry.
 
     Checks, in this order, each before anything later is read: the manifest lists exactly
@@ -260,7 +265,8 @@ def load_case(path, entry):
     return case, arrays
 
 
-def _listed_arrays(case, entry, where):
+def _listed_arrays(case: grids.Case, entry: dict[str, Any],
+                   where: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """name -> (shape, stored dtype) of the arrays the case needs, after checking that the
     manifest lists exactly those, with those shapes and allowed dtypes."""
     needed, listed = expected_arrays(case), entry["arrays"]
@@ -283,7 +289,8 @@ def _listed_arrays(case, entry, where):
     return specs
 
 
-def _check_headers(file, case, entry, archive, specs):
+def _check_headers(file: str, case: grids.Case, entry: dict[str, Any], archive: Archive,
+                   specs: dict[str, tuple[tuple[int, ...], np.dtype]]) -> None:
     """The archive's members against ``specs``, from the zip directory and the .npy headers
     alone: no array data is read here."""
     missing = [name for name in specs if name not in archive.members]
@@ -318,7 +325,7 @@ def _check_headers(file, case, entry, archive, specs):
                               "after the header")
 
 
-def _check_finite(file, arrays):
+def _check_finite(file: str, arrays: dict[str, np.ndarray]) -> None:
     """Refuse non-finite recorded inputs or weights (INPUTS)."""
     for name in INPUTS:
         if name not in arrays:

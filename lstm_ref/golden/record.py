@@ -17,22 +17,30 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from lstm_ref import files
 from lstm_ref.engine import check_observation
 from lstm_ref.errors import GoldenError, OutputError
+from lstm_ref.files import StrPath
 from lstm_ref.golden.format import DTYPES, FORMAT, MANIFEST, storable
 from lstm_ref.grids import keras as grids
 from lstm_ref.frameworks.keras import golden as keras_golden
 from lstm_ref.grids.common import GRIDS, select
-from lstm_ref.report import FAILED, INCONCLUSIVE
+from lstm_ref.report import FAILED, INCONCLUSIVE, Report
 
-__all__ = ["record", "stale_staging", "reference_entry"]
+__all__ = ["Progress", "record", "stale_staging", "reference_entry"]
+
+# Called after each case: progress(done, total, case_id).
+Progress = Callable[[int, int, str], object]
 
 
-def record(path, grid="small", pattern=None, dtype="float32", progress=None):
+def record(path: StrPath, grid: str = "small", pattern: str | None = None,
+           dtype: str = "float32", progress: Progress | None = None) -> dict[str, Any]:
     """Record what the installed Keras computes for the cases of a grid.
 
     Everything is written into a temporary sibling directory, renamed to ``path`` at the end:
@@ -81,7 +89,7 @@ def record(path, grid="small", pattern=None, dtype="float32", progress=None):
     return manifest
 
 
-def stale_staging(target):
+def stale_staging(target: StrPath) -> list[str]:
     """The staging folders a killed ``record`` of ``target`` left beside it: folders named
     ``.<name>.<random>.partial`` as lstm_ref.files.staging_folder names them. The random part
     never holds a dot, so another target's (``.<name>.other.<random>.partial``, of
@@ -94,7 +102,7 @@ def stale_staging(target):
                   if own.fullmatch(os.path.basename(p)) and os.path.isdir(p))
 
 
-def _check_target(path):
+def _check_target(path: StrPath) -> tuple[str, str]:
     """(absolute path, its parent) of a directory we may create, or GoldenError."""
     target = os.path.abspath(os.fspath(path))
     parent = os.path.dirname(target)
@@ -112,7 +120,7 @@ def _check_target(path):
     return target, parent
 
 
-def _select_cases(grid, pattern, dtype):
+def _select_cases(grid: str, pattern: str | None, dtype: str) -> list[grids.Case]:
     """The cases to record, after refusing an unknown grid or dtype and an empty selection."""
     if grid not in GRIDS:
         raise GoldenError(f"unknown grid {grid!r}; the grids are {', '.join(GRIDS)}")
@@ -124,7 +132,8 @@ def _select_cases(grid, pattern, dtype):
     return cases
 
 
-def _record_case(framework, case, dtype, folder):
+def _record_case(framework: ModuleType, case: grids.Case, dtype: str,
+                 folder: str) -> dict[str, Any]:
     """Run one case (``framework``: lstm_ref.frameworks.keras.golden), write its .npz into
     ``folder``; returns its manifest entry."""
     inputs, observation = framework.observe_case(case, dtype)
@@ -133,7 +142,7 @@ def _record_case(framework, case, dtype, folder):
         warnings.warn(f"case {case.id} against the reference: {report.verdict_line()}; "
                       f"recorded as {report.verdict}", stacklevel=3)
     arrays = {**inputs, **observation.actual}
-    stored = {name: storable(a) for name, a in arrays.items()}
+    stored: dict[str, Any] = {name: storable(a) for name, a in arrays.items()}
     name = f"{case.id}.npz"
     buffer = io.BytesIO()
     np.savez(buffer, **stored)
@@ -147,7 +156,7 @@ def _record_case(framework, case, dtype, folder):
             "reference": reference_entry(report)}
 
 
-def reference_entry(report):
+def reference_entry(report: Report) -> dict[str, Any]:
     """What a manifest keeps of the reference check of a case's recorded results: the
     verdict, how many elements were compared of how many, the first failure, and one line
     per tensor and reason for what was not compared (how many, from which step, which rows,
@@ -158,17 +167,17 @@ def reference_entry(report):
             "not_compared": report.not_compared_lines()}
 
 
-def _write_bytes(path, data):
+def _write_bytes(path: str, data: bytes) -> None:
     with open(path, "wb") as stream:
         stream.write(data)
         stream.flush()
         os.fsync(stream.fileno())  # the rename that publishes the folder must not come first
 
 
-def _to_json(manifest):
+def _to_json(manifest: dict[str, Any]) -> str:
     # allow_nan=False: the manifest must be JSON any reader parses, not Python's extension.
     return json.dumps(manifest, indent=2, allow_nan=False) + "\n"
 
 
-def _now():
+def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
