@@ -5,9 +5,9 @@ from typing import Any
 
 import numpy as np
 
-from lstm_ref.errors import DTypeError, ShapeError, ValueRangeError
+from lstm_ref.errors import DTypeError, OptionError, ShapeError, ValueRangeError
 
-__all__ = ["describe", "as_float_array", "check_size", "as_mask"]
+__all__ = ["describe", "as_float_array", "check_size", "as_mask", "lengths_mask", "mask_lengths"]
 
 
 def describe(value: object) -> str:
@@ -68,3 +68,44 @@ def as_mask(mask: Any, batch: int, time: int) -> np.ndarray:
                                   f"{np.unique(array)[:8].tolist()}")
         array = array.astype(bool)
     return array
+
+
+def lengths_mask(lengths: object, batch: int, time: int, name: str = "lengths",
+                 minimum: int = 0, why: str = "") -> np.ndarray:
+    """Per-row valid lengths as the right-padded (batch, time) mask they stand for (True: a
+    valid step), or a clear error: ``lengths`` is (batch,) whole numbers (integers, or floats
+    without a fraction, as the frameworks cast them), each in [minimum, time]; ``why`` says
+    where ``minimum`` comes from."""
+    array = np.asarray(lengths)
+    if array.dtype.kind == "f" and np.array_equal(array, np.round(array)):
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise DTypeError(f"{name} must be integers (whole numbers); received dtype "
+                         f"{array.dtype} {array.tolist()!r:.80}")
+    check_size(name, "shape", array.shape, (batch,), "(batch,): one length per row")
+    if array.size and (array.min() < minimum or array.max() > time):
+        reason = f"; {why}" if why else ""
+        raise ValueRangeError(f"{name} must lie in [{minimum}, {time}] (the input's {time} "
+                              f"time steps{reason}); received {array.tolist()}")
+    return np.arange(time)[None, :] < array[:, None]
+
+
+def mask_lengths(mask: object, batch: int, time: int, minimum: int = 0,
+                 why: str = "") -> np.ndarray:
+    """The per-row lengths of a right-padded (batch, time) mask (each row: valid steps, then
+    padding), each at least ``minimum``, or a clear error naming the first row that is not;
+    ``why`` says what needs such a mask."""
+    mask = as_mask(mask, batch, time)
+    lengths = mask.sum(axis=1)
+    wrong = (mask != (np.arange(time)[None, :] < lengths[:, None])).any(axis=1)
+    if wrong.any():
+        row = int(np.flatnonzero(wrong)[0])
+        raise OptionError(f"{why + ': ' if why else ''}the mask must be right-padded (each "
+                          f"row: valid steps, then padding); mask row {row} is "
+                          f"{mask[row].astype(int).tolist()}")
+    if lengths.size and lengths.min() < minimum:
+        row = int(np.argmin(lengths))
+        raise ValueRangeError(f"every row of the mask needs at least {minimum} valid step(s)"
+                              f"{' (' + why + ')' if why else ''}; mask row {row} has "
+                              f"{int(lengths[row])}")
+    return lengths

@@ -11,13 +11,13 @@ of 8, 16 or 32) that sizes up to 8 and exact multiples never reach.
 """
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from lstm_ref.errors import OptionError
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import check_grid, seed_of
+from lstm_ref.grids.common import GridCase, check_grid, unique
 
 __all__ = ["SIZES", "FULL_SIZES", "SMALL_SIZES", "RETURNS", "MASKS", "EXECUTIONS",
            "SLOW_TRACE_STEPS", "DROPOUT", "RECURRENT_DROPOUT", "OPTIONS", "FULL_OPTIONS",
@@ -130,7 +130,7 @@ def draw_mask(kind, batch, time, rng):
 
 
 @dataclass(frozen=True)
-class Case:
+class Case(GridCase):
     """One LSTM configuration and its sizes.
 
     ``mask``: how the case's mask is drawn (MASKS, :func:`draw_mask`). ``execution``: how
@@ -158,9 +158,6 @@ class Case:
     execution: str | None = None
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
-    # 0: the draws are seeded by the id alone; another value (lstm-ref verify --seed) draws
-    # other weights and inputs for the same configuration.
-    salt: int = 0
 
     @property
     def id(self):
@@ -177,10 +174,6 @@ class Case:
                   if getattr(self, name)]
         parts += [] if self.execution is None else [self.execution]
         return "-".join(parts)
-
-    @property
-    def seed(self):
-        return seed_of(self.id, self.salt)
 
     @property
     def return_sequences(self):
@@ -212,26 +205,30 @@ class Case:
         arrays["mask"] = draw_mask(self.mask, self.batch, self.time, rng)
         return arrays
 
-    def as_dict(self):
-        return asdict(self)
 
-
-def cases(grid="default"):
+def cases(grid="default", executions=EXECUTIONS):
     """The cases of a grid: "small", "default" (all pairs of SIZES and OPTIONS) or "full"
     (all pairs of FULL_SIZES and FULL_OPTIONS, plus every combination of sizes, each with
     options taken in turn from an all-pairs array of the options), and the rows of
     :func:`backwards_padded_rows`. Rows :func:`possible` refuses are adjusted, and the pairs
-    that costs are covered by rows of their own."""
+    that costs are covered by rows of their own.
+
+    ``executions``: the paths the cases run by, "eager" among them (where :func:`adjust`
+    puts what the others cannot run): all of EXECUTIONS, or fewer for what only some paths
+    give (a gradient: lstm_ref.frameworks.keras.gradients.EXECUTIONS, without "predict").
+    """
     check_grid(grid)
-    if grid != "full":
-        sizes = SMALL_SIZES if grid == "small" else SIZES
-        rows = pair_rows(OrderedDict(sizes, **OPTIONS), possible, adjust)
-    else:
-        rows = pair_rows(OrderedDict(FULL_SIZES, **FULL_OPTIONS), possible, adjust)
-        rows += [row if possible(row) else adjust(row)
-                 for row in every_size_rows(FULL_SIZES, FULL_OPTIONS)]
+    executions = tuple(executions)
+    if "eager" not in executions or not set(executions) <= set(EXECUTIONS):
+        raise OptionError(f"executions must be some of {EXECUTIONS}, 'eager' among them; "
+                          f"received {executions!r}")
+    sizes = {"small": SMALL_SIZES, "default": SIZES, "full": FULL_SIZES}[grid]
+    options = OrderedDict(FULL_OPTIONS if grid == "full" else OPTIONS, execution=executions)
+    rows = pair_rows(OrderedDict(sizes, **options), possible, adjust)
+    if grid == "full":
+        rows += [row if possible(row) else adjust(row) for row in every_size_rows(sizes, options)]
     rows += backwards_padded_rows(rows)
-    return list({case.id: case for case in (Case(**row) for row in rows)}.values())
+    return unique(Case(**row) for row in rows)
 
 
 def backwards_padded(row):

@@ -7,13 +7,13 @@ running a case's model is lstm_ref.frameworks.onnx.cases's.
 """
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from lstm_ref.grids import keras as keras_grid
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import check_grid, seed_of
+from lstm_ref.grids.common import GridCase, check_grid, unique
 
 __all__ = ["ACTIVATIONS", "SIZES", "FULL_SIZES", "SMALL_SIZES", "OPTIONS", "FULL_OPTIONS",
            "Case", "cases"]
@@ -50,7 +50,7 @@ FULL_OPTIONS = OrderedDict(OPTIONS, clip=(None, 0.5, 1.0, 3.0))
 
 
 @dataclass(frozen=True)
-class Case:
+class Case(GridCase):
     """One ONNX LSTM node and its input sizes."""
 
     hidden_size: int
@@ -66,9 +66,6 @@ class Case:
     sequence_lens: bool = False
     use_bias: bool = True
     activations: str = "Sigmoid.Tanh.Tanh"
-    # 0: the draws are seeded by the id alone; another value (lstm-ref verify --seed) draws
-    # other weights and inputs for the same configuration.
-    salt: int = 0
 
     @property
     def id(self):
@@ -81,10 +78,6 @@ class Case:
         parts += [] if self.clip is None else [f"clip{self.clip:g}"]
         parts += [f"layout{self.layout}"] + ([] if self.use_bias else ["no_bias"])
         return "-".join(parts + [self.activations])
-
-    @property
-    def seed(self):
-        return seed_of(self.id, self.salt)
 
     @property
     def num_directions(self):
@@ -132,9 +125,6 @@ class Case:
             arrays["sequence_lens"] = rng.integers(1, t + 1, b).astype(np.int32)
         return arrays
 
-    def as_dict(self):
-        return asdict(self)
-
 
 def cases(grid="default"):
     """The cases of a grid: "small", "default" (all pairs) or "full" (all pairs over more
@@ -145,4 +135,4 @@ def cases(grid="default"):
         return [Case(**row) for row in pair_rows(OrderedDict(sizes, **OPTIONS))]
     rows = (pair_rows(OrderedDict(FULL_SIZES, **FULL_OPTIONS))
             + every_size_rows(FULL_SIZES, FULL_OPTIONS))
-    return list({case.id: case for case in (Case(**row) for row in rows)}.values())
+    return unique(Case(**row) for row in rows)

@@ -8,12 +8,12 @@ lstm_ref.frameworks.tf1.cases's.
 """
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import check_grid, seed_of
+from lstm_ref.grids.common import GridCase, check_grid, draw_lengths, unique
 from lstm_ref.grids.keras import SIZES, SMALL_SIZES
 
 __all__ = ["TF1_SIZES", "DEFAULT_TF1_SIZES", "SMALL_TF1_SIZES", "OPTIONS", "BASIC_OPTIONS",
@@ -22,8 +22,8 @@ __all__ = ["TF1_SIZES", "DEFAULT_TF1_SIZES", "SMALL_TF1_SIZES", "OPTIONS", "BASI
 # How a TF1 cell's whole sequence runs (lstm_ref.frameworks.tf1.runners).
 EXECUTIONS = ("eager", "function", "session", "keras_rnn")
 
-# num_units / features / batch / time: lstm_ref.grid's sizes under TF1's names (the full
-# grid); the default grid takes a subset, up to 40 steps, to run in a few seconds (every TF1
+# num_units / features / batch / time: the Keras grid's sizes under TF1's names (the full
+# grid); the default grid takes a subset, up to 40 steps, so that it stays short (every TF1
 # case steps the cell eagerly and runs it whole, and the reference's probes cost most in the
 # 200-step cases: those run in the full grid). Each keeps unit counts and batch sizes past a
 # full block of 8 (and 16, 32) by less than a block, which reach a kernel's tail.
@@ -66,7 +66,7 @@ def num_proj_for(num_units, projection):
 
 
 @dataclass(frozen=True)
-class TF1Case:
+class TF1Case(GridCase):
     """One TF1 LSTM cell configuration and its sizes.
 
     ``sequence_length``: the rows have random lengths in [1, time] (one of them the full
@@ -88,9 +88,6 @@ class TF1Case:
     sequence_length: bool = False
     execution: str = "eager"
     cell: str = "LSTMCell"
-    # 0: the draws are seeded by the id alone; another value (lstm-ref verify --seed) draws
-    # other weights and inputs for the same configuration.
-    salt: int = 0
 
     @property
     def id(self):
@@ -106,10 +103,6 @@ class TF1Case:
         parts += [flag for flag in ("initial_state", "sequence_length") if getattr(self, flag)]
         parts += [self.execution]
         return "-".join(parts)
-
-    @property
-    def seed(self):
-        return seed_of(self.id, self.salt)
 
     @property
     def num_proj(self):
@@ -154,13 +147,8 @@ class TF1Case:
             arrays["initial_state"] = (rng.normal(0, 1, (self.batch, units)),
                                        rng.uniform(-1, 1, (self.batch, output)))
         if self.sequence_length:
-            lengths = rng.integers(1, self.time + 1, self.batch)
-            lengths[rng.integers(self.batch)] = self.time
-            arrays["lengths"] = lengths
+            arrays["lengths"] = draw_lengths(rng, self.batch, self.time)
         return arrays
-
-    def as_dict(self):
-        return asdict(self)
 
 
 def cases(grid="default"):
@@ -171,7 +159,7 @@ def cases(grid="default"):
     taken in turn).
 
     Two arrays rather than one with "cell" as a parameter: allpairspy, given a filter for the
-    options a BasicLSTMCell lacks, left 43 possible pairs uncovered (even num_units x time).
+    options a BasicLSTMCell lacks, leaves possible pairs uncovered (even num_units x time).
     """
     check_grid(grid)
     sizes = SMALL_TF1_SIZES if grid == "small" else DEFAULT_TF1_SIZES
@@ -183,4 +171,4 @@ def cases(grid="default"):
         full = OrderedDict(OPTIONS, activation=FULL_ACTIVATIONS)
         found += [TF1Case(**row) for row in pair_rows(OrderedDict(TF1_SIZES, **full))]
         found += [TF1Case(**row) for row in every_size_rows(TF1_SIZES, full)]
-    return list({case.id: case for case in found}.values())
+    return unique(found)

@@ -6,12 +6,12 @@ lstm_ref.frameworks.torch.cases's.
 """
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import check_grid, seed_of
+from lstm_ref.grids.common import GridCase, check_grid, draw_lengths, unique
 from lstm_ref.grids.keras import SIZES, SMALL_SIZES
 
 __all__ = ["TORCH_SIZES", "SMALL_TORCH_SIZES", "OPTIONS", "DTYPES", "TorchCase", "cases",
@@ -38,7 +38,7 @@ def proj_size_for(hidden_size):
 
 
 @dataclass(frozen=True)
-class TorchCase:
+class TorchCase(GridCase):
     """One torch.nn.LSTM configuration and its sizes.
 
     ``packed``: the rows have random lengths (one of them the full length) and the module
@@ -56,9 +56,6 @@ class TorchCase:
     bias: bool = True
     initial_state: bool = False
     packed: bool = False
-    # 0: the draws are seeded by the id alone; another value (lstm-ref verify --seed) draws
-    # other weights and inputs for the same configuration.
-    salt: int = 0
 
     @property
     def id(self):
@@ -74,15 +71,8 @@ class TorchCase:
         return "-".join(parts)
 
     @property
-    def seed(self):
-        return seed_of(self.id, self.salt)
-
-    @property
-    def num_directions(self):
-        return 2 if self.bidirectional else 1
-
-    @property
     def output_size(self):
+        """The size of h: proj_size with a projection, hidden_size without."""
         return self.proj_size or self.hidden_size
 
     def module_options(self):
@@ -104,11 +94,12 @@ class TorchCase:
         """
         rng = np.random.default_rng(self.seed)
         hidden, output = self.hidden_size, self.output_size
+        directions = 2 if self.bidirectional else 1  # a layer's output is both directions' h
         arrays = {"x": rng.uniform(-1, 1, (self.batch, self.time, self.input_size)),
                   "params": {}, "initial_state": None, "lengths": None}
         for k in range(self.num_layers):
-            features = self.input_size if k == 0 else self.num_directions * output
-            for direction in range(self.num_directions):
+            features = self.input_size if k == 0 else directions * output
+            for direction in range(directions):
                 suffix = f"_l{k}" + ("_reverse" if direction else "")
                 params = {"weight_ih": rng.normal(0, 1 / np.sqrt(features), (4 * hidden, features)),
                           "weight_hh": rng.normal(0, 1 / np.sqrt(output), (4 * hidden, output))}
@@ -119,17 +110,12 @@ class TorchCase:
                     params["weight_hr"] = rng.normal(0, 1 / np.sqrt(hidden), (output, hidden))
                 arrays["params"].update({name + suffix: v for name, v in params.items()})
         if self.initial_state:
-            rows = self.num_layers * self.num_directions
+            rows = self.num_layers * directions
             arrays["initial_state"] = (rng.uniform(-1, 1, (rows, self.batch, output)),
                                        rng.normal(0, 1, (rows, self.batch, hidden)))
         if self.packed:
-            lengths = rng.integers(1, self.time + 1, self.batch)
-            lengths[rng.integers(self.batch)] = self.time
-            arrays["lengths"] = lengths
+            arrays["lengths"] = draw_lengths(rng, self.batch, self.time)
         return arrays
-
-    def as_dict(self):
-        return asdict(self)
 
 
 def cases(grid="default"):
@@ -142,7 +128,7 @@ def cases(grid="default"):
     if grid == "full":
         rows += [row if possible(row) else {**row, "proj": False}
                  for row in every_size_rows(TORCH_SIZES, OPTIONS)]
-    return list({case.id: case for case in map(_case, rows)}.values())
+    return unique(map(_case, rows))
 
 
 def possible(row):

@@ -1,6 +1,7 @@
 """The case grids: all pairs covered, ids readable and unique, seeds from ids, per-gate draws,
 masks as documented, and sizes that reach a vectorised kernel's tail in every framework."""
 
+import zlib
 from collections import OrderedDict
 from dataclasses import replace
 from itertools import combinations, product
@@ -15,6 +16,7 @@ from lstm_ref.grids import onnx as grid_onnx
 from lstm_ref.grids import tf1 as grid_tf1
 from lstm_ref.grids import torch as grid_torch
 from lstm_ref.grids.allpairs import pair_rows
+from lstm_ref.grids.common import draw_lengths, seed_of, unique
 
 pytest.importorskip("allpairspy")
 
@@ -27,15 +29,37 @@ PARAMETERS = {
 IMPOSSIBLE = {("implementation", 2, "recurrent_dropout", grid.RECURRENT_DROPOUT)}
 
 
-@pytest.mark.parametrize("name", GRIDS)
-def test_every_possible_pair_of_values_is_covered(name):
-    cases = grid.cases(name)
-    parameters = PARAMETERS[name]
+def assert_every_pair_covered(name, cases, parameters):
     for a, b in combinations(parameters, 2):
         have = {(getattr(c, a), getattr(c, b)) for c in cases}
         missing = {(u, v) for u, v in product(parameters[a], parameters[b])
                    if (a, u, b, v) not in IMPOSSIBLE} - have
         assert not missing, f"grid {name}: pairs of {a} and {b} never tested: {sorted(missing)[:5]}"
+
+
+@pytest.mark.parametrize("name", GRIDS)
+def test_every_possible_pair_of_values_is_covered(name):
+    assert_every_pair_covered(name, grid.cases(name), PARAMETERS[name])
+
+
+@pytest.mark.parametrize("name", GRIDS)
+def test_cases_for_some_execution_paths_cover_every_pair_on_those_paths(name):
+    """What only some paths give (a gradient: not predict) has a grid of its own: all pairs
+    with those paths, each of them going backwards over a padded mask too."""
+    paths = ("eager", "function", "xla")
+    cases = grid.cases(name, executions=paths)
+    assert {c.execution for c in cases} == set(paths)
+    assert_every_pair_covered(name, cases, OrderedDict(PARAMETERS[name], execution=paths))
+    assert all(grid.possible(c.as_dict()) for c in cases)
+    for execution in paths:
+        assert any(c.execution == execution and grid.backwards_padded(c.as_dict())
+                   for c in cases), execution
+
+
+@pytest.mark.parametrize("executions", [("function", "xla"), ("eager", "graph")])
+def test_execution_paths_must_be_the_grids_with_eager_among_them(executions):
+    with pytest.raises(OptionError, match=r"executions must be some of .* 'eager' among them"):
+        grid.cases("small", executions=executions)
 
 
 @pytest.mark.parametrize("name", GRIDS)
@@ -83,10 +107,13 @@ def test_id_reads_as_the_configuration():
     assert select([case], "unroll") == []
 
 
-def test_new_options_extend_the_id_and_leave_the_old_form():
+def test_options_at_their_defaults_leave_the_id_and_options_set_extend_it():
+    """Recordings name a case by its id and draw it from its seed: a case that leaves mask,
+    execution and dropout at their defaults has the id of its sizes and core options alone,
+    and the seed zlib.crc32 gives that id."""
     old = grid.Case(7, 3, 2, 9)
     assert old.id == "units7-features3-batch2-time9-tanh-sigmoid-impl2-sequences"
-    assert old.seed == 2481637259  # a case without the newer options keeps its id and seed
+    assert old.seed == 2481637259 == zlib.crc32(old.id.encode())
     assert old.arrays()["mask"] is None
     new = replace(old, mask="left", execution="xla", dropout=0.3, recurrent_dropout=0.4,
                   implementation=1)
@@ -214,3 +241,38 @@ def test_pair_rows_keeps_out_what_cannot_be_and_covers_every_other_pair():
 def test_unknown_grid_is_a_clear_error():
     with pytest.raises(OptionError, match="grid must be one of .* received 'huge'"):
         grid.cases("huge")
+
+
+def rerun(case, **arguments):
+    """A stand-in runner: what a reproducer line calls it with."""
+    return case, arguments
+
+
+@pytest.mark.parametrize("module", [grid, grid_tf1, grid_torch, grid_onnx],
+                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_every_grids_case_seeds_from_its_id_and_names_the_call_that_reruns_it(module):
+    import lstm_ref
+    import tests.grids.test_grids
+
+    case = module.cases("small")[-1]
+    salted = replace(case, salt=3)
+    assert case.seed == seed_of(case.id) and salted.seed == seed_of(case.id, 3) != case.seed
+    assert salted.id == case.id and salted.as_dict() == {**case.as_dict(), "salt": 3}
+    context = salted.report_context({"layer": "L"}, rerun, dtype="float64")
+    assert list(context) == ["case", "seed", "layer", "reproduce"]
+    assert (context["case"], context["seed"]) == (case.id, salted.seed)
+    again, arguments = eval(context["reproduce"], {"lstm_ref": lstm_ref, "tests": tests})
+    assert again == salted and arguments == {"dtype": "float64"}
+
+
+@pytest.mark.parametrize("batch,time", [(1, 1), (2, 9), (17, 40)])
+def test_drawn_lengths_are_right_padded_rows_one_of_them_full(batch, time):
+    lengths = draw_lengths(np.random.default_rng(batch * 1000 + time), batch, time)
+    again = draw_lengths(np.random.default_rng(batch * 1000 + time), batch, time)
+    np.testing.assert_array_equal(lengths, again)
+    assert lengths.shape == (batch,) and lengths.min() >= 1 and lengths.max() == time
+
+
+def test_unique_keeps_the_first_case_of_each_id_in_order():
+    first, other = grid.Case(7, 3, 2, 9), grid.Case(7, 3, 2, 40)
+    assert unique([first, other, replace(first, salt=5)]) == [first, other]

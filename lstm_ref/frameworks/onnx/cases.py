@@ -39,8 +39,5 @@ def run_case(case, tolerance=None, semantics="onnxruntime", twin_class=None):
     observation = onnx_observe.observe(model, arrays["X"], initial_state=state,
                                        sequence_lens=arrays["sequence_lens"],
                                        twin=twin)
-    observation.context = {
-        "case": case.id, "seed": case.seed, **observation.context,
-        "reproduce": f"lstm_ref.frameworks.onnx.cases.run_case(lstm_ref.grids.onnx.Case("
-                     f"**{case.as_dict()}))"}
+    observation.context = case.report_context(observation.context, run_case)
     return onnx_observe.check(observation, tolerance)

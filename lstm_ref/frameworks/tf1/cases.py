@@ -23,9 +23,7 @@ def run_case(case, dtype="float32", tolerance=None):
     cell = build_cell(case, dtype)
     arrays = case.arrays()
     report = compare(cell, arrays["x"], initial_state=arrays["initial_state"],
-                         sequence_length=arrays["lengths"], tolerance=tolerance,
-                         execution=case.execution)
-    report.context = {"case": case.id, "seed": case.seed, **report.context,
-                      "reproduce": f"lstm_ref.frameworks.tf1.cases.run_case(lstm_ref.grids.tf1.TF1Case("
-                                   f"**{case.as_dict()}), dtype={dtype!r})"}
+                     sequence_length=arrays["lengths"], tolerance=tolerance,
+                     execution=case.execution)
+    report.context = case.report_context(report.context, run_case, dtype=dtype)
     return report

@@ -23,10 +23,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from lstm_ref import layouts
-from lstm_ref.checks import as_float_array, as_mask, check_size, describe as describe_value
-from lstm_ref.errors import DTypeError, OptionError, ShapeError, UnsupportedLayerError, \
-    ValueRangeError
+from lstm_ref import checks, layouts
+from lstm_ref.checks import as_float_array, check_size, describe as describe_value
+from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.frameworks.tensorflow.tf_keras import api, tensorflow_module, tf_keras_module
 from lstm_ref.reference import forward, step
 from lstm_ref.weights import LSTMWeights
@@ -290,22 +289,10 @@ def from_tf1_cell(cell):
 
 def lengths_mask(sequence_length, batch, time):
     """dynamic_rnn's sequence_length (batch,) as a (batch, time) mask (True: a valid step)."""
-    lengths = np.asarray(sequence_length)
-    if lengths.dtype.kind not in "iu":
-        raise DTypeError(f"sequence_length must be integers; received dtype {lengths.dtype}")
-    check_size("sequence_length", "shape", lengths.shape, (batch,), "(batch,) from x")
-    if lengths.size and (lengths.min() < 0 or lengths.max() > time):
-        raise ValueRangeError(f"sequence_length must lie in [0, {time}] (x's time steps); "
-                              f"received {lengths.tolist()}")
-    return np.arange(time)[None, :] < lengths[:, None]
+    return checks.lengths_mask(sequence_length, batch, time, name="sequence_length")
 
 
 def mask_lengths(mask, batch, time):
     """A right-padded (batch, time) mask as dynamic_rnn's sequence_length, or a clear error."""
-    mask = as_mask(mask, batch, time)
-    lengths = mask.sum(axis=1)
-    if not (mask == (np.arange(time)[None, :] < lengths[:, None])).all():
-        raise OptionError("a TF1 cell runs under dynamic_rnn, which takes sequence_length: the "
-                          "mask must be right-padded (valid steps, then padding); received "
-                          "a mask with a gap or left padding")
-    return lengths
+    return checks.mask_lengths(mask, batch, time, why="a TF1 cell runs under dynamic_rnn, "
+                                                    "which takes sequence_length")

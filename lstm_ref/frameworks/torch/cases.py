@@ -44,7 +44,5 @@ def run_case(case, dtype="float32", tolerance=None):
     module = build_module(case, dtype)
     x, hx, lengths = module_inputs(case, dtype)
     report = compare(module, x, initial_state=hx, lengths=lengths, tolerance=tolerance)
-    report.context = {"case": case.id, "seed": case.seed, **report.context,
-                      "reproduce": f"lstm_ref.frameworks.torch.cases.run_case(lstm_ref.grids."
-                                   f"torch.TorchCase(**{case.as_dict()}), dtype={dtype!r})"}
+    report.context = case.report_context(report.context, run_case, dtype=dtype)
     return report

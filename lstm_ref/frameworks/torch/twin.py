@@ -15,9 +15,9 @@ lstm_ref.stack.forward_stack's order. Input is (T, B, F), or (B, T, F) with batc
 
 import numpy as np
 
-from lstm_ref import layouts
+from lstm_ref import checks, layouts
 from lstm_ref._optional import require
-from lstm_ref.checks import as_float_array, as_mask, describe as describe_value
+from lstm_ref.checks import as_float_array, describe as describe_value
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.reference import forward
 from lstm_ref.stack import forward_stack
@@ -274,33 +274,15 @@ def lengths_mask(lengths, batch, time):
     """The (B, T) right-padded mask of per-row ``lengths``, each in 1..time (torch refuses
     empty sequences in pack_padded_sequence)."""
     torch = torch_module()
-    array = np.asarray(lengths.cpu() if isinstance(lengths, torch.Tensor) else lengths)
-    if array.dtype.kind == "f":
-        if not np.all(array == np.round(array)):
-            raise OptionError(f"lengths must be integers; received {array.tolist()}")
-        array = array.astype(np.int64)
-    if array.dtype.kind not in "iu" or array.shape != (batch,):
-        raise ShapeError(f"lengths must be ({batch},) integers, one per row; received "
-                         f"{describe_value(array)}")
-    if array.min() < 1 or array.max() > time:
-        raise ShapeError(f"lengths must be within 1..{time} (the input's time steps; torch "
-                         f"packs no empty sequence); received {array.tolist()}")
-    return np.arange(time)[None, :] < array[:, None]
+    lengths = lengths.cpu() if isinstance(lengths, torch.Tensor) else lengths
+    return checks.lengths_mask(lengths, batch, time, minimum=1,
+                               why="torch packs no empty sequence")
 
 
 def mask_lengths(mask, batch, time):
     """The per-row lengths of a right-padded (B, T) mask, or a clear error for any other."""
-
-    mask = as_mask(mask, batch, time)
-    lengths = mask.sum(axis=1)
-    if not np.array_equal(mask, np.arange(time)[None, :] < lengths[:, None]):
-        row = int(np.flatnonzero((mask != (np.arange(time)[None, :] < lengths[:, None])).any(1))[0])
-        raise OptionError(f"torch packs right-padded sequences only (each row: valid steps, then "
-                          f"padding); mask row {row} is {mask[row].astype(int).tolist()}")
-    if lengths.min() < 1:
-        raise ShapeError(f"every row needs at least one valid step (torch packs no empty "
-                         f"sequence); mask row {int(np.argmin(lengths))} has none")
-    return lengths
+    return checks.mask_lengths(mask, batch, time, minimum=1,
+                               why="torch packs right-padded sequences, none empty")
 
 
 class TorchLSTMCellTwin:

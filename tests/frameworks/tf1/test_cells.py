@@ -165,7 +165,10 @@ def test_sequence_length_as_dynamic_rnn(rng):
     with pytest.raises(ValueRangeError, match=r"sequence_length must lie in \[0, 7\]"):
         twin(x, sequence_length=[1, 2, T + 1])
     with pytest.raises(DTypeError, match="sequence_length must be integers"):
-        twin(x, sequence_length=[1.0, 2.0, 3.0])
+        twin(x, sequence_length=[1.0, 2.5, 3.0])
+    # Whole floats are lengths, as dynamic_rnn casts them.
+    np.testing.assert_array_equal(twin(x, sequence_length=[1.0, 2.0, 3.0])[0],
+                                  twin(x, sequence_length=[1, 2, 3])[0])
 
 
 def test_step_is_one_call_of_the_cell(rng):

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:LSTM with projections is not supported with oneDNN:UserWarning")
 
 import lstm_ref  # noqa: E402
-from lstm_ref.errors import (LSTMRefError, OptionError, ShapeError,  # noqa: E402
+from lstm_ref.errors import (DTypeError, LSTMRefError, OptionError, ShapeError,  # noqa: E402
                              UnsupportedLayerError, ValueRangeError)
 from lstm_ref.stack import forward_stack  # noqa: E402
 from tests.frameworks.torch.broken import one_torch_thread, twin_report  # noqa: E402, F401
@@ -269,10 +269,16 @@ def test_bad_lengths_and_masks(rng):
     module = module_of(rng)
     x, _ = inputs(rng, module, batch=3)
     twin = lstm_ref.from_torch(module)
-    with pytest.raises(ShapeError, match=r"within 1..6 .*received \[6, 0, 2\]"):
+    with pytest.raises(ValueRangeError, match=r"lengths must lie in \[1, 6\] .*no empty "
+                                               r"sequence\); received \[6, 0, 2\]"):
         twin(x, lengths=[T, 0, 2])
-    with pytest.raises(ShapeError, match=r"\(3,\) integers"):
+    with pytest.raises(ShapeError, match=r"lengths has shape \(2,\); expected \(3,\)"):
         twin(x, lengths=[T, 2])
+    with pytest.raises(DTypeError, match=r"lengths must be integers"):
+        twin(x, lengths=[T, 2.5, 1])
+    np.testing.assert_array_equal(twin(x, lengths=[T, 2.0, 1])[0], twin(x, lengths=[T, 2, 1])[0])
+    with pytest.raises(ValueRangeError, match=r"at least 1 valid step.*mask row 1 has 0"):
+        lstm_ref.compare(module, x, mask=np.array([[1] * T, [0] * T, [1] * T], bool))
     with pytest.raises(OptionError, match=r"right-padded .*mask row 1 is \[0, 1, 1, 1, 1, 1\]"):
         lstm_ref.compare(module, x, mask=np.array([[1] * T, [0] + [1] * 5, [1] * T], bool))
     with pytest.raises(OptionError, match="not both"):
