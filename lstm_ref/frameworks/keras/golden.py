@@ -7,7 +7,7 @@ import platform
 import numpy as np
 
 from lstm_ref._version import VERSION
-from lstm_ref.frameworks.keras.cases import build_case_layer
+from lstm_ref.frameworks.keras.cases import build_case_layer, case_execution, set_case_weights
 from lstm_ref.frameworks.keras.observe import gpu_visible, observe
 from lstm_ref.frameworks.keras.twin import keras_module
 
@@ -15,13 +15,14 @@ __all__ = ["observe_case", "observe_recorded", "environment"]
 
 
 def observe_case(case, dtype):
-    """Run a grid case as drawn: (the inputs and weights exactly as the layer used them, its
-    Observation). The inputs are x, kernel, recurrent_kernel[, bias][, h0, c0][, mask]: the
-    mask when the case draws one (lstm_ref.golden.format.expected_arrays)."""
+    """Run a grid case as drawn, by its own execution path (as run_case runs it): (the inputs
+    and weights exactly as the layer used them, its Observation). The inputs are x, kernel,
+    recurrent_kernel[, bias][, h0, c0][, mask]: the mask when the case draws one
+    (lstm_ref.golden.format.expected_arrays)."""
     layer = build_case_layer(case, dtype=dtype)
     drawn = case.arrays()
     observation = observe(layer, drawn["x"], initial_state=drawn["initial_state"],
-                          mask=drawn.get("mask"))
+                          mask=drawn.get("mask"), execution=case_execution(case, layer))
     weights = layer.get_weights()  # kernel, recurrent_kernel[, bias], in the layer's dtypes
     inputs = {"x": observation.x, **dict(zip(("kernel", "recurrent_kernel", "bias"), weights))}
     if observation.initial_state is not None:
@@ -32,13 +33,13 @@ def observe_case(case, dtype):
 
 
 def observe_recorded(case, dtype, arrays):
-    """The installed framework's Observation of a case's recorded inputs and weights."""
+    """The installed framework's Observation of a case's recorded inputs and weights, run by
+    the case's own execution path."""
     layer = build_case_layer(case, dtype=dtype)
-    weights = [arrays["kernel"], arrays["recurrent_kernel"]]
-    weights += [arrays["bias"]] if case.use_bias else []
-    layer.set_weights([w.astype(layer.variable_dtype) for w in weights])
+    set_case_weights(layer, case, arrays)
     state = [arrays["h0"], arrays["c0"]] if case.initial_state else None
-    return observe(layer, arrays["x"], initial_state=state, mask=arrays.get("mask"))
+    return observe(layer, arrays["x"], initial_state=state, mask=arrays.get("mask"),
+                   execution=case_execution(case, layer))
 
 
 def environment():

@@ -171,7 +171,8 @@ def whole_gradients(tf, call, x, states, sources, upstream, execution="eager"):
             ``states`` the list of initial-state tensors (empty for none).
         x: (B, T, F) NumPy input.
         states: list of NumPy initial states (may be empty).
-        sources: the variables whose gradients are wanted (the weights).
+        sources: the variables whose gradients are wanted (the weights; a stateful layer's
+            carried state variables, which the tape watches as it does trainable ones).
         upstream: NumPy arrays, one per tensor returned.
         execution: "eager", "function" or "xla" (tf.function, jit_compile for "xla").
 
@@ -182,6 +183,7 @@ def whole_gradients(tf, call, x, states, sources, upstream, execution="eager"):
         with tf.GradientTape() as tape:
             tape.watch(x)
             tape.watch(states)
+            tape.watch([s for s in sources if isinstance(s, tf.Variable) and not s.trainable])
             loss = _loss(tf, upstream, call(x, states))
         targets = [x, *states, *sources]
         # None for a source the loss does not reach (UnconnectedGradients.ZERO fails on

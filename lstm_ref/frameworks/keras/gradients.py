@@ -16,16 +16,16 @@ import numpy as np
 
 from lstm_ref.checks import as_float_array
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
-from lstm_ref.frameworks.keras.gradient_steps import stepped_gradients
-from lstm_ref.frameworks.keras.gradients_parts import SUPPORTED, LayerPlan, Run
+from lstm_ref.frameworks.keras.gradient_steps import (flat_result, stepped_gradients,
+                                                      whole_gradients)
+from lstm_ref.frameworks.keras.gradients_parts import (EXECUTIONS, SUPPORTED, LayerPlan, Run,
+                                                       check_gradient_run)
 from lstm_ref.frameworks.keras.observe import prepare_inputs
 from lstm_ref.frameworks.keras.twin import KerasLSTMTwin, describe, keras_of, lstm_cell
 from lstm_ref.gradient_check import GradientObservation, check_gradient_observation
 
 __all__ = ["EXECUTIONS", "compare_gradients", "observe_gradients", "upstream_for",
            "check_gradient_observation"]
-
-EXECUTIONS = ("eager", "function", "xla")
 
 
 def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d_states=None,
@@ -40,11 +40,7 @@ def observe_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
                       execution="eager", seed=0):
     """Run both backward passes (module docstring); returns a GradientObservation."""
     keras = keras_of(layer)
-    if keras.backend.backend() != "tensorflow":
-        raise OptionError(f"compare_gradients uses tf.GradientTape: it needs Keras's TensorFlow "
-                          f"backend (or tf_keras); Keras runs on {keras.backend.backend()!r}")
-    if execution not in EXECUTIONS:
-        raise OptionError(f"execution must be one of {EXECUTIONS}; received {execution!r}")
+    check_gradient_run(keras, execution)
     if not isinstance(layer, keras.layers.RNN):
         raise UnsupportedLayerError(f"{SUPPORTED}; received {type(layer).__name__}")
     cell = lstm_cell(layer)
@@ -99,12 +95,11 @@ def upstream_for(layer, shape, d_outputs=None, d_states=None, seed=0):
     return upstream
 
 
-def _loss(tf, upstream, output, final_h=None, final_c=None):
-    loss = tf.reduce_sum(tf.constant(upstream["d_outputs"]) * output)
-    if "d_final_h" in upstream:
-        loss += tf.reduce_sum(tf.constant(upstream["d_final_h"]) * final_h)
-        loss += tf.reduce_sum(tf.constant(upstream["d_final_c"]) * final_c)
-    return loss
+def _flat(upstream):
+    """The upstream gradients in the order of what the layer returns (its output, then h and
+    c with return_state), as lstm_ref.frameworks.keras.gradient_steps takes them."""
+    return [upstream[name] for name in ("d_outputs", "d_final_h", "d_final_c")
+            if name in upstream]
 
 
 def _stepped(tf, layer, cell, weights, x, initial_state, mask, upstream, options):
@@ -113,42 +108,32 @@ def _stepped(tf, layer, cell, weights, x, initial_state, mask, upstream, options
     run = Run([cell], [weights], [""], options["go_backwards"], options["zero_output_for_mask"])
     plan = LayerPlan("lstm", runs=[run], return_sequences=layer.return_sequences,
                      return_state="d_final_h" in upstream)
-    flat = [upstream[name] for name in ("d_outputs", "d_final_h", "d_final_c")
-            if name in upstream]
     states = [None if initial_state is None else [[list(initial_state)]]]
-    part = stepped_gradients(tf, [plan], x, states, [mask], flat)[0]["runs"][0][0]
+    part = stepped_gradients(tf, [plan], x, states, [mask], _flat(upstream))[0]["runs"][0][0]
     return part["dh"], part["dc"]
 
 
 def _whole_layer(tf, layer, cell, x, initial_state, mask, upstream, execution, own_state):
-    """dL/dx, dL/dh0, dL/dc0 (when the state is an input) and the weights' gradients."""
+    """dL/dx, dL/dh0, dL/dc0 (when the state is an input: given, or the state a stateful layer
+    carries) and the weights' gradients, through the layer's own call
+    (lstm_ref.frameworks.keras.gradient_steps.whole_gradients)."""
     weights = [cell.kernel, cell.recurrent_kernel] + ([cell.bias] if cell.use_bias else [])
+    # A stateful layer called without an initial state starts from its state variables.
+    carried = [_tensor_of(v) for v in layer.states] if own_state else []
+    mask_tensor = None if mask is None else tf.constant(mask)
 
-    def run(x, states):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            if own_state:  # the layer starts from its carried state variables
-                states = [_tensor_of(v) for v in layer.states]
-            tape.watch(states)
-            result = layer(x, initial_state=None if own_state or not states else states,
-                           mask=None if mask is None else tf.constant(mask), training=False)
-            parts = result if isinstance(result, (list, tuple)) else [result]
-            loss = _loss(tf, upstream, *parts)
-        sources = [x, *states, *weights]
-        # None for a source the loss does not reach (UnconnectedGradients.ZERO fails on Keras
-        # 3 variables, whose dtype is a string): zeros, as the reference gives.
-        grads = tape.gradient(loss, sources)
-        return [tf.zeros(s.shape, x.dtype) if g is None else g for s, g in zip(sources, grads)]
+    def call(x, states):
+        return flat_result(tf, layer(x, initial_state=states or None, mask=mask_tensor,
+                                     training=False))
 
-    if execution != "eager":
-        run = tf.function(run, jit_compile=execution == "xla")
-    states = [] if initial_state is None or own_state else [tf.constant(s) for s in initial_state]
-    grads = [g.numpy() for g in run(tf.constant(x), states)]
-    result = {"dx": grads.pop(0)}
+    states = [] if initial_state is None or own_state else list(initial_state)
+    dx, d_states, d_sources = whole_gradients(tf, call, x, states, carried + weights,
+                                              _flat(upstream), execution)
+    result = {"dx": dx}
     if initial_state is not None:
-        result["dh0"], result["dc0"] = grads.pop(0), grads.pop(0)
+        result["dh0"], result["dc0"] = d_sources[:2] if own_state else d_states
     names = ["d_kernel", "d_recurrent_kernel"] + (["d_bias"] if cell.use_bias else [])
-    result.update(zip(names, grads))
+    result.update(zip(names, d_sources[len(carried):]))
     return result
 
 

@@ -64,8 +64,8 @@ from lstm_ref.reference import forward
 from lstm_ref.tolerance import PROBES, probe_batch
 from lstm_ref.tolerance_table import lookup
 
-__all__ = ["EXECUTIONS", "SUPPORTED", "Run", "LayerPlan", "is_multipart", "plan_layer",
-           "plan_model", "upstream_of", "reference_gradients", "compare_gradients"]
+__all__ = ["EXECUTIONS", "SUPPORTED", "check_gradient_run", "Run", "LayerPlan", "is_multipart",
+           "plan_layer", "plan_model", "upstream_of", "reference_gradients", "compare_gradients"]
 
 EXECUTIONS = ("eager", "function", "xla")
 SUPPORTED = ("compare_gradients supports keras.layers.LSTM, RNN(LSTMCell), RNN over a list of "
@@ -73,6 +73,17 @@ SUPPORTED = ("compare_gradients supports keras.layers.LSTM, RNN(LSTMCell), RNN o
              "Input, Masking and these layers")
 # The weights' gradients a whole call gives, per cell, in this order (bias where it has one).
 WEIGHTS = ("d_kernel", "d_recurrent_kernel", "d_bias")
+
+
+def check_gradient_run(keras, execution):
+    """Refuse a gradient comparison that cannot be observed: the gradients come from
+    tf.GradientTape, so Keras must run on TensorFlow (or be tf_keras), and the whole call must
+    run by one of EXECUTIONS ("predict" returns values, never a gradient)."""
+    if keras.backend.backend() != "tensorflow":
+        raise OptionError(f"compare_gradients uses tf.GradientTape: it needs Keras's TensorFlow "
+                          f"backend (or tf_keras); Keras runs on {keras.backend.backend()!r}")
+    if execution not in EXECUTIONS:
+        raise OptionError(f"execution must be one of {EXECUTIONS}; received {execution!r}")
 
 
 @dataclass
@@ -527,11 +538,7 @@ def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
         A lstm_ref Report, order "backward".
     """
     keras = keras_of(layer)
-    if keras.backend.backend() != "tensorflow":
-        raise OptionError(f"compare_gradients uses tf.GradientTape: it needs Keras's TensorFlow "
-                          f"backend (or tf_keras); Keras runs on {keras.backend.backend()!r}")
-    if execution not in EXECUTIONS:
-        raise OptionError(f"execution must be one of {EXECUTIONS}; received {execution!r}")
+    check_gradient_run(keras, execution)
     import tensorflow as tf
 
     model = is_model(keras, layer)

@@ -1,11 +1,13 @@
 """tf_keras (Keras 2) layers: what the Keras package's code would mirror wrongly is refused,
-and grid cases are built with tf_keras's own layers (lstm_ref.frameworks.tensorflow.tf_keras
-has the stand-in API the rest of the package uses for them)."""
+and grid cases are built with tf_keras's own layers where it has their activations
+(lstm_ref.frameworks.tensorflow.tf_keras has the stand-in API the rest of the package uses
+for them)."""
 
 from lstm_ref.errors import UnsupportedLayerError
 from lstm_ref.frameworks.tensorflow.tf_keras import api, is_tf1_cell, tf_keras_module
 
-__all__ = ["check_layer", "missing_activations", "build_case_layer"]
+__all__ = ["check_layer", "missing_activations", "case_keras"]
+
 
 def check_layer(layer):
     """Refuse what the Keras package's code would mirror wrongly in tf_keras: TF1 cells
@@ -43,34 +45,12 @@ def missing_activations(case):
                    if not callable(getattr(known, name, None))})
 
 
-def build_case_layer(case, dtype="float32", cell=None, **layer_options):
-    """A tf_keras LSTM for a Keras grid Case (its activation names are tf_keras's, so
-    "hard_sigmoid" is Keras 2's), built, with the case's random per-gate weights set.
-
-    Args:
-        case: a :class:`lstm_ref.grids.keras.Case`.
-        dtype: the layer's dtype or dtype policy ("float32", "float64", "mixed_float16"...).
-        cell: a tf_keras LSTMCell (or subclass) to wrap in tf_keras.layers.RNN instead of
-            building an LSTM; the case gives sizes, weights and the RNN's options.
-        **layer_options: further tf_keras.layers.LSTM arguments.
-    """
+def case_keras(case):
+    """tf_keras, to build a Keras grid Case's layers with (lstm_ref.frameworks.keras.cases,
+    api "tf_keras"), or UnsupportedLayerError naming the activations of the case it lacks."""
     keras = tf_keras_module()
     missing = missing_activations(case)
     if missing:
         raise UnsupportedLayerError(f"tf_keras {keras.__version__} has no activation "
                                     f"{', '.join(missing)} (case {case.id})")
-    arrays = case.arrays()
-    common = dict(return_sequences=case.return_sequences, return_state=case.return_state,
-                  go_backwards=case.go_backwards, unroll=case.unroll, dtype=dtype)
-    if cell is None:
-        layer = keras.layers.LSTM(case.units, activation=case.activation,
-                                  recurrent_activation=case.recurrent_activation,
-                                  use_bias=case.use_bias, implementation=case.implementation,
-                                  **common, **layer_options)
-    else:
-        layer = keras.layers.RNN(cell, **common)
-    layer.build((case.batch, case.time, case.features))
-    weights = [arrays["kernel"], arrays["recurrent_kernel"]]
-    weights += [arrays["bias"]] if case.use_bias else []
-    layer.set_weights([w.astype(layer.dtype) for w in weights])
-    return layer
+    return keras

@@ -128,11 +128,11 @@ def test_each_broken_converter_is_flagged(case, bug):
 
 def test_keras_3_hard_sigmoid_for_a_tf_keras_layer_is_flagged():
     from lstm_ref.frameworks.keras import observe as keras_observe
-    from lstm_ref.frameworks.keras import keras2
+    from lstm_ref.frameworks.keras.cases import build_case_layer
     from lstm_ref.grids.keras import Case
 
     case = Case(7, 3, 2, 9, recurrent_activation="hard_sigmoid", returns="sequences+state")
-    layer = keras2.build_case_layer(case)
+    layer = build_case_layer(case, api="tf_keras")
     observation = keras_observe.observe(layer, case.arrays()["x"])
     assert check_observation(observation).passed
     w = observation.weights
