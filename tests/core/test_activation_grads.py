@@ -145,10 +145,10 @@ def test_custom_callables_have_no_derivative():
 
 # float64: 4 eps relative, plus 32 eps |dy| absolute: TensorFlow forms 1 - y^2 (TanhGrad),
 # y (1 - y) (SigmoidGrad) from the output, which is absolutely, not relatively, accurate where
-# the derivative is small (measured: up to 17 eps |dy|, mish; ours is within a few ulps of
-# mpmath). Exceptions, measured on TF 2.21: gelu, whose float64 forward is only float32-
-# accurate (off by ~4e-9), so its derivative is held to ~1e-7 (measured 6e-9); leaky_relu,
-# whose slope is float32(0.2) = 0.20000000298 (1.5e-8 relative).
+# the derivative is small (ours is within a few ulps of mpmath). Exceptions on TF 2.21: gelu,
+# whose float64 forward is only float32-accurate, so its derivative is held to ~1e-7;
+# leaky_relu, whose slope is float32(0.2) = 0.20000000298 (1.5e-8 relative). The errors seen
+# against these bounds: docs/findings/2026-12-03-test-margins.md.
 TF_TOL = {"gelu": (1e-7, 1e-7), "leaky_relu": (2e-8, 0)}
 TF_NAMES = ELEMENTWISE + [n for n in VECTOR if n != "sparsemax"] + [pytest.param(
     "sparsemax", marks=pytest.mark.skip(reason="Keras's TensorFlow sparsemax is wrong in the "

@@ -10,8 +10,8 @@ from lstm_ref.errors import DTypeError, OptionError, ShapeError
 
 # Central differences with step H on a loss of order 1: truncation H^2/6 |L'''| ~ 1e-13 and
 # rounding eps |L| / H ~ 2e-11, so a correct gradient agrees to ~1e-10 of its largest value
-# (measured: at most 5.0e-9 over these cases); 1e-7 is the issue's bar, and every planted bug
-# below misses it by 10^3 or more.
+# (docs/findings/2026-12-03-test-margins.md); 1e-7 leaves room for the cases' conditioning,
+# and every planted bug below misses it by 10^3 or more.
 H = 1e-6
 FD_RTOL = 1e-7
 

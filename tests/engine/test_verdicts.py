@@ -319,8 +319,8 @@ def test_a_weight_gradient_whose_floor_leaves_float64_is_not_passed():
     """Row 0 holds h up to 1e187 and no loss, row 1 a loss on a jump to h = 1e176 at its
     last step: d_recurrent_kernel is 1e178, but its floor (the largest adjoint, 1e179, times
     the sum of |h_{t-1}|, 1e187) leaves float64's range. A bound of inf bounds nothing: the
-    tensor is not compared (past the horizon), and NaN there is not a pass. Shown on the
-    engine before this rule: PASSED with d_recurrent_kernel NaN (|err| <= inf)."""
+    tensor is not compared (past the horizon), and NaN there is not a pass. Without this
+    rule the engine would call it PASSED with d_recurrent_kernel NaN (|err| <= inf)."""
     x = np.zeros((2, 4, 1))
     x[0], x[1], x[1, 3] = 6.13, -2.0, 6.7
     d_out = np.zeros((2, 4, 1))
@@ -341,8 +341,8 @@ def test_a_weight_gradient_whose_floor_leaves_float64_is_not_passed():
 def test_a_weight_gradient_that_overflows_from_finite_inputs_is_undetermined():
     """h reaches 1e187 and every step has a loss: d_recurrent_kernel (h_{t-1} dz_t summed)
     overflows to inf in float64 from finite inputs. No framework value is more right than
-    another: it is not compared (named), while dh, dc, dx and d_kernel are. Shown on the
-    engine before this rule: the reference's own gradients FAILED (inf against a NaN bound)."""
+    another: it is not compared (named), while dh, dc, dx and d_kernel are. Without this
+    rule the reference's own gradients would fail (inf against a NaN bound)."""
     x = np.full((1, 4, 1), 6.13)
     d_out = np.ones((1, 4, 1))
     w, actual = float64_exponential_gradients(x, d_out)
@@ -361,8 +361,8 @@ def test_a_weight_gradient_that_overflows_from_finite_inputs_is_undetermined():
 def test_a_merge_that_overflows_from_finite_directions_is_undetermined(rng):
     """Two directions' finite values whose product overflows (a Bidirectional's "mul" merge
     of values near 1e200): the merged value is not finite although every input is; it is not
-    compared, and the rest still is. Shown on the engine before this rule: those elements
-    were compared against a bound that overflowed to inf, which passes anything."""
+    compared, and the rest still is. Without this rule those elements would be compared
+    against a bound that overflowed to inf, which passes anything."""
     steps = np.arange(3)
     big = np.full((1, 3, 2), 1e200)
     big[0, 0] = 0.5  # step 0 stays small

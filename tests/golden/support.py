@@ -22,9 +22,9 @@ __all__ = ["HAS_MASK", "SEQUENCE", "STATES", "BIAS", "ONE", "MASKED", "CASES", "
 # Whether the installed grid draws masks (Case.mask).
 HAS_MASK = "mask" in {f.name for f in fields(Case)}
 
-# Fixed cases, not the all-pairs grid's (which changes with the grid's options): the old
-# small grid's rows with sequences and an initial state, with returned states, with a bias and
-# the 1-step 1-unit one, and a masked case where the grid draws masks.
+# Fixed cases, not the all-pairs grid's (which changes with the grid's options): one with
+# sequences and an initial state, one with returned states, one with a bias, the 1-step
+# 1-unit one, and a masked case where the grid draws masks.
 SEQUENCE = Case(units=7, features=3, batch=2, time=9, activation="relu",
                 recurrent_activation="hard_sigmoid", go_backwards=True, initial_state=True,
                 unroll=True, use_bias=False, implementation=1, returns="sequences")

@@ -21,11 +21,12 @@ EXECUTIONS = ("eager", "function", "xla", "predict")
 
 def fast_execution(keras, layer, steps):
     """The execution the grids run ``layer`` by: "function" on TensorFlow (the graph that
-    model.fit and predict run too) for sequences of lstm_ref.frameworks.tensorflow.stepping.GRAPH_MIN_STEPS steps or more (a
-    200-step case: 0.17 s against 0.9 s eagerly, where Keras runs its while_loop op by op;
-    tracing costs about what 30 eager steps do), unless unrolled (tracing 200 unrolled steps
-    takes 15 s); "eager" otherwise and on backends without graphs. The eager path keeps its
-    own tests."""
+    model.fit and predict run too) for sequences of
+    lstm_ref.frameworks.tensorflow.stepping.GRAPH_MIN_STEPS steps or more, where one traced
+    graph costs less than Keras's while_loop run op by op, unless unrolled (a graph holds a
+    copy of the cell per step, so tracing a long unrolled layer costs more than it saves);
+    "eager" otherwise and on backends without graphs. The eager path keeps its own tests.
+    (Timings: docs/findings/2026-12-03-execution-paths.md.)"""
     if (keras.backend.backend() != "tensorflow" or getattr(layer, "unroll", False)
             or steps < GRAPH_MIN_STEPS):
         return "eager"

@@ -19,8 +19,9 @@ __all__ = ["GRAPH_MIN_STEPS", "SIXTEEN_BIT", "step_states"]
 
 SIXTEEN_BIT = ("float16", "bfloat16")
 
-# From this many steps on, the graph is faster than eager steps: tracing costs about as much
-# as 30 eager steps (docs: performance records). Below it, short sequences step eagerly.
+# From this many steps on, a traced graph is faster than eager steps (tracing costs what
+# several dozen eager steps do: docs/findings/2026-12-03-execution-paths.md). Below it,
+# short sequences step eagerly.
 GRAPH_MIN_STEPS = 32
 
 

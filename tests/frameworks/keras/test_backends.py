@@ -10,7 +10,7 @@ import sys
 import pytest
 
 # The extended tier (--extended; CI runs it after the default suite): each part re-runs
-# hundreds of tests in a process of its own, 90 s in all on 2 cores.
+# hundreds of tests in a process of its own.
 pytestmark = [pytest.mark.keras, pytest.mark.extended]
 
 # The backend-neutral Keras tests (the graph and XLA paths skip themselves off TensorFlow), in

@@ -88,10 +88,9 @@ def test_a_mixed_policy_twin_keeps_float32_weights_and_computes_in_16_bits(polic
 
 
 # The gross bugs show at once in 16 bits too (FIRST_SHOWS's steps). A relative drift of 1e-5
-# in c vanishes in 16-bit rounding: what each format can see, measured on this case, is a
-# drift of 32 eps (2^-5 = 3% in float16, 2^-2 = 25% in bfloat16, whose bound is K = 16 times
-# its probes' deviation; both flagged at step 0). The pair: (bug, the step it is flagged at,
-# in c).
+# in c vanishes in 16-bit rounding: the drift planted here is 32 eps of each format (2^-5 =
+# 3% in float16, 2^-2 = 25% in bfloat16, whose bound is K = 16 times its probes' deviation),
+# which each flags on this case at step 0. The pair: (bug, the step it is flagged at, in c).
 DRIFT = {"float16": ("relative drift 3.125e-2 in c", 0),
          "mixed_float16": ("relative drift 3.125e-2 in c", 0),
          "bfloat16": ("relative drift 0.25 in c", 0)}

@@ -1,6 +1,6 @@
 """tf_keras (Keras 2): from_keras / compare take its LSTM, RNN(LSTMCell), stacked cells,
 Bidirectional and models as they take Keras 3's; its hard_sigmoid is Keras 2's; the default
-grid (lstm_ref.grid, activation names meaning tf_keras's functions) runs against it."""
+grid (lstm_ref.grids.keras, activation names meaning tf_keras's functions) runs against it."""
 
 import numpy as np
 import pytest

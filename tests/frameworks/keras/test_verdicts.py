@@ -358,8 +358,8 @@ def exponential_float64(layer_of_cell, shape):
 def test_a_bidirectional_product_that_overflows_is_not_compared():
     """Bidirectional(merge_mode="mul") of two float64 directions near 1e200 each: every
     direction is compared, their product overflows float64 in the reference and in Keras,
-    so the merged output is undetermined and the verdict INCONCLUSIVE. Shown on the engine
-    before this rule: PASSED (inf against a bound that overflowed to inf)."""
+    so the merged output is undetermined and the verdict INCONCLUSIVE. Without this rule:
+    PASSED (inf against a bound that overflowed to inf)."""
     layer = exponential_float64(lambda cell: keras.layers.Bidirectional(
         keras.layers.RNN(cell(), return_sequences=True, dtype="float64"), merge_mode="mul",
         dtype="float64"), (1, 7, 1))
@@ -372,8 +372,8 @@ def test_a_bidirectional_product_that_overflows_is_not_compared():
 def test_a_weight_gradient_that_overflows_is_not_compared():
     """A float64 layer whose h reaches 1e187 with a loss at every step: Keras's and the
     reference's d_recurrent_kernel overflow to inf from finite inputs, so it is undetermined
-    (INCONCLUSIVE), not FAILED; every other gradient is compared and passes. Shown on the
-    engine before this rule: FAILED (inf against a NaN bound)."""
+    (INCONCLUSIVE), not FAILED; every other gradient is compared and passes. Without this
+    rule: FAILED (inf against a NaN bound)."""
     layer = exponential_float64(
         lambda cell: keras.layers.RNN(cell(), return_sequences=True, dtype="float64"),
         (1, 4, 1))

@@ -2,10 +2,10 @@
 in float32 and float64 (and, on the small grid, float16 and bfloat16; every dtype on the whole
 grid with --grid=full); and the grid itself (all pairs covered, ids, seeds, per-gate draws).
 
-``--grid=small|default|full`` picks the grid (lstm_ref.grid_torch). A failure's message is the
-report: first failing step and tensor (layer, direction), both values, the error and the
-tolerance, then the case id, seed, module and a reproducer. ``python -m lstm_ref.grid_torch
---dtype float32 float64`` prints the worst figures.
+``--grid=small|default|full`` picks the grid (lstm_ref.grids.torch). A failure's message is
+the report: first failing step and tensor (layer, direction), both values, the error and the
+tolerance, then the case id, seed, module and a reproducer. ``lstm-ref verify --framework
+torch --dtype float64`` prints the worst figures.
 """
 
 from collections import OrderedDict
