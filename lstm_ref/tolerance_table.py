@@ -81,7 +81,8 @@ def without_drift_check(tol, activations):
     """
     if tol.bias_floor is None:
         return tol, None
-    reasons = [DRIFT_EXEMPT[name] for name in activations if name in DRIFT_EXEMPT]
+    reasons = [DRIFT_EXEMPT[name] for name in dict.fromkeys(activations)
+               if name in DRIFT_EXEMPT]
     if not reasons:
         return tol, None
     return dataclasses.replace(tol, bias_floor=None), "; ".join(reasons)

@@ -8,10 +8,12 @@ Input, Masking and LSTM layers only, it also checks the model's output end to en
 model's twin, the bound measured on the whole chain's float32 probes.
 """
 
+import dataclasses
+
 import numpy as np
 
 from lstm_ref.checks import as_float_array
-from lstm_ref.engine import (check_tensors, combine, nonfinite_reach,
+from lstm_ref.engine import (DRIFT_NOTE, check_tensors, combine, nonfinite_reach,
                               sequence_expectation)
 from lstm_ref.errors import UnsupportedLayerError
 from lstm_ref.frameworks.keras.layers import compare_layer, twin_of
@@ -142,12 +144,18 @@ def compare(model, x, tolerance=None):
         twin = KerasModelTwin(model)
     except UnsupportedLayerError:
         twin = None
+    # A layer whose step drift is not checked (lstm_ref.engine.DRIFT_NOTE) says so in its
+    # report; the end-to-end output, computed through it, is not checked for drift either.
+    notes = {DRIFT_NOTE: report.context[DRIFT_NOTE] for report in parts.values()
+             if DRIFT_NOTE in report.context}
     if twin is not None:
         # A chain with a layer on cuDNN is held, end to end, to the cuDNN entry.
         path = "cudnn" if any(_on_cudnn(keras, layer) for layer in layers) else None
-        parts["model"] = _end_to_end(keras, model, twin, x,
-                                     tolerance or lookup(model.compute_dtype, path))
-    return combine(parts, x.shape[1], {"model": model.name})
+        tol = tolerance or lookup(model.compute_dtype, path)
+        if tolerance is None and notes:
+            tol = dataclasses.replace(tol, bias_floor=None)
+        parts["model"] = _end_to_end(keras, model, twin, x, tol)
+    return combine(parts, x.shape[1], {"model": model.name, **notes})
 
 
 def _end_to_end(keras, model, twin, x, tol):

@@ -11,14 +11,13 @@ States are nested as Keras nests them: [[h_0, c_0], [h_1, c_1], ...].
 import numpy as np
 
 from lstm_ref.checks import as_float_array, as_mask
-from lstm_ref.engine import Part, compare_parts, stack_reach
+from lstm_ref.engine import DRIFT_NOTE, Part, compare_parts, default_entry, stack_reach
 from lstm_ref.errors import ShapeError, UnsupportedLayerError
 from lstm_ref.reference import forward
 from lstm_ref.frameworks.keras import execution as executions
 from lstm_ref.frameworks.keras.twin import describe_cell, keras_of, weights_of
 from lstm_ref.frameworks.tensorflow.stepping import step_states
 from lstm_ref.tolerance import probe_batch
-from lstm_ref.tolerance_table import lookup
 
 __all__ = ["is_stacked", "KerasStackedTwin", "compare", "step_cells"]
 
@@ -96,7 +95,10 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)").astype(dtype)
     if initial_state is not None:
         initial_state = [[np.asarray(s, dtype) for s in pair] for pair in twin.states(initial_state)]
-    tol = tolerance or lookup(dtype)
+    tol, notes = tolerance, {}
+    if tolerance is None:
+        tol, why = default_entry(dtype, twin.weights)
+        notes = {DRIFT_NOTE: why} if why else {}
     reference = twin.run(x, initial_state, mask)  # validates before the framework runs
     flat = None if initial_state is None else [s for pair in initial_state for s in pair]
     checked_mask = None if mask is None else as_mask(mask, *x.shape[:2])
@@ -120,7 +122,7 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None):
             actual["state_h"], actual["state_c"] = result[1 + index]
         parts.append(Part(actual=actual, reference=ref, probe=probe, tolerance=tol,
                           prefix=f"cell{index}", return_sequences=layer.return_sequences,
-                          tainted=reach[index][0], names={"output": "output"}))
+                          tainted=reach[index][0], names={"output": "output"}, notes=notes))
     return compare_parts(parts, context=twin.config)
 
 
