@@ -21,7 +21,7 @@ import numpy as np
 
 from lstm_ref import precision
 
-__all__ = ["step_bias", "probe_drift", "bias_bound"]
+__all__ = ["step_bias", "probe_drift", "bias_bound", "carried"]
 
 
 def step_bias(actual, reference, weight=None):
@@ -37,6 +37,20 @@ def step_bias(actual, reference, weight=None):
         total = np.where(keep, np.abs(reference), 0.0).sum(axis=(0, 2))
         return np.where(total > 0, signed.sum(axis=(0, 2)) / np.where(total > 0, total, 1.0),
                         0.0)
+
+
+def carried(reference):
+    """(B, S, U) booleans: True over a row's step whose every element equals the step
+    before exactly, as at a masked step, where an LSTM carries its state (or repeats its
+    output) unchanged. Such a step repeats a drift already counted at the row's last valid
+    step, and weighed again it would dilute a drift in the rows still running: S_t leaves it
+    out (its elements are still each held to their bound)."""
+    reference = np.asarray(reference)
+    same = np.zeros(reference.shape[:2], bool)
+    if reference.shape[1] > 1:
+        with np.errstate(invalid="ignore"):
+            same[:, 1:] = np.all(reference[:, 1:] == reference[:, :-1], axis=2)
+    return np.broadcast_to(same[:, :, None], reference.shape)
 
 
 def probe_drift(reference, probe, eps, weight=None):

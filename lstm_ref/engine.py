@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from lstm_ref import tolerance as tolerances
-from lstm_ref.bias import bias_bound, step_bias
+from lstm_ref.bias import bias_bound, carried, step_bias
 from lstm_ref.tolerance_table import lookup, without_drift_check
 from lstm_ref.errors import ShapeError
 from lstm_ref.reference import forward
@@ -93,6 +93,8 @@ class Expectation:
         axes: the names of the first and last axes in reports ("row", "column" for a weight).
         drift: None, or (S,) the bound of each step's relative drift (lstm_ref.bias): the
             check then also holds the tensor's step drift, as a tensor ``name:drift``.
+        weighed: None (every COMPARED element), or (B, S, U) booleans: the elements a step's
+            drift is taken over (lstm_ref.bias.carried steps left out).
     """
 
     values: np.ndarray
@@ -101,17 +103,24 @@ class Expectation:
     status: np.ndarray | None = None
     axes: tuple = ("batch", "unit")
     drift: np.ndarray | None = None
+    weighed: np.ndarray | None = None
 
     def __post_init__(self):
         if self.status is None:
             self.status = np.full(np.shape(self.values), COMPARED, np.uint8)
+
+    def drift_weight(self):
+        """The elements a step's drift is taken over: the compared ones, of those weighed."""
+        compared = self.status == COMPARED
+        return compared if self.weighed is None else compared & self.weighed
 
     def flipped(self):
         """The slices in reverse order, under the same step numbers: a backward direction's
         sequence (processing order) in time order."""
         return replace(self, values=self.values[:, ::-1], bound=self.bound[:, ::-1],
                        status=self.status[:, ::-1],
-                       drift=None if self.drift is None else self.drift[::-1])
+                       drift=None if self.drift is None else self.drift[::-1],
+                       weighed=None if self.weighed is None else self.weighed[:, ::-1])
 
     def derived(self, values, bound, *others):
         """An Expectation of values computed from this one's (and ``others``', element by
@@ -122,15 +131,22 @@ class Expectation:
         overflow = ~np.isfinite(values) & (status == COMPARED)
         status = np.where(overflow, UNDETERMINED, status).astype(np.uint8)
         return Expectation(values, self.steps, bound, status, self.axes,
-                           _joined_drift([self, *others]))
+                           _joined_drift([self, *others]), _joined_weight([self, *others]))
 
     @staticmethod
     def concatenate(parts, axis=-1):
         """Several Expectations of the same steps joined along ``axis`` (units, by default)."""
         first = parts[0]
         join = lambda name: np.concatenate([getattr(p, name) for p in parts], axis=axis)  # noqa: E731
+        weighed = [p.drift_weight() for p in parts]
         return Expectation(join("values"), first.steps, join("bound"), join("status"), first.axes,
-                           _joined_drift(parts))
+                           _joined_drift(parts), np.concatenate(weighed, axis=axis))
+
+
+def _joined_weight(parts):
+    """The elements weighed in the drift of a value computed from several, element by
+    element: those weighed in every one."""
+    return np.logical_and.reduce([p.drift_weight() for p in parts])
 
 
 def _joined_drift(parts):
@@ -215,8 +231,10 @@ def sequence_expectation(values, probe, tol, cut, code, tainted=None):
     values = np.asarray(values, np.float64)
     bound = tol.element_bound(values, tol.step_atol(values, probe))
     status = _status(values, cut, code, tainted)
-    drift = bias_bound(values, probe, tol, status == COMPARED)
-    return Expectation(values, np.arange(values.shape[1]), bound, status, drift=drift)
+    weighed = ~carried(values)
+    drift = bias_bound(values, probe, tol, (status == COMPARED) & weighed)
+    return Expectation(values, np.arange(values.shape[1]), bound, status, drift=drift,
+                       weighed=weighed)
 
 
 def row_cuts(reference, probe, tol, tainted=None, fields=("h", "c", "outputs")):
@@ -272,7 +290,8 @@ def last_step(expectation):
     """Only the last slice of an Expectation (the returned states, the last output)."""
     e = expectation
     return Expectation(e.values[:, -1:], e.steps[-1:], e.bound[:, -1:], e.status[:, -1:], e.axes,
-                       None if e.drift is None else e.drift[-1:])
+                       None if e.drift is None else e.drift[-1:],
+                       None if e.weighed is None else e.weighed[:, -1:])
 
 
 @dataclass
@@ -489,7 +508,7 @@ def drift_of(got, expectation):
     elements are all compared exactly has no drift to measure (0: they agree or fail)."""
     e = expectation
     compared = e.status == COMPARED
-    drift = step_bias(got, e.values, compared)
+    drift = step_bias(got, e.values, e.drift_weight())
     nothing = ~compared.any(axis=(0, 2))
     code = e.status.max(axis=(0, 2))
     status = np.where(nothing & (code > EXACT), code, COMPARED).astype(np.uint8)
