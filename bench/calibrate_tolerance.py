@@ -114,12 +114,12 @@ def measure(case, dtype, tol, cudnn=False):
             continue
         compared = e.status == COMPARED
         # The step drift: the K it needs over each floor F (a step within F eps needs none).
-        drift = np.abs(step_bias(got.astype(np.float64), e.values, compared)) / eps
+        drift = np.abs(step_bias(got.astype(np.float64), e.values, e.drift_weight())) / eps
         # The probes' drift over the same elements as the engine's bound (the field's whole
         # sequence, its compared elements).
         full = sequence_expectation(reference, probed, tol, cut, code, part.tainted)
         own = probe_drift(reference, probed, precision.get(tol.probe).eps,
-                          full.status == COMPARED)
+                          full.drift_weight())
         if got.shape[1] == 1 and own.shape[0] > 1:  # the last step's: the running max at it
             own = own[-1:]
         if own.shape[0] == drift.shape[0]:
