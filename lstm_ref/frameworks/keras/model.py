@@ -154,17 +154,24 @@ def compare(model, x, tolerance=None):
         tol = tolerance or lookup(model.compute_dtype, path)
         if tolerance is None and notes:
             tol = dataclasses.replace(tol, bias_floor=None)
-        parts["model"] = _end_to_end(keras, model, twin, x, tol)
+        backward = any(isinstance(layer, keras.layers.Bidirectional)
+                       or getattr(layer, "go_backwards", False) for layer in layers)
+        parts["model"] = _end_to_end(keras, model, twin, x, tol, backward)
     return combine(parts, x.shape[1], {"model": model.name, **notes})
 
 
-def _end_to_end(keras, model, twin, x, tol):
-    """The model's output(s) against the twin's, bounded by the chain's own probes."""
+def _end_to_end(keras, model, twin, x, tol, backward=False):
+    """The model's output(s) against the twin's, bounded by the chain's own probes.
+    ``backward``: a layer of the chain runs backward in time (go_backwards, Bidirectional),
+    so a non-finite input reaches its row's earlier steps too: the whole row counts as
+    reached (a non-finite reference value there is the input's, compared exactly)."""
     reference = _as_list(twin(x))
     probe_x, _, _ = probe_batch(x, None, None, tol.probe)
     probes = _as_list(twin(probe_x, dtype=tol.probe))
     got = _as_list(model(x, training=False))
     reached = nonfinite_reach(x) if x.dtype.kind == "f" else None
+    if reached is not None and backward:
+        reached = np.broadcast_to(reached.any(axis=1, keepdims=True), reached.shape)
     expected, actual = {}, {}
     for index, (ref, probe, value) in enumerate(zip(reference, probes, got)):
         name = "output" if len(reference) == 1 else f"output[{index}]"

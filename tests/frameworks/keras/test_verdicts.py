@@ -385,12 +385,6 @@ def test_a_weight_gradient_that_overflows_is_not_compared():
                if name != "d_recurrent_kernel")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="lstm_ref.frameworks.keras.model's end-to-end check takes a non-finite "
-                          "input's reach forward in time from its step (nonfinite_reach(x)), "
-                          "but a Bidirectional carries it to the earlier steps too: the model's "
-                          "NaN output there is called undetermined ('every input it depends on "
-                          "is finite') and not compared; strict, so a fix shows")
 def test_a_nan_input_reaching_a_bidirectional_models_whole_row_is_compared_exactly(rng):
     """A NaN in x at step 3 of the only row reaches every step of a Bidirectional's output
     (the backward direction carries it to steps 0 to 2): NaN there is the input's, to be
