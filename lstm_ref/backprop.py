@@ -44,9 +44,9 @@ from lstm_ref.weights import LSTMWeights
 
 __all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward"]
 
-# float64-perturbed: the float64 tolerance probes' format (lstm_ref.precision), not a dtype
-# a framework computes in.
-DTYPES = ("float64", "float32", "float64-perturbed")
+# float64-perturbed and float32-ftz: the tolerance probes' formats (lstm_ref.precision), not
+# dtypes a framework computes in.
+DTYPES = ("float64", "float32", "float64-perturbed", "float32-ftz")
 # The weights' gradient names, in LSTMWeights.arrays order.
 PARAMETERS = ("kernel", "recurrent_kernel", "bias", "peephole", "projection")
 

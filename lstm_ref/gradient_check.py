@@ -92,7 +92,7 @@ def check_gradient_observation(observation: GradientObservation,
     probe = probe_gradients(obs, tol.probe)
     go_backwards = obs.options.get("go_backwards", False)
     reached = nonfinite_reach(obs.x, obs.initial_state, obs.mask, go_backwards)
-    cut = forward_cuts(reference, probe, reached)
+    cut = forward_cuts(reference, probe, reached, lookup(obs.dtype).atol)
     return check_gradients(obs.actual, reference, probe, tol, cut, obs.options, obs.context,
                            tainted_rows(obs))
 
@@ -126,15 +126,18 @@ def probe_gradients(obs: GradientObservation, dtype: str) -> Gradients:
 
 
 def forward_cuts(reference: Gradients, probe: Gradients,
-                 reached: np.ndarray | None = None) -> np.ndarray:
+                 reached: np.ndarray | None = None, floor: float = 0.0) -> np.ndarray:
     """(B,) booleans: the rows whose forward pass the probes cannot determine at some step
-    (h or c, lstm_ref.tolerance.row_horizons): every gradient of such a row depends on it."""
+    (h or c, lstm_ref.tolerance.row_horizons): every gradient of such a row depends on it.
+    ``floor``: the forward entry's absolute floor (a row whose states underflow the format
+    stays determined to within it, as the forward check has it)."""
     forward = cast(Trace, reference.forward)  # lstm_ref.gradients keeps it
     batch, time = cast(np.ndarray, forward.h).shape[:2]
     cut = np.zeros(batch, bool)
     for name in ("h", "c"):
         first, _ = tolerances.row_horizons(getattr(forward, name),
-                                           getattr(probe.forward, name), tainted=reached)
+                                           getattr(probe.forward, name), tainted=reached,
+                                           floor=floor)
         cut |= first < time
     return cut
 

@@ -32,7 +32,8 @@ from numpy.typing import ArrayLike
 
 from lstm_ref.errors import OptionError
 
-__all__ = ["round_bfloat16", "Format", "perturb_float64", "FLOAT64_EPS", "FORMATS",
+__all__ = ["round_bfloat16", "Format", "perturb_float64", "flush_float32", "TINY32",
+           "FLOAT64_EPS", "FORMATS",
            "PROBE_FORMATS", "name_of", "get"]
 
 
@@ -89,6 +90,19 @@ def _as_float16(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float16)
 
 
+TINY32 = float(np.finfo(np.float32).tiny)
+
+
+def flush_float32(array: ArrayLike) -> np.ndarray:
+    """float32 values with the subnormal ones (|x| < 2 ** -126) flushed to zero, keeping the
+    sign, as TensorFlow's CPU kernels flush the results of their arithmetic."""
+    array = np.asarray(array, np.float32)
+    small = np.abs(array) < TINY32
+    if not small.any():
+        return array
+    return np.where(small, array * np.float32(0), array)
+
+
 def perturb_float64(array: ArrayLike) -> np.ndarray:
     """Each float64 value moved by one ulp, up or down, or kept, as its own two lowest bits
     say: 01 becomes 10 and 10 becomes 01 (half the values move, a quarter each way); 00 and
@@ -122,6 +136,12 @@ FORMATS = {
 PROBE_FORMATS = {
     "float64-perturbed": Format("float64-perturbed", FLOAT64_EPS, F64, F64, perturb_float64,
                                 _identity),
+    # float32 whose results flush to zero below the smallest normal, as TensorFlow's kernels
+    # flush them: a state decaying to 1e-39 is 0 there, which flips the derivative of an
+    # activation with a kink at 0 (relu, relu6...) against the reference's; probes that flush
+    # see that flip, and the gradient's bound covers it. For any framework it is a rounding
+    # of at most 2 ** -126, within float32's own.
+    "float32-ftz": Format("float32-ftz", 2.0 ** -23, F32, F32, flush_float32, _identity),
 }
 
 

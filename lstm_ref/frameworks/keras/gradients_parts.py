@@ -581,7 +581,7 @@ def compare_gradients(layer, x, initial_state=None, mask=None, d_outputs=None, d
                                upstream={f"upstream[{i}]": u for i, u in enumerate(upstream)})
     tainted = tainted_rows(root)
     cuts = {(index, r, k): forward_cuts(reference[index][r][k], probes[index][r][k],
-                                        reaches[index][r][k])
+                                        reaches[index][r][k], lookup(dtype).atol)
             for index, plan in enumerate(plans) for r, k, _ in plan.parts()}
     joined = np.logical_or.reduce(list(cuts.values()))
     # A row's loss depends on every part's forward pass, but for a Bidirectional merged
