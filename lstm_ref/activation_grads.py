@@ -48,7 +48,7 @@ import numpy as np
 from lstm_ref import activations as acts
 from lstm_ref.errors import ActivationError, ShapeError
 
-__all__ = ["KINKS", "d_sigmoid", "d_tanh", "d_linear", "d_relu", "d_relu6", "d_leaky_relu",
+__all__ = ["KINKS", "JUMPS", "JUMP_RESOLUTION", "d_sigmoid", "d_tanh", "d_linear", "d_relu", "d_relu6", "d_leaky_relu",
            "d_hard_sigmoid", "d_hard_sigmoid_keras2", "d_hard_silu", "d_hard_tanh",
            "d_sparse_sigmoid", "d_sparse_plus", "d_softsign", "d_softplus", "d_log_sigmoid",
            "d_silu", "d_mish", "d_elu", "d_celu", "d_selu", "d_gelu", "d_exponential",
@@ -65,6 +65,18 @@ KINKS = {"relu": (0,), "relu6": (0, 6), "leaky_relu": (0,), "elu": (0,), "selu":
          "celu": (0,), "hard_sigmoid": (-3, 3), "hard_silu": (-3, 3),
          "hard_sigmoid_keras2": (-2.5, 2.5), "hard_tanh": (-1, 1), "sparse_sigmoid": (-1, 1),
          "sparse_plus": (-1, 1), "soft_shrink": (-0.5, 0.5), "hard_shrink": (-0.5, 0.5)}
+
+# Of those, the points where the derivative itself jumps (elu's, celu's and sparse_plus's
+# derivatives are continuous there): an argument within rounding of one leaves the side, and
+# so the derivative, to the order a framework rounds in (lstm_ref.gradient_check).
+JUMPS = {name: points for name, points in KINKS.items()
+         if name not in ("elu", "celu", "sparse_plus")}
+# Where TensorFlow picks the side from a value computed with an absolute rounding, not from
+# the argument itself: how far (in eps of the format) the argument may lie from the point
+# and still land on either side. relu6(x + 3) decides on x + 3 (an ulp of 3); selu's
+# gradient decides on its output, alpha * (exp(x) - 1), which is 0 for |x| below an ulp of 1.
+JUMP_RESOLUTION = {"hard_sigmoid": 3.0, "hard_silu": 3.0, "hard_sigmoid_keras2": 2.5,
+                   "selu": 1.0}
 
 
 def _step(condition, z, inside, outside=0.0):

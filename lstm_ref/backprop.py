@@ -42,7 +42,7 @@ from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.reference import Cell, Trace, forward
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward"]
+__all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward", "jump_arguments"]
 
 # float64-perturbed and float32-ftz: the tolerance probes' formats (lstm_ref.precision), not
 # dtypes a framework computes in.
@@ -72,6 +72,9 @@ class Gradients:
             for the kernel, |h_{t-1}| for the recurrent kernel...), shaped to broadcast
             against the gradient. lstm_ref.gradient_check bounds rounding with it.
         forward: the forward Trace the backward pass ran over (keep="preactivations").
+        jumps: the arguments of the activations whose derivative jumps somewhere
+            (lstm_ref.activation_grads.JUMPS), each (B, T, n) in processing order with its
+            points and resolution: :func:`jump_arguments`.
     """
 
     x: np.ndarray
@@ -88,6 +91,7 @@ class Gradients:
     dtype: str
     reach: dict[str, np.ndarray] | None = None
     forward: Trace | None = None
+    jumps: list[tuple[np.ndarray, tuple[float, ...], float]] | None = None
 
     @property
     def parameters(self) -> dict[str, np.ndarray]:
@@ -200,7 +204,38 @@ def backward(xs: np.ndarray, weights: LSTMWeights, trace: Trace,
         params = {k: None if v is None else v[0] for k, v in params.items()}
     reach = _reach(w, arrays, xs, h_prev, c_prev, trace, batch * time, m_total)
     return Gradients(x=dx, h0=dh_state, c0=dc_state, dh=dh_all, dc=dc_all, dz=dz_all, reach=reach,
-                     dtype=fmt.name, **params)
+                     dtype=fmt.name, jumps=jump_arguments(w, trace), **params)
+
+
+def jump_arguments(weights: LSTMWeights,
+                   trace: Trace) -> list[tuple[np.ndarray, tuple[float, ...], float]]:
+    """The arguments of a cell's activations whose derivative jumps (relu's 0, hard_sigmoid's
+    +-3...), with their points and resolution (lstm_ref.activation_grads.JUMPS,
+    JUMP_RESOLUTION): the gates' pre-activations (i, f, o for the recurrent activation, g for
+    the activation) and c_t for the output activation, each (B, T, n) in processing order. A
+    cell with peepholes or clipped gates is left out (its pre-activations are not the
+    activations' arguments): an empty list."""
+    w = weights
+    if w.peephole is not None or w.gate_clip is not None or trace.preactivations is None:
+        return []
+    units = w.units
+    z = trace.preactivations
+    found = []
+
+    def add(values, activation):
+        points = activation_grads.JUMPS.get(activation.name)
+        if points:
+            found.append((values, points,
+                          activation_grads.JUMP_RESOLUTION.get(activation.name, 0.0)))
+
+    # f's argument carries forget_bias (added at call time); ONNX's input_forget has none.
+    f = [] if w.input_forget else [z[..., units:2 * units] + w.forget_bias]
+    add(np.concatenate([z[..., :units], *f, z[..., 3 * units:]], axis=-1),
+        w.recurrent_activation)
+    add(z[..., 2 * units:3 * units], w.activation)
+    if trace.c is not None:
+        add(trace.c, w.output_activation)
+    return found
 
 
 def _step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: np.ndarray,

@@ -34,13 +34,13 @@ from lstm_ref.tolerance_table import lookup
 from lstm_ref.backprop import Gradients, gradients
 from lstm_ref.reference import Trace
 from lstm_ref.engine import Expectation, check_tensors, nonfinite_reach
-from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, FORWARD_UNDETERMINED, HORIZON,
-                             UNDETERMINED, Report)
+from lstm_ref.report import (ALL_STEPS, AT_JUMP, COMPARED, EXACT, FORWARD_UNDETERMINED,
+                             HORIZON, UNDETERMINED, Report)
 from lstm_ref.weights import LSTMWeights
 
 __all__ = ["STEP_TENSORS", "TOTAL_TENSORS", "GradientObservation", "check_gradient_observation",
            "probe_gradients", "forward_cuts", "gradient_expectations", "check_gradients",
-           "tainted_rows", "summed_expectation", "gradient_scale", "source_floor"]
+           "tainted_rows", "summed_expectation", "gradient_scale", "source_floor", "jump_steps"]
 
 # Report tensors: per-step adjoints first (in the order failures are listed within a step),
 # then what accumulates over all steps. Each maps to its lstm_ref.backprop.Gradients field.
@@ -187,6 +187,11 @@ def gradient_expectations(reference: Gradients, probe: Gradients, tol: tolerance
         step = np.where(first < time, time - 1 - first, -1)  # processing step, cut at and below
         take = step > cut_step
         cut_step, cut_code = np.where(take, step, cut_step), np.where(take, code, cut_code)
+    # A derivative's jump the probes straddle, or come within the bound's scale of: the
+    # gradient flowing through it is not determined, at that step and below.
+    step = jump_steps(reference, probe, tol.scale, eps_probe)
+    take = step > cut_step
+    cut_step, cut_code = np.where(take, step, cut_step), np.where(take, AT_JUMP, cut_code)
     steps = np.arange(time)
     for name, (values, probed) in pairs.items():
         kappa = tolerances.conditioning(back(values), back(probed), eps_probe)[:, ::-1]
@@ -236,6 +241,36 @@ def gradient_expectations(reference: Gradients, probe: Gradients, tol: tolerance
         result[name] = Expectation(values[:, None, :], np.array([ALL_STEPS]),
                                    bound[:, None, :], status, axes)
     return result
+
+
+def jump_steps(reference: Gradients, probe: Gradients, scale: float,
+               eps: float) -> np.ndarray:
+    """(B,) ints: per row, the last processing step (-1 for none) at which an activation's
+    argument (lstm_ref.backprop.jump_arguments) is within rounding of a point where its
+    derivative jumps: a probe's argument lies on the other side of the point than the
+    reference's, or the point is nearer the reference's than ``scale`` times the larger of
+    the probes' deviation there and the activation's resolution (``eps`` times
+    lstm_ref.activation_grads.JUMP_RESOLUTION: TensorFlow picks selu's side from its output,
+    which is 0 for c = -3e-11). A framework may stray that far (the entry's K): the gradient
+    through that step, and every earlier one it flows to, may differ by the jump. An
+    argument exactly at the point in the reference and in every probe is computed exactly (a
+    state that stays 0): the derivative's convention there is TensorFlow's own
+    (lstm_ref.activation_grads)."""
+    batch, time = reference.dh.shape[:2]
+    near = np.zeros((batch, time), bool)
+    for (values, points, resolution), (probed, *_) in zip(reference.jumps or [],
+                                                           probe.jumps or []):
+        probed = np.asarray(probed, np.float64).reshape(-1, *values.shape)
+        with np.errstate(invalid="ignore", over="ignore"):
+            deviation = np.nan_to_num(np.abs(probed - values), posinf=0.0).max(axis=0)
+            for point in points:
+                side = np.sign(values - point)
+                crossed = ((np.sign(probed - point) != side) & np.isfinite(probed)).any(axis=0)
+                reach = scale * np.maximum(deviation, eps * resolution)
+                exact = (values == point) & (probed == point).all(axis=0)
+                close = (np.abs(values - point) < reach) & ~exact
+                near |= ((crossed | close) & np.isfinite(values)).any(axis=2)
+    return np.where(near.any(axis=1), time - 1 - near[:, ::-1].argmax(axis=1), -1)
 
 
 def _exact(status: np.ndarray, values: np.ndarray, tainted: Any) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 __all__ = ["PASSED", "FAILED", "INCONCLUSIVE", "COMPARED", "EXACT", "HORIZON", "UNDETERMINED",
-           "FORWARD_UNDETERMINED", "STATUS", "ALL_STEPS", "ToleranceLike", "Mismatch",
+           "FORWARD_UNDETERMINED", "AT_JUMP", "STATUS", "ALL_STEPS", "ToleranceLike", "Mismatch",
            "TensorReport", "Report", "reason_text"]
 
 PASSED, FAILED, INCONCLUSIVE = "PASSED", "FAILED", "INCONCLUSIVE"
@@ -37,9 +37,11 @@ EXACT = 1                 # a non-finite value reached from a non-finite input: 
 HORIZON = 2               # past what the probes' format can determine
 UNDETERMINED = 3          # the reference is not finite although every input it depends on is
 FORWARD_UNDETERMINED = 4  # a gradient whose forward pass is not determined in its row
+AT_JUMP = 5               # a gradient through a derivative's jump its probes straddle
 STATUS = {COMPARED: "compared", EXACT: "compared exactly", HORIZON: "past the horizon",
-          UNDETERMINED: "undetermined", FORWARD_UNDETERMINED: "forward pass undetermined"}
-NOT_COMPARED = (HORIZON, UNDETERMINED, FORWARD_UNDETERMINED)
+          UNDETERMINED: "undetermined", FORWARD_UNDETERMINED: "forward pass undetermined",
+          AT_JUMP: "at a derivative's jump"}
+NOT_COMPARED = (HORIZON, UNDETERMINED, FORWARD_UNDETERMINED, AT_JUMP)
 
 # The step of a tensor that accumulates over every step (a weight's gradient).
 ALL_STEPS = -1
@@ -69,6 +71,10 @@ def reason_text(code: int, tolerance: ToleranceLike) -> str:
                 "on is (an overflow, 0 * inf); no framework value is more right than another")
     if code == FORWARD_UNDETERMINED:
         return "the forward pass of their row is not determined (past its horizon or not finite)"
+    if code == AT_JUMP:
+        return ("at a derivative's jump: an activation's argument is within rounding of a "
+                "point where its derivative jumps (relu's 0, hard_sigmoid's +-3...), so which "
+                "side's derivative applies depends on the order a framework rounds in")
     raise ValueError(f"status {code} is compared, not a reason")
 
 
