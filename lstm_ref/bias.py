@@ -21,7 +21,13 @@ import numpy as np
 
 from lstm_ref import precision
 
-__all__ = ["step_bias", "probe_drift", "bias_bound", "carried"]
+__all__ = ["step_bias", "probe_drift", "bias_bound", "carried", "resolved", "RESOLVED"]
+
+# An element enters its step's drift where its |reference| is at least this many times its
+# absolute floor: below that, rounding alone moves it by more than an eighth of itself (a
+# relu's output at 5e-8, 0 in the framework), and its relative error says nothing about a
+# drift of the step.
+RESOLVED = 8.0
 
 
 def step_bias(actual, reference, weight=None):
@@ -51,6 +57,13 @@ def carried(reference):
         with np.errstate(invalid="ignore"):
             same[:, 1:] = np.all(reference[:, 1:] == reference[:, :-1], axis=2)
     return np.broadcast_to(same[:, :, None], reference.shape)
+
+
+def resolved(reference, step_atol):
+    """(B, S, U) booleans: the elements large enough to weigh in a step's drift, |reference|
+    >= RESOLVED times their row's absolute floor at that step (``step_atol``, (B, S))."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(reference) >= RESOLVED * np.asarray(step_atol)[:, :, None]
 
 
 def probe_drift(reference, probe, eps, weight=None):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from lstm_ref import tolerance as tolerances
-from lstm_ref.bias import bias_bound, carried, step_bias
+from lstm_ref.bias import bias_bound, carried, resolved, step_bias
 from lstm_ref.tolerance_table import lookup, without_drift_check
 from lstm_ref.errors import ShapeError
 from lstm_ref.reference import forward
@@ -229,9 +229,10 @@ def sequence_expectation(values, probe, tol, cut, code, tainted=None):
     lstm_ref.tolerance.row_horizons): its bound scaled by the probes (``probe``: the same
     tensor of the stacked probe run, or None for the floor alone)."""
     values = np.asarray(values, np.float64)
-    bound = tol.element_bound(values, tol.step_atol(values, probe))
+    step_atol = tol.step_atol(values, probe)
+    bound = tol.element_bound(values, step_atol)
     status = _status(values, cut, code, tainted)
-    weighed = ~carried(values)
+    weighed = ~carried(values) & resolved(values, step_atol)
     drift = bias_bound(values, probe, tol, (status == COMPARED) & weighed)
     return Expectation(values, np.arange(values.shape[1]), bound, status, drift=drift,
                        weighed=weighed)

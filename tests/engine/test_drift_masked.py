@@ -1,12 +1,15 @@
-"""A step's drift is taken over the rows still running: the states that finished rows carry
-through their padding (lstm_ref.bias.carried) neither dilute nor hide it."""
+"""What a step's drift is taken over: the rows still running (the states that finished rows
+carry through their padding, lstm_ref.bias.carried, neither dilute nor hide it) and values
+above the rounding level (lstm_ref.bias.resolved)."""
 
 import numpy as np
 import pytest
 
 import lstm_ref
-from lstm_ref.bias import carried
-from lstm_ref.engine import Observation, check_observation
+from lstm_ref import tolerance_table
+from lstm_ref.bias import carried, resolved
+from lstm_ref.engine import Observation, check_observation, drift_of, sequence_expectation
+from lstm_ref.tolerance import PROBES
 from tests.support.helpers import random_weights
 
 BATCH, TIME, UNITS, FEATURES, START = 4, 100, 9, 3, 50
@@ -46,3 +49,24 @@ def test_carried_marks_the_steps_that_repeat_the_one_before():
     expected[0, 3] = True
     assert (carried(values) == expected[:, :, None]).all()
     assert not carried(values[:, :1]).any()  # a first step carries nothing
+
+
+
+def test_values_at_the_rounding_level_do_not_weigh_in_the_drift():
+    """A step whose values are all near 0 (a relu's output at 5e-8, which a framework
+    rounding in another order makes 0) has a relative drift of -1 that says nothing: only
+    values of at least RESOLVED times their absolute floor weigh in S_t."""
+    tol = tolerance_table.lookup("float32")
+    values = np.full((1, 3, 4), 0.5)
+    values[:, 1] = 5e-8
+    probe = np.concatenate([values] * PROBES)  # probes that agree: the floors alone
+    e = sequence_expectation(values, probe, tol, np.array([3]), np.array([0]))
+    got = values.copy()
+    got[:, 1] = 0.0
+    drift, bound = drift_of(got, e)
+    assert drift[0, 1, 0] == 0 and (np.abs(drift) <= bound.bound).all()
+    got[:, 2] *= 1 + 1e-6  # a resolved step's drift still counts
+    drift, bound = drift_of(got, e)
+    assert abs(drift[0, 2, 0] - 1e-6) < 1e-9 and abs(drift[0, 2, 0]) > bound.bound[0, 2, 0]
+    assert not resolved(np.full((1, 2, 3), 5e-8), np.full((1, 2), tol.atol)).any()
+    assert resolved(np.full((1, 2, 3), 1e-5), np.full((1, 2), tol.atol)).all()
