@@ -222,7 +222,7 @@ def jump_arguments(weights: LSTMWeights,
     z = trace.preactivations
     found = []
 
-    def add(values, activation):
+    def add(values: np.ndarray, activation: Any) -> None:
         points = activation_grads.JUMPS.get(activation.name)
         if points:
             found.append((values, points,
