@@ -11,6 +11,24 @@ from lstm_ref._optional import require
 from lstm_ref.errors import FrameworkMissingError
 
 
+def run_keras_cases_with_a_bug(monkeypatch, bug, broken=lambda case: True):
+    """Make the Keras cases verify runs compute with a BrokenLSTMCell that has ``bug``: the
+    cases ``broken`` picks (every one by default); the others run as they are."""
+    from lstm_ref.frameworks.keras import cases as keras_cases
+    from tests.frameworks.keras.broken import BrokenLSTMCell
+
+    correct = keras_cases.run_case
+
+    def run_case(case, dtype, api):
+        if not broken(case):
+            return correct(case, dtype)
+        return correct(case, cell=BrokenLSTMCell(
+            case.units, bug=bug, activation=case.activation,
+            recurrent_activation=case.recurrent_activation, use_bias=case.use_bias))
+
+    monkeypatch.setattr(keras_cases, "run_case", run_case)
+
+
 @pytest.mark.keras
 def test_verify_passes_and_prints_the_table(capsys):
     assert cli.main(["verify", "--grid", "small", "--only", "units7-features1", "-v"]) == 0
@@ -34,14 +52,7 @@ def test_verify_in_a_mixed_precision_policy(capsys):
 
 @pytest.mark.keras
 def test_verify_exits_1_and_names_the_failing_case(capsys, monkeypatch):
-    from lstm_ref.frameworks.keras import cases as keras_cases
-    from tests.frameworks.keras.broken import BrokenLSTMCell
-
-    correct = keras_cases.run_case
-    monkeypatch.setattr(keras_cases, "run_case", lambda case, dtype, api: correct(
-        case, cell=BrokenLSTMCell(case.units, bug="gates i/f swapped", activation=case.activation,
-                                  recurrent_activation=case.recurrent_activation,
-                                  use_bias=case.use_bias)))
+    run_keras_cases_with_a_bug(monkeypatch, "gates i/f swapped")
     assert cli.main(["verify", "--grid", "small", "--only", "units7-features3-batch2"]) == 1
     out = capsys.readouterr().out
     assert "FAILED       units7-features3-batch2" in out and ", tensor h, batch" in out
@@ -175,16 +186,8 @@ def test_verify_writes_json_and_junit(tmp_path, capsys, monkeypatch):
     import json
     import xml.etree.ElementTree as ET
 
-    from lstm_ref.frameworks.keras import cases as keras_cases
-    from tests.frameworks.keras.broken import BrokenLSTMCell
-
-    correct = keras_cases.run_case
-    broken_id = "units7-features3-batch2"
-    monkeypatch.setattr(keras_cases, "run_case", lambda case, dtype, api: correct(
-        case, cell=BrokenLSTMCell(case.units, bug="bias ignored", activation=case.activation,
-                                  recurrent_activation=case.recurrent_activation,
-                                  use_bias=case.use_bias))
-        if case.id.startswith(broken_id) and case.use_bias else correct(case, dtype))
+    run_keras_cases_with_a_bug(monkeypatch, "bias ignored", broken=lambda case: (
+        case.id.startswith("units7-features3-batch2") and case.use_bias))
     code = cli.main(["verify", "--grid", "small", "--only", "features3-batch2", "--json",
                      str(tmp_path / "run.json"), "--junit-xml", str(tmp_path / "run.xml")])
     run = json.loads((tmp_path / "run.json").read_text())

@@ -8,6 +8,7 @@ import pytest
 import lstm_ref
 from lstm_ref import layouts
 from lstm_ref.errors import OptionError, ShapeError
+from tests.support.helpers import assert_same_arrays
 
 U, F = 3, 2
 
@@ -42,11 +43,7 @@ def full_weights(rng, projection=False, **options):
 
 
 def same(a, b):
-    for name, array in a.arrays.items():
-        other = b.arrays[name]
-        assert (array is None) == (other is None), name
-        if array is not None:
-            np.testing.assert_array_equal(array, other, err_msg=name)
+    assert_same_arrays(a, b)
     assert a.options().keys() == b.options().keys()
 
 

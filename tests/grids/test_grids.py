@@ -17,6 +17,7 @@ from lstm_ref.grids import tf1 as grid_tf1
 from lstm_ref.grids import torch as grid_torch
 from lstm_ref.grids.allpairs import pair_rows
 from lstm_ref.grids.common import draw_lengths, seed_of, unique
+from tests.support.grids import assert_ids_and_seeds_are_unique, every_combination, sizes_of
 
 pytest.importorskip("allpairspy")
 
@@ -80,15 +81,14 @@ def test_masks_meet_execution_paths_and_go_backwards_pairwise():
 
 
 def test_full_grid_has_every_combination_of_sizes():
-    sizes = {tuple(getattr(c, k) for k in grid.FULL_SIZES) for c in grid.cases("full")}
-    assert sizes == set(product(*grid.FULL_SIZES.values()))
+    sizes = sizes_of(grid.cases("full"), grid.FULL_SIZES)
+    assert sizes == every_combination(grid.FULL_SIZES)
 
 
 @pytest.mark.parametrize("name", GRIDS)
 def test_ids_are_unique_and_seeds_come_from_ids(name):
     cases = grid.cases(name)
-    assert len({c.id for c in cases}) == len(cases)
-    assert len({c.seed for c in cases}) == len(cases)
+    assert_ids_and_seeds_are_unique(cases)
     assert all("=" not in c.id and " " not in c.id for c in cases)  # usable in pytest -k
 
 

@@ -1,8 +1,11 @@
-"""Test helpers: random per-gate weights and inputs (NumPy only)."""
+"""Test helpers: random per-gate weights and inputs, and weights compared array by array
+(NumPy only)."""
 
 import numpy as np
 
 import lstm_ref
+
+__all__ = ["random_weights", "random_state", "build_with_random_weights", "assert_same_arrays"]
 
 
 def random_weights(rng, units, features, use_bias=True, activation="tanh",
@@ -25,3 +28,13 @@ def build_with_random_weights(layer, rng, input_shape):
     layer.build(input_shape)
     layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
     return layer
+
+
+def assert_same_arrays(a, b):
+    """Every array of LSTMWeights ``a`` is in ``b``, bit for bit, and each one ``a`` lacks
+    (None) ``b`` lacks too."""
+    for name, array in a.arrays.items():
+        other = b.arrays[name]
+        assert (array is None) == (other is None), name
+        if array is not None:
+            np.testing.assert_array_equal(array, other, err_msg=name)

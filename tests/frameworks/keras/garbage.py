@@ -49,11 +49,10 @@ def _gates(cell, inputs, h_prev):
     return i, f, o, cell.activation(z_c)
 
 
-@keras.saving.register_keras_serializable(package="lstm_ref_garbage")
-class GarbageLSTMCell(keras.layers.LSTMCell):
-    """Keras's LSTMCell, except that its new h and c (what it returns and carries) are
-    KINDS[kind] in a marked row at the marked step, or in ``rows`` at every step. Every
-    other row is computed, and differentiated, as the LSTMCell's."""
+class _MarkedCell(keras.layers.LSTMCell):
+    """Keras's LSTMCell that knows which rows a subclass breaks, and how: KINDS[kind] in the
+    rows whose input carries the mark, or in ``rows`` at every step (both saved in its
+    config)."""
 
     def __init__(self, units, kind="nan", rows=None, **kwargs):
         super().__init__(units, **kwargs)
@@ -62,6 +61,13 @@ class GarbageLSTMCell(keras.layers.LSTMCell):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "rows": self.rows}
+
+
+@keras.saving.register_keras_serializable(package="lstm_ref_garbage")
+class GarbageLSTMCell(_MarkedCell):
+    """Keras's LSTMCell, except that its new h and c (what it returns and carries) are
+    KINDS[kind] in a marked row at the marked step, or in ``rows`` at every step. Every
+    other row is computed, and differentiated, as the LSTMCell's."""
 
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states
@@ -74,18 +80,10 @@ class GarbageLSTMCell(keras.layers.LSTMCell):
 
 
 @keras.saving.register_keras_serializable(package="lstm_ref_garbage")
-class GradientGarbageCell(keras.layers.LSTMCell):
+class GradientGarbageCell(_MarkedCell):
     """Keras's LSTMCell with a right forward pass; in the backward pass the gradient that
     flows through c_t (into the gates, x_t and c_{t-1}) is KINDS[kind] in a marked row at
     the marked step, or in ``rows`` at every step."""
-
-    def __init__(self, units, kind="nan", rows=None, **kwargs):
-        super().__init__(units, **kwargs)
-        self.kind = kind
-        self.rows = None if rows is None else tuple(rows)
-
-    def get_config(self):
-        return {**super().get_config(), "kind": self.kind, "rows": self.rows}
 
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states

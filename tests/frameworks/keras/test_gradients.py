@@ -8,14 +8,13 @@ import pytest
 import lstm_ref
 from lstm_ref.grids import keras as grid
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
+from tests.frameworks.keras.helpers import (failing, require_tensorflow_backend,
+                                            uniform_inputs, uniform_states)
+from tests.support.grids import assert_case_passes, parametrize_cases
 from tests.support.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-if keras.backend.backend() != "tensorflow":
-    pytest.skip("gradients are observed with tf.GradientTape: TensorFlow backend only",
-                allow_module_level=True)
+keras, tf = require_tensorflow_backend()
 
 from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
 
@@ -26,29 +25,28 @@ PATTERNS = np.array([[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1, 1],
                      [0, 0, 0, 0, 0, 0, 0, 0]], bool)
 
 
-def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
-        # The small grid by default (every pair of options, small sizes); the default one
-        # under --grid=full. Each case runs by its own execution path, of those a gradient is
-        # taken on (predict gives none).
-        from lstm_ref.frameworks.keras.gradients import EXECUTIONS
+def gradient_cases(grid_name):
+    """The small grid by default (every pair of options, small sizes); the default one under
+    --grid=full. Each case runs by its own execution path, of those a gradient is taken on
+    (predict gives none)."""
+    from lstm_ref.frameworks.keras.gradients import EXECUTIONS
 
-        name = "default" if metafunc.config.getoption("--grid") == "full" else "small"
-        cases = grid.cases(name, executions=EXECUTIONS)
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+    return grid.cases("default" if grid_name == "full" else "small", executions=EXECUTIONS)
+
+
+pytest_generate_tests = parametrize_cases(gradient_cases)
 
 
 def test_grid_gradients_match_the_reference(case):
-    report = keras_cases.run_gradient_case(case)
-    assert report.passed, report.summary()
+    report = assert_case_passes(keras_cases.run_gradient_case, case)
     assert report.tensors, report.summary()
     assert report.context["execution"] == case.execution
 
 
 def layer_and_inputs(rng, **options):
     layer = build_with_random_weights(keras.layers.LSTM(U, **options), rng, (B, T, F))
-    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
-    state = [rng.uniform(-1, 1, (B, U)).astype("float32") for _ in range(2)]
+    x = uniform_inputs(rng, B, T, F)
+    state = uniform_states(rng, B, U)
     return layer, x, state
 
 
@@ -60,8 +58,8 @@ def test_masked_rows(go_backwards, zero_output_for_mask, returns, rng):
         keras.layers.LSTMCell(U), return_sequences=returns.startswith("sequences"),
         return_state=returns.endswith("state"), go_backwards=go_backwards,
         zero_output_for_mask=zero_output_for_mask), rng, (B, T, F))
-    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
-    state = [rng.uniform(-1, 1, (B, U)).astype("float32") for _ in range(2)]
+    x = uniform_inputs(rng, B, T, F)
+    state = uniform_states(rng, B, U)
     report = lstm_ref.compare_gradients(layer, x, initial_state=state, mask=PATTERNS)
     assert report.passed, report.summary()
     assert set(report.tensors) >= {"dh", "dc", "dx", "dh0", "dc0", "d_kernel"}
@@ -89,7 +87,7 @@ def test_given_upstream_gradients_are_used(rng):
 def test_stateful_chunks(chunks, rng):
     layer = build_with_random_weights(keras.layers.LSTM(U, stateful=True, return_sequences=True),
                                       rng, (B, T, F))
-    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
+    x = uniform_inputs(rng, B, T, F)
     twin = lstm_ref.from_keras(layer)
     start = 0
     for size in chunks:
@@ -114,11 +112,10 @@ def test_float64_layer(rng):
 
 def test_tf_keras_layer(rng):
     tf_keras = pytest.importorskip("tf_keras")
-    layer = tf_keras.layers.LSTM(U, return_sequences=True, return_state=True,
-                                 recurrent_activation="hard_sigmoid")
-    layer.build((B, T, F))
-    layer.set_weights([rng.normal(0, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
-    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
+    layer = build_with_random_weights(tf_keras.layers.LSTM(
+        U, return_sequences=True, return_state=True, recurrent_activation="hard_sigmoid"),
+        rng, (B, T, F))
+    x = uniform_inputs(rng, B, T, F)
     report = lstm_ref.compare_gradients(layer, x, mask=PATTERNS)
     assert report.passed, report.summary()
 
@@ -168,14 +165,13 @@ def test_gradient_bugs_are_flagged(bug, rng):
         built = keras.layers.RNN(GradientBugCell(U, cell_bug), return_sequences=True)
         return build_with_random_weights(built, np.random.default_rng(3), (B, T, F))
 
-    x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
+    x = uniform_inputs(rng, B, T, F)
     healthy = lstm_ref.compare_gradients(layer(None), x)
     assert healthy.passed, healthy.summary()
     assert lstm_ref.compare(layer(bug), x).passed  # the forward pass is right
     report = lstm_ref.compare_gradients(layer(bug), x)
     assert not report.passed
-    failing = {name for name, t in report.tensors.items() if not t.passed}
-    assert GRADIENT_BUGS[bug] <= failing, report.summary()
+    assert GRADIENT_BUGS[bug] <= failing(report), report.summary()
     assert "FAILED at" in report.summary()
     if bug == "gradient drift 1e-5 in c":
         assert (report.tensors["d_kernel"].worst_ratio
@@ -186,7 +182,7 @@ def test_the_first_failure_is_the_latest_step(rng):
     keras.utils.set_random_seed(3)
     layer = build_with_random_weights(keras.layers.RNN(
         GradientBugCell(U, "no dc_t/dc_(t-1) term"), return_sequences=True), rng, (B, T, F))
-    report = lstm_ref.compare_gradients(layer, rng.uniform(-1, 1, (B, T, F)).astype("float32"))
+    report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, T, F))
     # dc_T-1 has no later step to lose a term from; the first departure is at step T - 2
     assert report.first_failing_step == T - 2, report.summary()
     assert report.tensors["dc"].passed is False

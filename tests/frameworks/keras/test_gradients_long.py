@@ -7,13 +7,11 @@ import numpy as np
 import pytest
 
 import lstm_ref
+from tests.frameworks.keras.helpers import (failing, require_tensorflow_backend,
+                                            uniform_inputs, uniform_states)
 
 pytestmark = pytest.mark.keras
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-if keras.backend.backend() != "tensorflow":
-    pytest.skip("gradients are observed with tf.GradientTape: TensorFlow backend only",
-                allow_module_level=True)
+keras, tf = require_tensorflow_backend()
 
 LONG = (33, 64, 200)
 B, F, U = 4, 3, 8
@@ -35,22 +33,14 @@ def well_conditioned(layer, rng, time, features=F):
     return layer
 
 
-def failing(report):
-    return {name for name, t in report.tensors.items() if not t.passed}
-
-
-def inputs(rng, time):
-    return rng.uniform(-1, 1, (B, time, F)).astype("float32")
-
-
 @pytest.mark.parametrize("time", LONG)
 def test_long_lstm_gradients(time, rng):
     layer = well_conditioned(keras.layers.LSTM(U, return_sequences=True, return_state=True),
                              rng, time)
-    state = [rng.uniform(-1, 1, (B, U)).astype("float32") for _ in range(2)]
+    state = uniform_states(rng, B, U)
     mask = np.ones((B, time), bool)
     mask[1, time - 5:] = False  # one row right-padded
-    report = lstm_ref.compare_gradients(layer, inputs(rng, time), initial_state=state,
+    report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, time, F), initial_state=state,
                                         mask=mask, execution="function")
     assert report.passed, report.summary()
     # Every step of every row is compared: nothing is cut by a horizon.
@@ -69,7 +59,7 @@ def test_long_multipart_gradients(kind, rng):
     layer = well_conditioned(layer, rng, time)
     mask = np.ones((B, time), bool)
     mask[2, :7] = False  # one row left-padded
-    report = lstm_ref.compare_gradients(layer, inputs(rng, time), mask=mask,
+    report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, time, F), mask=mask,
                                         execution="function")
     assert report.passed, report.summary()
     assert all(t.compared == t.size for t in report.tensors.values()), report.summary()
@@ -97,9 +87,9 @@ def truncating_case(rng, time):
     kernel, *rest = layer.get_weights()
     kernel[-1] = 0.0  # the clock feature never enters the forward pass
     layer.set_weights([kernel, *rest])
-    x = rng.uniform(-1, 1, (B, time, F + 1)).astype("float32")
+    x = uniform_inputs(rng, B, time, F + 1)
     x[:, :, -1] = np.arange(time)
-    state = [rng.uniform(-1, 1, (B, U)).astype("float32") for _ in range(2)]
+    state = uniform_states(rng, B, U)
     return layer, x, state
 
 

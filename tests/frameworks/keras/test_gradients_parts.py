@@ -10,14 +10,12 @@ import pytest
 
 import lstm_ref
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
+from tests.frameworks.keras.helpers import (failing, require_tensorflow_backend,
+                                            uniform_inputs, uniform_states)
 from tests.support.helpers import build_with_random_weights
 
 pytestmark = pytest.mark.keras
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-if keras.backend.backend() != "tensorflow":
-    pytest.skip("gradients are observed with tf.GradientTape: TensorFlow backend only",
-                allow_module_level=True)
+keras, tf = require_tensorflow_backend()
 
 B, T, F, U = 4, 7, 3, 5
 MASK = np.array([[1] * 7, [0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 1, 1, 1]],
@@ -26,22 +24,10 @@ STEP = {"dh", "dc", "dx"}
 WEIGHTS = {"d_kernel", "d_recurrent_kernel", "d_bias"}
 
 
-def inputs(rng, batch=B, time=T, features=F):
-    return rng.uniform(-1, 1, (batch, time, features)).astype("float32")
-
-
-def states(rng, *units, batch=B):
-    return [rng.uniform(-1, 1, (batch, u)).astype("float32") for u in units for _ in range(2)]
-
-
 def assert_compared_and_passed(report, names):
     assert report.passed, report.summary()
     assert set(names) <= set(report.tensors), sorted(report.tensors)
     assert all(t.compared for t in report.tensors.values()), report.summary()
-
-
-def failing(report):
-    return {name for name, t in report.tensors.items() if not t.passed}
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul", None])
@@ -51,9 +37,9 @@ def test_bidirectional_gradients(merge_mode, variant, rng):
     layer = build_with_random_weights(keras.layers.Bidirectional(
         keras.layers.LSTM(U, return_sequences=sequences, return_state=sequences),
         merge_mode=merge_mode), rng, (B, T, F))
-    initial = states(rng, U, U) if sequences else None
-    report = lstm_ref.compare_gradients(layer, inputs(rng), initial_state=initial,
-                                        mask=MASK if sequences else None)
+    initial = uniform_states(rng, B, U, U) if sequences else None
+    report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, T, F),
+                                        initial_state=initial, mask=MASK if sequences else None)
     parts = {f"{d}.{n}" for d in ("forward", "backward") for n in STEP | WEIGHTS}
     parts |= {"forward.dh0", "backward.dc0"} if sequences else set()
     assert_compared_and_passed(report, parts | {"dx"})
@@ -68,15 +54,15 @@ def test_stacked_cells_gradients(go_backwards, masked, rng):
     layer = build_with_random_weights(keras.layers.RNN(
         cells, return_sequences=masked, return_state=True, go_backwards=go_backwards), rng,
         (B, T, F))
-    initial = [states(rng, u)[:2] for u in (4, 3, 5)] if masked else None
-    report = lstm_ref.compare_gradients(layer, inputs(rng), initial_state=initial,
-                                        mask=MASK if masked else None)
+    initial = [uniform_states(rng, B, u) for u in (4, 3, 5)] if masked else None
+    report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, T, F),
+                                        initial_state=initial, mask=MASK if masked else None)
     names = {f"cell{k}.{n}" for k in range(3) for n in STEP | WEIGHTS} | {"dx"}
     assert_compared_and_passed(report, names | ({"cell2.dc0"} if masked else set()))
 
 
 def padded(rng, time=8):
-    x = inputs(rng, time=time)
+    x = uniform_inputs(rng, B, time, F)
     x[1, :3] = 0.0  # left padding
     x[2, 5:] = 0.0  # right padding
     x[3, 2:4] = 0.0  # a hole
@@ -114,7 +100,7 @@ def test_functional_chain_gradients(rng):
     y = keras.layers.LSTM(3, return_state=True, name="b")(y)
     model = randomize(keras.Model(x_in, y), rng)
     d_states = [rng.normal(size=(B, 3)) for _ in range(2)]
-    report = lstm_ref.compare_gradients(model, inputs(rng, time=8), d_states=d_states)
+    report = lstm_ref.compare_gradients(model, uniform_inputs(rng, B, 8, F), d_states=d_states)
     assert_compared_and_passed(report, {"a/dh", "a/d_kernel", "b/dc", "b/dx", "dx"})
 
 
@@ -126,14 +112,14 @@ def test_tf_keras_gradients(kind, rng):
         layer = build_with_random_weights(layers.Bidirectional(
             layers.LSTM(U, return_sequences=True, return_state=True,
                         recurrent_activation="hard_sigmoid"), merge_mode="mul"), rng, (B, T, F))
-        report = lstm_ref.compare_gradients(layer, inputs(rng), initial_state=states(rng, U, U),
-                                            mask=MASK)
+        report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, T, F),
+                                            initial_state=uniform_states(rng, B, U, U), mask=MASK)
         names = {"forward.dh", "backward.dc0", "dx"}
     elif kind == "stacked":
         layer = build_with_random_weights(layers.RNN(
             [layers.LSTMCell(4), layers.LSTMCell(3)], return_sequences=True, go_backwards=True),
             rng, (B, T, F))
-        report = lstm_ref.compare_gradients(layer, inputs(rng), mask=MASK)
+        report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, T, F), mask=MASK)
         names = {"cell0.dh", "cell1.dx", "cell0.d_kernel", "dx"}
     else:
         model = randomize(tf_keras.Sequential([
@@ -150,8 +136,9 @@ def test_execution_paths(execution, rng):
     layer = build_with_random_weights(keras.layers.Bidirectional(
         keras.layers.LSTM(U, return_sequences=True, return_state=True), merge_mode="ave"), rng,
         (B, T, F))
-    report = lstm_ref.compare_gradients(layer, inputs(rng), initial_state=states(rng, U, U),
-                                        mask=MASK, execution=execution)
+    report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, T, F),
+                                        initial_state=uniform_states(rng, B, U, U), mask=MASK,
+                                        execution=execution)
     assert_compared_and_passed(report, {"dx", "backward.dh0", "forward.d_kernel"})
     assert report.context["execution"] == execution
 
@@ -160,21 +147,22 @@ def test_float64_layers(rng):
     layer = build_with_random_weights(keras.layers.Bidirectional(
         keras.layers.LSTM(U, return_sequences=True, dtype="float64"), merge_mode="mul",
         dtype="float64"), rng, (B, T, F))
-    report = lstm_ref.compare_gradients(layer, inputs(rng).astype("float64"), mask=MASK)
+    report = lstm_ref.compare_gradients(layer, uniform_inputs(rng, B, T, F).astype("float64"),
+                                        mask=MASK)
     assert_compared_and_passed(report, {"forward.dh", "backward.dx", "dx"})
     assert report.tolerance.dtype == "float64"
     # Keras 3 gives stacked cells its own float32 policy inside a float64 RNN: refused.
     mixed = build_with_random_weights(keras.layers.RNN(
         [keras.layers.LSTMCell(4), keras.layers.LSTMCell(3)], dtype="float64"), rng, (B, T, F))
     with pytest.raises(OptionError, match=r"computes in 'float64' but its cells in \['float32'\]"):
-        lstm_ref.compare_gradients(mixed, inputs(rng))
+        lstm_ref.compare_gradients(mixed, uniform_inputs(rng, B, T, F))
 
 
 def test_given_upstream_gradients_are_used(rng):
     layer = build_with_random_weights(keras.layers.Bidirectional(
         keras.layers.LSTM(U, return_sequences=True, return_state=True), merge_mode=None), rng,
         (B, T, F))
-    x = inputs(rng)
+    x = uniform_inputs(rng, B, T, F)
     zeros = [np.zeros((B, T, U), "float32")] * 2
     report = lstm_ref.compare_gradients(layer, x, d_outputs=zeros,
                                         d_states=[np.zeros((B, U), "float32")] * 4)
@@ -209,7 +197,7 @@ def test_backward_direction_gradient_not_flipped_back_is_flagged(rng):
         keras.layers.LSTM(U, return_sequences=True, use_cudnn=False),
         backward_layer=UnflippedGradientLSTM(U, return_sequences=True, go_backwards=True,
                                              use_cudnn=False)), rng, (B, T, F))
-    x = inputs(rng)
+    x = uniform_inputs(rng, B, T, F)
     assert lstm_ref.compare(layer, x).passed  # the forward pass is right
     report = lstm_ref.compare_gradients(layer, x)
     assert not report.passed
@@ -243,7 +231,7 @@ def test_dropped_gradient_from_cell1_into_cell0_is_flagged(where, rng):
         cells = DetachingStackedCells([keras.layers.LSTMCell(4), keras.layers.LSTMCell(3)])
     layer = build_with_random_weights(keras.layers.RNN(cells, return_sequences=True), rng,
                                       (B, T, F))
-    x = inputs(rng)
+    x = uniform_inputs(rng, B, T, F)
     assert lstm_ref.compare(layer, x).passed  # the forward pass is right
     report = lstm_ref.compare_gradients(layer, x)
     assert not report.passed
@@ -260,30 +248,30 @@ def test_what_stays_unsupported(rng):
     stateful = build_with_random_weights(keras.layers.Bidirectional(
         keras.layers.LSTM(U, stateful=True)), rng, (B, T, F))
     with pytest.raises(UnsupportedLayerError, match="does not support stateful layers inside"):
-        lstm_ref.compare_gradients(stateful, inputs(rng))
+        lstm_ref.compare_gradients(stateful, uniform_inputs(rng, B, T, F))
     dense = randomize(keras.Sequential([keras.Input((T, F)),
                                         keras.layers.LSTM(U, return_sequences=True),
                                         keras.layers.Dense(2)]), rng)
     with pytest.raises(UnsupportedLayerError, match="has Dense"):
-        lstm_ref.compare_gradients(dense, inputs(rng))
+        lstm_ref.compare_gradients(dense, uniform_inputs(rng, B, T, F))
     model = randomize(keras.Sequential([keras.Input((T, F)), keras.layers.LSTM(U)]), rng)
     with pytest.raises(UnsupportedLayerError, match="takes the model's input alone"):
-        lstm_ref.compare_gradients(model, inputs(rng), mask=MASK)
+        lstm_ref.compare_gradients(model, uniform_inputs(rng, B, T, F), mask=MASK)
     gru = build_with_random_weights(keras.layers.Bidirectional(keras.layers.GRU(U)), rng,
                                     (B, T, F))
     with pytest.raises(UnsupportedLayerError, match="compare_gradients supports .*; received "
                                                     "Bidirectional"):
-        lstm_ref.compare_gradients(gru, inputs(rng))
+        lstm_ref.compare_gradients(gru, uniform_inputs(rng, B, T, F))
     stack = build_with_random_weights(keras.layers.RNN([keras.layers.LSTMCell(2),
                                                         keras.layers.GRUCell(2)]), rng, (B, T, F))
     with pytest.raises(UnsupportedLayerError, match="compare_gradients supports .*; received RNN"):
-        lstm_ref.compare_gradients(stack, inputs(rng))
+        lstm_ref.compare_gradients(stack, uniform_inputs(rng, B, T, F))
 
 
 def test_bad_upstream_and_states_are_clear_errors(rng):
     layer = build_with_random_weights(keras.layers.Bidirectional(
         keras.layers.LSTM(U, return_sequences=True), merge_mode=None), rng, (B, T, F))
-    x = inputs(rng)
+    x = uniform_inputs(rng, B, T, F)
     with pytest.raises(ShapeError, match=r"d_outputs must be \[d_forward, d_backward\]"):
         lstm_ref.compare_gradients(layer, x, d_outputs=np.zeros((B, T, U)))
     with pytest.raises(ShapeError, match=r"d_outputs must have the shapes .*\(4, 7, 5\).*"
@@ -292,13 +280,13 @@ def test_bad_upstream_and_states_are_clear_errors(rng):
     with pytest.raises(OptionError, match="return_state=False"):
         lstm_ref.compare_gradients(layer, x, d_states=[np.zeros((B, U))] * 4)
     with pytest.raises(ShapeError, match=r"initial_state=\[h_forward, c_forward"):
-        lstm_ref.compare_gradients(layer, x, initial_state=states(rng, U))
+        lstm_ref.compare_gradients(layer, x, initial_state=uniform_states(rng, B, U))
     stacked = build_with_random_weights(keras.layers.RNN(
         [keras.layers.LSTMCell(2), keras.layers.LSTMCell(3)], return_state=True), rng, (B, T, F))
     with pytest.raises(ShapeError, match="d_states must hold 4 arrays"):
         lstm_ref.compare_gradients(stacked, x, d_states=[[np.zeros((B, 2))] * 2])
     with pytest.raises(ShapeError, match="one pair per cell"):
-        lstm_ref.compare_gradients(stacked, x, initial_state=states(rng, 2, 3))
+        lstm_ref.compare_gradients(stacked, x, initial_state=uniform_states(rng, B, 2, 3))
 
 
 def test_torch_modules_are_refused_in_one_line():

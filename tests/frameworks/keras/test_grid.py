@@ -11,14 +11,12 @@ from functools import partial
 import pytest
 
 from lstm_ref.grids import keras as grid
+from tests.support.grids import assert_case_passes, parametrize_cases
 
 pytestmark = pytest.mark.keras
 
 
-def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
-        cases = grid.cases(metafunc.config.getoption("--grid"))
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+pytest_generate_tests = parametrize_cases(grid.cases)
 
 
 def test_keras_lstm_matches_the_reference(case, request):
@@ -34,8 +32,7 @@ def test_keras_lstm_matches_the_reference(case, request):
     if known:  # strict: the day Keras fixes it, this case says so
         reason, raises = known
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason, raises=raises))
-    report = keras_cases.run_case(case)
-    assert report.passed, report.summary()
+    report = assert_case_passes(keras_cases.run_case, case)
     assert report.context["execution"] == case.execution
 
 

@@ -12,6 +12,7 @@ from lstm_ref.grids import keras as grid  # noqa: E402
 from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
 from lstm_ref.frameworks.keras import keras2  # noqa: E402
 from lstm_ref.errors import UnsupportedLayerError  # noqa: E402
+from tests.support.grids import assert_case_passes, parametrize_cases  # noqa: E402
 
 B, T, F, U = 3, 6, 4, 5
 layers = tf_keras.layers
@@ -184,15 +185,11 @@ def test_an_rnn_over_a_tf1_cell_points_to_the_cell(rng):
         lstm_ref.compare(layer, x_of(rng))
 
 
-def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
-        cases = grid.cases(metafunc.config.getoption("--grid"))
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+pytest_generate_tests = parametrize_cases(grid.cases)
 
 
 def test_tf_keras_lstm_matches_the_reference(case):
     missing = keras2.missing_activations(case)
     if missing:  # the full grid names every Keras 3 activation
         pytest.skip(f"tf_keras has no {', '.join(missing)}")
-    report = keras_cases.run_case(case, api="tf_keras")
-    assert report.passed, report.summary()
+    assert_case_passes(keras_cases.run_case, case, api="tf_keras")

@@ -10,17 +10,14 @@ pytest.importorskip("allpairspy")
 
 from lstm_ref.frameworks.onnx import cases as onnx_cases
 from lstm_ref.grids import onnx as grid_onnx  # noqa: E402
+from tests.support.grids import (assert_case_passes, every_combination,  # noqa: E402
+                                 parametrize_cases, sizes_of)
 
-
-def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
-        cases = grid_onnx.cases(metafunc.config.getoption("--grid"))
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+pytest_generate_tests = parametrize_cases(grid_onnx.cases)
 
 
 def test_onnx_lstm_matches_the_reference(case):
-    report = onnx_cases.run_case(case)
-    assert report.passed, report.summary()
+    report = assert_case_passes(onnx_cases.run_case, case)
     assert report.context["reproduce"].startswith("lstm_ref.frameworks.onnx.cases.run_case(")
 
 
@@ -44,7 +41,5 @@ def test_the_grid_covers_every_pair_of_options(grid_name):
 
 @pytest.mark.full
 def test_the_full_grid_has_every_size():
-    from itertools import product
-
-    sizes = {(c.hidden_size, c.input_size, c.batch, c.seq_length) for c in grid_onnx.cases("full")}
-    assert sizes >= set(product(*grid_onnx.FULL_SIZES.values()))
+    sizes = sizes_of(grid_onnx.cases("full"), grid_onnx.FULL_SIZES)
+    assert sizes >= every_combination(grid_onnx.FULL_SIZES)

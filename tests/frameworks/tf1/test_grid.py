@@ -16,20 +16,17 @@ pytest.importorskip("tf_keras")
 from lstm_ref.grids import select
 from lstm_ref.frameworks.tf1 import cases as tf1_cases
 from lstm_ref.grids import tf1 as grid_tf1  # noqa: E402
+from tests.support.grids import assert_case_passes, parametrize_cases  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings(r"ignore:`tf\.nn\.rnn_cell\..*` is deprecated"),
               pytest.mark.filterwarnings(r"ignore:`layer\.updates` will be removed")]
 
 
-def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
-        cases = grid_tf1.cases(metafunc.config.getoption("--grid"))
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+pytest_generate_tests = parametrize_cases(grid_tf1.cases)
 
 
 def test_tf1_cell_matches_the_reference(case):
-    report = tf1_cases.run_case(case)
-    assert report.passed, report.summary()
+    assert_case_passes(tf1_cases.run_case, case)
 
 
 @pytest.mark.full

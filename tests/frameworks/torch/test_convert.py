@@ -26,7 +26,8 @@ from lstm_ref.frameworks.torch.convert import load_weights, state_dict, to_modul
 from lstm_ref.engine import Expectation, check_tensors  # noqa: E402
 from lstm_ref.errors import OptionError, ShapeError  # noqa: E402
 from lstm_ref.tolerance_table import lookup  # noqa: E402
-from tests.support.helpers import build_with_random_weights, random_weights  # noqa: E402
+from tests.support.helpers import (assert_same_arrays, build_with_random_weights,  # noqa: E402
+                                   random_weights)
 from tests.frameworks.torch.broken import one_torch_thread  # noqa: E402, F401 - autouse fixture
 
 F, U, B, T = 3, 5, 2, 7
@@ -51,14 +52,6 @@ def random_layers(rng, use_bias, projection, num_layers=2, directions=2):
     return layers
 
 
-def assert_same_weights(a, b):
-    for name, array in a.arrays.items():
-        other = b.arrays[name]
-        assert (array is None) == (other is None), name
-        if array is not None:
-            np.testing.assert_array_equal(array, other, err_msg=name)
-
-
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
 @pytest.mark.parametrize("projection", [False, True], ids=["plain", "proj"])
 def test_canonical_to_torch_and_back_is_exact(use_bias, projection, rng):
@@ -71,13 +64,13 @@ def test_canonical_to_torch_and_back_is_exact(use_bias, projection, rng):
             suffix = f"_l{k}" + ("_reverse" if direction else "")
             one = {name.removesuffix(suffix): v for name, v in params.items()
                    if name.endswith(suffix)}
-            assert_same_weights(lstm_ref.LSTMWeights(**layouts.from_torch(**one)), weights)
+            assert_same_arrays(lstm_ref.LSTMWeights(**layouts.from_torch(**one)), weights)
     module = to_module(layers, dtype="float64")  # and through a real module
     assert (module.num_layers, module.bidirectional, module.bias) == (2, True, use_bias)
     assert module.proj_size == (2 if projection else 0)
     for pair, back in zip(layers, lstm_ref.from_torch(module).layers):
         for weights, again in zip(pair, back):
-            assert_same_weights(again, weights)
+            assert_same_arrays(again, weights)
 
 
 def test_torch_to_canonical_and_back_keeps_the_lstm(rng):
@@ -147,7 +140,7 @@ def test_keras_to_torch_gives_the_same_outputs(kind, rng):
     module = to_module(layers, batch_first=True)
     for pair, back in zip(layers, lstm_ref.from_torch(module).layers):  # the very same LSTM
         for weights, again in zip(pair if isinstance(pair, tuple) else (pair,), back):
-            assert_same_weights(again, weights)
+            assert_same_arrays(again, weights)
     x = rng.uniform(-1, 1, (B, T, F)).astype("float32")
     report = lstm_ref.compare(source, x)
     assert report.passed, report.summary()
@@ -238,6 +231,6 @@ def test_weights_that_do_not_fit_the_module_are_refused(rng):
 def test_load_weights_into_an_lstm_cell(rng):
     weights = random_weights(rng, U, F)
     cell = load_weights(torch.nn.LSTMCell(F, U, dtype=torch.float64), weights)
-    assert_same_weights(lstm_ref.from_torch(cell).weights, weights)
+    assert_same_arrays(lstm_ref.from_torch(cell).weights, weights)
     with pytest.raises(ShapeError, match="nn.LSTMCell"):
         load_weights(torch.nn.LSTMCell(F + 1, U), weights)

@@ -26,6 +26,8 @@ from lstm_ref.frameworks.torch import cases as torch_cases
 from lstm_ref.grids import torch as grid_torch  # noqa: E402
 from lstm_ref.grids.sweep import run_cases, summarize, summary_lines  # noqa: E402
 from tests.frameworks.torch.broken import one_torch_thread  # noqa: E402, F401 - autouse fixture
+from tests.support.grids import (assert_case_passes, assert_ids_and_seeds_are_unique,  # noqa: E402
+                                 every_combination, sizes_of)
 
 # float16 / bfloat16 on the small grid in the default run (the whole grid with --grid=full).
 DTYPES = {"float32": None, "float64": None, "float16": "small", "bfloat16": "small"}
@@ -42,8 +44,7 @@ def pytest_generate_tests(metafunc):
 
 
 def test_torch_lstm_matches_the_reference(case, dtype):
-    report = torch_cases.run_case(case, dtype)
-    assert report.passed, report.summary()
+    report = assert_case_passes(torch_cases.run_case, case, dtype)
     assert report.tolerance.dtype == dtype
     assert report.context["case"] == case.id and "reproduce" in report.context
 
@@ -86,15 +87,14 @@ def test_every_pair_of_values_is_covered(name):
 
 
 def test_full_grid_has_every_combination_of_sizes():
-    sizes = {(c.hidden_size, c.input_size, c.batch, c.time) for c in grid_torch.cases("full")}
-    assert sizes == set(product(*grid_torch.TORCH_SIZES.values()))
+    sizes = sizes_of(grid_torch.cases("full"), grid_torch.TORCH_SIZES)
+    assert sizes == every_combination(grid_torch.TORCH_SIZES)
 
 
 @pytest.mark.parametrize("name", GRIDS)
 def test_ids_are_unique_and_seeds_come_from_ids(name):
     cases = grid_torch.cases(name)
-    assert len({c.id for c in cases}) == len(cases)
-    assert len({c.seed for c in cases}) == len(cases)
+    assert_ids_and_seeds_are_unique(cases)
     assert all(0 <= c.proj_size < c.hidden_size for c in cases)
 
 
