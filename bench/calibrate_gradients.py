@@ -109,6 +109,8 @@ def main(argv):
         inconclusive += report.inconclusive
         if report.failed:
             failures.append((index, case.id, report.summary()))
+            print(f"false failure #{index} {case.id}: err/bound {report.worst_ratio:.3g}, "
+                  f"K needed {needed:g}", flush=True)
         if len(needs) % 50 == 0:  # a running account, so a cut-short run still says something
             print(f"... {len(needs)} cases, {time.time() - start:.0f} s: {len(failures)} false "
                   f"failures, K needed max {max(needs)[0]:g}, err/bound max "

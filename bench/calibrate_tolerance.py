@@ -18,7 +18,7 @@ Usage:  python bench/calibrate_tolerance.py [N] [--max-time T] [--dtype D] [--cu
 mixed_float16 or mixed_bfloat16; the entry used is the compute dtype's, and kappa comes from
 that entry's probes (its ``probe`` format). With float64 gelu and leaky_relu are left out:
 TensorFlow's float64 gelu is only float32-accurate, and its leaky_relu slope is float32(0.2)
-(tests/test_keras_known_divergences.py).
+(tests/frameworks/keras/test_known_divergences.py).
 
 --horizon H replaces the entry's horizon, to see how the scale needed grows with the probes'
 relative deviation: the K needed is also printed per band of that deviation (the running

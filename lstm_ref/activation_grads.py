@@ -38,7 +38,7 @@ TensorFlow oddities (measured, TF 2.21 / Keras 3.15, CPU):
   hard_tanh, celu, soft/hard_shrink give 0; leaky_relu 0.2; elu 1; selu scale; sparse_sigmoid
   0.5. We propagate NaN instead (a NaN pre-activation has no derivative).
 - float32 squareplus'(1e30) is 0.5 in TensorFlow (x * x overflows); ours is 1.
-- float64 gelu is only float32-accurate in TensorFlow (see tests/test_activations.py).
+- float64 gelu is only float32-accurate in TensorFlow (see tests/core/test_activations.py).
 """
 
 import math

@@ -128,7 +128,7 @@ def keras_values(name, dtype):
     expected = keras.ops.convert_to_numpy(keras.activations.get(name)(tensor))
     if name == "sparsemax" and not np.allclose(expected.sum(axis=-1), 1.0, atol=1e-3):
         pytest.xfail("this Keras's sparsemax does not sum to 1: a Keras bug, see "
-                     "tests/test_keras_known_divergences.py")
+                     "tests/frameworks/keras/test_known_divergences.py")
     return x, expected
 
 

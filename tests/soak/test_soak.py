@@ -1,7 +1,7 @@
 """Soundness at volume: a hypothesis-driven soak over random configurations, sizes and
 options, the evidence that the tolerance table (lstm_ref/tolerance.py) has no false failures.
 
-Each soak test runs N examples (``pytest tests/test_soak.py --soak=N``; without ``--soak``
+Each soak test runs N examples (``pytest tests/soak/test_soak.py --soak=N``; without ``--soak``
 they are skipped, see conftest.py). An example draws sizes (units 1-64, features 1-32, batch
 1-6, time 1-120, skewed toward small), every usable activation and gate activation, every
 option of the layer, an initial state or not, a mask or not (right-, left-padded, holes, a
@@ -10,7 +10,7 @@ fully masked row), and a weight scale (every weight its own random draw, std 0.3
 layer is compared step by step with the reference (``lstm_ref.compare``) and must pass; a
 failure's message is the report's summary and the drawn configuration. One combination is
 not drawn: a Keras bug the soak found (unrolled, backward, zeroed masked outputs; see the
-constants below), pinned in tests/test_keras_known_divergences.py.
+constants below), pinned in tests/frameworks/keras/test_known_divergences.py.
 
 Every example's worst error-to-bound ratio and the steps cut at the format's horizon are
 recorded, and at the end of the module one line per test is printed (count, failures,
@@ -54,7 +54,7 @@ SUMMARY_ENV = "LSTM_REF_SOAK_SUMMARY"
 # sequence (in processing order) with the mask in time order, so the wrong outputs are
 # zeroed (Bidirectional(LSTM(unroll=True), return_sequences=True) over a padded batch has
 # it too). The soak does not draw that combination (it tests the tolerance, not Keras's
-# masking); tests/test_keras_known_divergences.py pins the bug
+# masking); tests/frameworks/keras/test_known_divergences.py pins the bug
 # (test_unrolled_backward_lstm_zeroing_masked_outputs) and says when Keras fixes it.
 
 
@@ -97,7 +97,8 @@ def keras_configs(draw, activations=FULL_OPTIONS["activation"]):
         "return_state": draw(st.booleans()),
         "initial_state": draw(st.booleans()),
         "mask": mask,
-        # A fully masked row, as tests/test_keras_masks.py has: its state stays the initial one.
+        # A fully masked row, as tests/frameworks/keras/test_masks.py has: its state stays
+        # the initial one.
         "masked_row": draw(st.booleans()) if mask is not None else False,
         "zero_output_for_mask": False,
         "weight_std": draw(st.sampled_from(WEIGHT_STDS)),
@@ -470,7 +471,8 @@ def test_keras_float64_has_no_false_failures(examples, seed, log):
     from lstm_ref.frameworks.keras.twin import FLOAT64_DEPARTURES
 
     # Kernels that are not float64-accurate on this backend depart rightly (as in
-    # bench/calibrate_tolerance.py --dtype float64; tests/test_keras_known_divergences.py).
+    # bench/calibrate_tolerance.py --dtype float64;
+    # tests/frameworks/keras/test_known_divergences.py).
     departures = FLOAT64_DEPARTURES.get(keras.backend.backend(), ())
     activations = tuple(a for a in FULL_OPTIONS["activation"] if a not in departures)
 

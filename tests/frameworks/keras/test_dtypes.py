@@ -36,7 +36,7 @@ def skip_float64_if_computed_in_float32(dtype):
 
     if dtype == "float64" and not keras_float64_matmul_is_float64():
         pytest.skip("this Keras backend multiplies float64 matrices in float32 "
-                    "(tests/test_keras_known_divergences.py)")
+                    "(tests/frameworks/keras/test_known_divergences.py)")
 
 
 def check(case, dtype):
@@ -103,7 +103,7 @@ def run_broken(dtype, bug=None):
     from tests.frameworks.keras.broken import BrokenLSTMCell
 
     # glorot_uniform: Keras's default orthogonal initializer cannot run in bfloat16
-    # (tests/test_keras_known_divergences.py); the case's weights replace it anyway.
+    # (tests/frameworks/keras/test_known_divergences.py); the case's weights replace it anyway.
     cell = BrokenLSTMCell(7, bug=bug, dtype=dtype, recurrent_initializer="glorot_uniform")
     # A zero initial state: the steps of FIRST_SHOWS.
     return keras_cases.run_case(Case(7, 3, 2, 9), dtype=dtype, cell=cell)

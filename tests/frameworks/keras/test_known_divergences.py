@@ -17,7 +17,7 @@ exists, and that the case passes once Keras fixes it, so neither state can go un
 - leaky_relu in float64 (TensorFlow 2.21): the LeakyRelu op holds its slope as a float32
   attribute, 0.20000000298, so a float64 LSTM with leaky_relu departs by 1.5e-8 relative.
 - unrolled, go_backwards, zero_output_for_mask (Keras 3.15, TensorFlow backend; found by the
-  soak, tests/test_soak.py): keras.src.backend.tensorflow.rnn's unrolled branch zeroes the
+  soak, tests/soak/test_soak.py): keras.src.backend.tensorflow.rnn's unrolled branch zeroes the
   returned sequence, which is in processing order, with the mask in time order, so the wrong
   steps are zeroed (the while_loop path is right; Bidirectional(LSTM(unroll=True),
   return_sequences=True) over a padded batch inherits it). h and c are right.
