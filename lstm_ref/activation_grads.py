@@ -264,8 +264,7 @@ assert set(NAMES) == set(acts.NAMES), "every activation needs its derivative her
 def has_gradient(activation):
     """Whether ``activation`` (an Activation or a name) has a derivative here: the named
     activations do, custom callables do not."""
-    activation = acts.get(activation)
-    return acts._BY_NAME.get(activation.name) is activation.fn
+    return acts.get(activation).is_named
 
 
 def derivative(activation, z):

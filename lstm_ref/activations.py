@@ -214,6 +214,16 @@ class Activation:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.fn(x)
 
+    @property
+    def is_named(self) -> bool:
+        """Whether this is one of the named activations (:data:`NAMES`) with its own
+        function, not a custom callable that merely shares a name.
+
+        >>> get("tanh").is_named, Activation("tanh", lambda x: x).is_named
+        (True, False)
+        """
+        return _BY_NAME.get(self.name) is self.fn
+
 
 # What :func:`get` resolves: a Keras name, an Activation, a NumPy function, or None (linear).
 ActivationLike = str | Activation | Function | None

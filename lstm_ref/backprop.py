@@ -42,7 +42,8 @@ from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.reference import Cell, Trace, forward
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward", "jump_arguments"]
+__all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward", "step_backward",
+           "jump_arguments"]
 
 # float64-perturbed and float32-ftz: the tolerance probes' formats (lstm_ref.precision), not
 # dtypes a framework computes in.
@@ -181,8 +182,8 @@ def backward(xs: np.ndarray, weights: LSTMWeights, trace: Trace,
         parts = cell.internals(pre[:, t].astype(dt, copy=False), c_prev[:, t])
         if w.projection is not None:  # what multiplies dh_t in dP (Gradients.reach)
             m_total = m_total + np.abs(parts["m"]).sum(axis=0)
-        dz = dz_all[:, t]  # _step_backward writes dL/dz_t here
-        dc_back, dc_total = _step_backward(cell, parts, c_prev[:, t], dh_new, dc_new, extra,
+        dz = dz_all[:, t]  # step_backward writes dL/dz_t here
+        dc_back, dc_total = step_backward(cell, parts, c_prev[:, t], dh_new, dc_new, extra,
                                            groups, dz)
         if fmt.emulated:  # a step's results rounded (the forward rounds every operation)
             dz[...] = fmt.round(dz)
@@ -238,7 +239,7 @@ def jump_arguments(weights: LSTMWeights,
     return found
 
 
-def _step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: np.ndarray,
+def step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: np.ndarray,
                    dc: np.ndarray, extra: dict[str, Any], groups: int,
                    dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(dL/dc_{t-1}, dL/dc_t) of one step, from dL/dh_t and the gradient reaching c_t from

@@ -234,7 +234,7 @@ BUGS = {
 
 @pytest.mark.parametrize("bug", BUGS)
 def test_planted_backward_bugs_are_caught(bug, monkeypatch):
-    original = backprop._step_backward
+    original = backprop.step_backward
 
     def broken(cell, parts, c_prev, dh, dc, extra, groups, dz):  # noqa: PLR0913
         return original(cell, {**parts, **BUGS[bug](parts, c_prev, dh, dc)}, c_prev, dh, dc,
@@ -242,7 +242,7 @@ def test_planted_backward_bugs_are_caught(bug, monkeypatch):
 
     inputs, weight_args = make_case("peephole")
     numeric = finite_differences(inputs, weight_args)
-    monkeypatch.setattr(backprop, "_step_backward", broken)
+    monkeypatch.setattr(backprop, "step_backward", broken)
     assert worst_relative_error(analytic(inputs, weight_args), numeric) > 1e3 * FD_RTOL
 
 

@@ -86,6 +86,36 @@ def test_no_private_name_is_imported_from_another_module():
     assert not offenders, "private names imported:\n" + "\n".join(offenders)
 
 
+def test_no_private_name_is_reached_through_an_imported_module():
+    """``module._name`` where ``module`` was imported from lstm_ref or the tests: the same
+    reach past a module's contract as importing ``_name``, monkeypatching included."""
+    offenders = []
+    for path in sources():
+        tree = ast.parse(path.read_text(), str(path))
+        bound = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    ("lstm_ref", "tests")):
+                bound |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                bound |= {a.asname or a.name for a in node.names
+                          if a.name.startswith(("lstm_ref", "tests"))}
+        offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {node.value.id}.{node.attr}"
+                      for node in ast.walk(tree)
+                      if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                      and node.value.id in bound and node.attr.startswith("_")
+                      and not node.attr.startswith("__")]
+        offenders += [f"{path.relative_to(ROOT)}:{node.lineno} setattr({node.args[0].id}, "
+                      f"{node.args[1].value!r})"
+                      for node in ast.walk(tree)
+                      if isinstance(node, ast.Call) and len(node.args) >= 2
+                      and isinstance(node.args[0], ast.Name) and node.args[0].id in bound
+                      and isinstance(node.args[1], ast.Constant)
+                      and str(node.args[1].value).startswith("_")
+                      and not str(node.args[1].value).startswith("__")]
+    assert not offenders, "private names reached:\n" + "\n".join(offenders)
+
+
 @pytest.mark.parametrize("name", [m for m in modules() if not m.rsplit(".", 1)[-1].startswith("_")])
 def test_every_public_module_declares_what_it_exports(name):
     module = import_quietly(name)

@@ -25,7 +25,7 @@ SIXTEEN_BIT = ("float16", "bfloat16")
 GRAPH_MIN_STEPS = 32
 
 
-def step_states(step, x, states, mask=None, go_backwards=False, keras=None):
+def step_states(step, x, states, mask=None, go_backwards=False, keras=None, graph=None):
     """Run ``step`` over the time axis of ``x`` and return every state after every step.
 
     Args:
@@ -38,6 +38,8 @@ def step_states(step, x, states, mask=None, go_backwards=False, keras=None):
         keras: the Keras module whose backend runs the cell, or None for TensorFlow itself
             (TF1 cells); a backend other than TensorFlow, or fewer than GRAPH_MIN_STEPS steps,
             steps eagerly.
+        graph: None runs the loop as one graph where it can (above); False steps eagerly
+            always (the same kernels, one call a step: what the graph is held to).
 
     Returns:
         One (batch, time, size) NumPy array per state, in processing order.
@@ -52,7 +54,8 @@ def step_states(step, x, states, mask=None, go_backwards=False, keras=None):
     # them, dropping roundings between them): a graph step would not compute what the cell's
     # operations define, which eager execution does and the exact step check
     # (lstm_ref.step_check) holds them to. So 16-bit cells step eagerly.
-    if on_tensorflow and x.shape[1] >= GRAPH_MIN_STEPS and x.dtype.name not in SIXTEEN_BIT:
+    if (graph is None and on_tensorflow and x.shape[1] >= GRAPH_MIN_STEPS
+            and x.dtype.name not in SIXTEEN_BIT):
         return _graph(step, x, states, mask)
     return _eager(keras.ops if keras is not None else TFKerasOps, step, x, states, mask)
 
