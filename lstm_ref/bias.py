@@ -21,7 +21,8 @@ import numpy as np
 
 from lstm_ref import precision
 
-__all__ = ["step_bias", "probe_drift", "bias_bound", "carried", "resolved", "RESOLVED"]
+__all__ = ["step_bias", "probe_drift", "bias_bound", "carried", "resolved", "RESOLVED",
+           "MIN_WEIGHED"]
 
 # An element enters its step's drift where its |reference| is at least this many times its
 # absolute floor: below that, rounding alone moves it by more than an eighth of itself (a
@@ -29,20 +30,27 @@ __all__ = ["step_bias", "probe_drift", "bias_bound", "carried", "resolved", "RES
 # drift of the step.
 RESOLVED = 8.0
 
+# A step's drift is measured where it weighs at least this many elements. Over fewer it is
+# one or two elements' relative errors, not a drift of the step: an element that is small
+# against the terms it is summed from (c = f * c_prev + i * g of opposite signs, a
+# projection's few products) carries their rounding, an ulp of the terms but many of its
+# own, which the element's bound allows. Such a step is left to its elements' bounds.
+MIN_WEIGHED = 8
+
 
 def step_bias(actual, reference, weight=None):
     """S_t for every step (S,) of (B, S, U) arrays: the relative drift over the elements where
     ``weight`` (booleans, (B, S, U); None: every finite reference element) is True. 0 at a
-    step whose weighed reference is all zeros (no relative drift to measure there: its
-    elements' own bounds hold it)."""
+    step whose weighed reference is all zeros, or that weighs fewer than MIN_WEIGHED elements
+    (no drift of the step to measure there: its elements' own bounds hold it)."""
     actual = np.asarray(actual, np.float64)
     reference = np.asarray(reference, np.float64)
     keep = np.isfinite(reference) if weight is None else np.asarray(weight, bool)
     with np.errstate(invalid="ignore", over="ignore"):
         signed = np.where(keep, (actual - reference) * np.sign(reference), 0.0)
         total = np.where(keep, np.abs(reference), 0.0).sum(axis=(0, 2))
-        return np.where(total > 0, signed.sum(axis=(0, 2)) / np.where(total > 0, total, 1.0),
-                        0.0)
+        enough = (total > 0) & (keep.sum(axis=(0, 2)) >= MIN_WEIGHED)
+        return np.where(enough, signed.sum(axis=(0, 2)) / np.where(enough, total, 1.0), 0.0)
 
 
 def carried(reference):

@@ -7,7 +7,7 @@ import pytest
 
 import lstm_ref
 from lstm_ref import tolerance_table
-from lstm_ref.bias import carried, resolved
+from lstm_ref.bias import MIN_WEIGHED, carried, resolved
 from lstm_ref.engine import Observation, check_observation, drift_of, sequence_expectation
 from lstm_ref.tolerance import PROBES
 from tests.support.helpers import random_weights
@@ -57,7 +57,7 @@ def test_values_at_the_rounding_level_do_not_weigh_in_the_drift():
     rounding in another order makes 0) has a relative drift of -1 that says nothing: only
     values of at least RESOLVED times their absolute floor weigh in S_t."""
     tol = tolerance_table.lookup("float32")
-    values = np.full((1, 3, 4), 0.5)
+    values = np.full((1, 3, MIN_WEIGHED), 0.5)
     values[:, 1] = 5e-8
     probe = np.concatenate([values] * PROBES)  # probes that agree: the floors alone
     e = sequence_expectation(values, probe, tol, np.array([3]), np.array([0]))
@@ -70,3 +70,19 @@ def test_values_at_the_rounding_level_do_not_weigh_in_the_drift():
     assert abs(drift[0, 2, 0] - 1e-6) < 1e-9 and abs(drift[0, 2, 0]) > bound.bound[0, 2, 0]
     assert not resolved(np.full((1, 2, 3), 5e-8), np.full((1, 2), tol.atol)).any()
     assert resolved(np.full((1, 2, 3), 1e-5), np.full((1, 2), tol.atol)).all()
+
+
+def test_a_step_of_too_few_elements_has_no_drift_to_measure():
+    """One or two elements' relative errors are not a drift of the step: an element small
+    against the terms it was summed from carries an ulp of theirs, many of its own, which its
+    element bound allows. From MIN_WEIGHED elements on, the same relative error is a drift."""
+    tol = tolerance_table.lookup("float32")
+    for units, measured in ((MIN_WEIGHED - 1, False), (MIN_WEIGHED, True)):
+        values = np.full((1, 2, units), 0.5)
+        values[:, 1] = 0.25  # a step that repeats the one before is carried: not weighed
+        probe = np.concatenate([values] * PROBES)
+        e = sequence_expectation(values, probe, tol, np.array([2]), np.array([0]))
+        got = values * (1 + 1e-5)
+        drift, bound = drift_of(got, e)
+        assert (abs(drift[0, :, 0] - 1e-5) < 1e-9).all() == measured
+        assert (np.abs(drift) > bound.bound).all() == measured

@@ -21,6 +21,12 @@ exists, and that the case passes once Keras fixes it, so neither state can go un
   returned sequence, which is in processing order, with the mask in time order, so the wrong
   steps are zeroed (the while_loop path is right; Bidirectional(LSTM(unroll=True),
   return_sequences=True) over a padded batch inherits it). h and c are right.
+- elu and selu in float32 (TensorFlow 2.21): computed as exp(x) - 1 rather than expm1(x), so
+  for small negative x the relative error is about eps / |x| (elu(-1e-4) is off by some 900
+  ulps of its value; celu, which uses expm1, is within an ulp). An LSTM's h = o * elu(c) then
+  departs relatively as much where c is small: within every element's bound (the error is an
+  ulp of 1, absolutely), beyond the step drift's, so the drift check is off for them
+  (lstm_ref.tolerance_table.DRIFT_EXEMPT; found by the soak).
 - gelu in float64 (TensorFlow 2.21): tf.nn.gelu(approximate=False) is accurate only to about
   1e-7 relative in float64 (gelu(-1): -0.158655258, exactly -0.158655254), so a float64 LSTM
   with gelu departs from a float64 reference; in float32 it is within float32 rounding.
@@ -171,3 +177,25 @@ def test_unrolled_backward_lstm_zeroing_masked_outputs(rng):
         assert report.first_failure.tensor == "output", report.summary()
         assert all(report.tensors[name].passed for name in ("h", "c")), report.summary()
     assert lstm_ref.compare(unrolled_backward_lstm(unroll=False), x, mask=mask).passed
+
+
+def tensorflow_elu_relative_error_in_ulps(name):
+    """The float32 elu's (or selu's) relative error at x = -1e-4, in ulps of float32."""
+    from lstm_ref import activations
+
+    x = np.float32(-1e-4)
+    got = float(keras.ops.convert_to_numpy(keras.activations.get(name)(
+        keras.ops.convert_to_tensor(np.array([x]), dtype="float32")))[0])
+    exact = float(activations.get(name)(np.array([x], np.float64))[0])
+    return abs(got - exact) / abs(exact) / np.finfo(np.float32).eps
+
+
+@tensorflow_only
+@pytest.mark.parametrize("name", ["elu", "selu"])
+def test_float32_elu_cancels_for_small_negative_inputs(name):
+    """While TensorFlow computes exp(x) - 1, the step drift check stays off for these
+    activations; once it is accurate, the exemption should go (this test fails then)."""
+    from lstm_ref.tolerance_table import DRIFT_EXEMPT
+
+    assert tensorflow_elu_relative_error_in_ulps(name) > 100
+    assert name in DRIFT_EXEMPT
