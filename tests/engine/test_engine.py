@@ -2,6 +2,9 @@
 where, the message, and the verdict's rules: per-row bounds, NaN, undetermined elements,
 INCONCLUSIVE."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -304,9 +307,16 @@ def test_lookup_names_and_errors():
         tolerance_table.lookup("int8")
 
 
-def test_every_entry_says_why():
-    for entry in tolerance_table.TABLE.values():
+def test_every_entry_says_why_and_where_it_was_calibrated():
+    root = Path(__file__).resolve().parents[2]
+    tables = (tolerance_table.TABLE, tolerance_table.CUDNN, tolerance_table.GRADIENTS)
+    for entry in (e for table in tables for e in table.values()):
         assert len(entry.reason) > 40 and "placeholder" not in entry.reason
+        record = re.search(r"docs/calibration/[\w.-]+\.md", entry.reason)
+        assert record and (root / record.group()).is_file(), entry.reason
+        # The figures of a calibration are history: they live in its record, not here.
+        assert not re.search(r"\b(K needed|margin \d|false failures|\d+ cases)\b",
+                             entry.reason), entry.reason
 
 
 def test_a_layer_tolerance_applies_to_what_the_layer_returns_only(traces):

@@ -102,7 +102,11 @@ def test_truncated_state_gradient_is_caught_by_the_long_cases(time, rng):
     # The latest cut: c's gradient at the step before it misses the path through the cut.
     last_cut = (time - 1) // TRUNCATION * TRUNCATION
     assert report.first_failing_step == last_cut - 1, report.summary()
-    assert {"dc", "dh", "dx", "dc0", "d_kernel"} <= failing(report), report.summary()
+    # c0's gradient misses only what crosses the first cut, 32 steps of forget gates later;
+    # over 200 steps the rounding the backward pass amplifies bounds it more loosely than
+    # that, so it shows the cut only in the shorter cases.
+    expected = {"dc", "dh", "dx", "d_kernel"} | ({"dc0"} if time <= 2 * TRUNCATION else set())
+    assert expected <= failing(report), report.summary()
 
 
 @pytest.mark.parametrize("time", [9, TRUNCATION])
