@@ -96,8 +96,13 @@ def probe_drift(reference, probe, eps, weight=None):
 def bias_bound(reference, probe, tol, weight=None):
     """The bound of S_t at every step (S,) for one (B, S, U) reference tensor and its stacked
     probes, per the entry ``tol``; None when the entry has no drift check
-    (``tol.bias_floor`` None) or there are no probes."""
+    (``tol.bias_floor`` None) or there are no probes. inf at a step that weighs fewer than
+    MIN_WEIGHED elements: its drift is not measured, nor that of a tensor joined from it
+    (lstm_ref.engine takes a joined tensor's bound as the largest of its parts')."""
     if tol.bias_floor is None or probe is None:
         return None
     scale = probe_drift(reference, probe, precision.get(tol.probe).eps, weight)
-    return np.maximum(tol.bias_floor, tol.bias_scale * scale) * tol.eps
+    bound = np.maximum(tol.bias_floor, tol.bias_scale * scale) * tol.eps
+    reference = np.asarray(reference)
+    keep = np.isfinite(reference) if weight is None else np.asarray(weight, bool)
+    return np.where(keep.sum(axis=(0, 2)) >= MIN_WEIGHED, bound, np.inf)

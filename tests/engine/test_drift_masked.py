@@ -8,7 +8,8 @@ import pytest
 import lstm_ref
 from lstm_ref import tolerance_table
 from lstm_ref.bias import MIN_WEIGHED, carried, resolved
-from lstm_ref.engine import Observation, check_observation, drift_of, sequence_expectation
+from lstm_ref.engine import (Expectation, Observation, check_observation, drift_of,
+                             sequence_expectation)
 from lstm_ref.tolerance import PROBES
 from tests.support.helpers import random_weights
 
@@ -86,3 +87,22 @@ def test_a_step_of_too_few_elements_has_no_drift_to_measure():
         drift, bound = drift_of(got, e)
         assert (abs(drift[0, :, 0] - 1e-5) < 1e-9).all() == measured
         assert (np.abs(drift) > bound.bound).all() == measured
+
+
+def test_a_tensor_joined_from_parts_too_small_for_a_drift_has_none_either():
+    """A joined tensor's drift bound is the largest of its parts'; a part that weighs too
+    few elements measures no drift, so the join of two such parts measures none either
+    (a floor inherited from parts that measured nothing would bound nothing)."""
+    tol = tolerance_table.lookup("float32")
+    half = MIN_WEIGHED // 2
+    parts = []
+    for _ in range(2):
+        values = np.full((1, 2, half), 0.5)
+        values[:, 1] = 0.25
+        probe = np.concatenate([values] * PROBES)
+        parts.append(sequence_expectation(values, probe, tol, np.array([2]), np.array([0])))
+    assert np.isinf(parts[0].drift).all()
+    joined = Expectation.concatenate(parts)
+    got = joined.values * (1 + 1e-5)
+    drift, bound = drift_of(got, joined)
+    assert (drift == 0).all() and (np.abs(drift) <= bound.bound).all()

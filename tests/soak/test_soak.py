@@ -634,3 +634,17 @@ def test_torch_projection_case_the_soak_failed_falsely_passes(one_torch_thread):
               "packed": False}
     report = check_torch(config, "float32", [])
     assert report.passed, report.summary()
+
+
+def test_torch_bidirectional_projection_case_the_soak_failed_falsely_passes(one_torch_thread):
+    """The second torch float32 case: a bidirectional layer projecting 16 units to 1, four
+    rows. Each direction's h weighs 4 elements a step, too few for a drift; the output joins
+    the two, 8 elements, and its drift bound comes from its parts': where a part's drift is
+    not measured, the joined tensor's is not either (it failed at 1.22 times a floor it had
+    inherited from parts that measured nothing)."""
+    pytest.importorskip("torch")
+    config = {"hidden_size": 16, "input_size": 1, "batch": 4, "time": 4, "num_layers": 1,
+              "bidirectional": True, "proj_size": 1, "bias": False, "batch_first": False,
+              "initial_state": False, "packed": False, "weight_std": 0.7, "seed": 0}
+    report = check_torch(config, "float32", [])
+    assert report.passed, report.summary()
