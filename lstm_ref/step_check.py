@@ -103,9 +103,12 @@ def step_expectations(x, h, c, weights, arithmetic, fmt, initial_state=None, mas
     eps = precision.get(fmt).eps
     tiny = emulation.TINY[fmt]
     actual, expected, differs, compared = {}, {}, [], []
+    # A step is recomputed from the layer's previous state: where that is not finite in a
+    # row, the step's every element depends on it (the recurrent product) and is undetermined.
+    determined = (np.isfinite(h_prev).all(axis=2) & np.isfinite(c_prev).all(axis=2))[:, :, None]
     for name, got, values, prev in (("step.h", h, expected_h, h_prev),
                                      ("step.c", c, expected_c, c_prev)):
-        finite = np.isfinite(values) & np.isfinite(got)
+        finite = np.isfinite(values) & np.isfinite(got) & determined
         status = np.where(finite, COMPARED, UNDETERMINED).astype(np.uint8)
         # An ulp of the row's scale at that step (its largest value, new or previous): one
         # ulp's difference in a gate multiplies c_{t-1}, which may be larger than c_t.
