@@ -32,12 +32,15 @@ import numpy as np
 from lstm_ref import precision
 from lstm_ref.errors import OptionError
 
-__all__ = ["FORMATS", "ACTIVATIONS", "emulates", "activation_values", "keras_step"]
+__all__ = ["FORMATS", "ACTIVATIONS", "TINY", "LARGEST", "emulates", "activation_values",
+           "keras_step"]
 
 FORMATS = ("float16", "bfloat16")
 ACTIVATIONS = ("sigmoid", "hard_sigmoid", "softsign", "tanh", "relu", "linear")
 # The smallest normal number of each format: below it, bfloat16 results are flushed to zero.
 TINY = {"float16": 2.0 ** -14, "bfloat16": 2.0 ** -126}
+# The largest finite number of each format.
+LARGEST = {"float16": 65504.0, "bfloat16": (2 - 2.0 ** -7) * 2.0 ** 127}
 
 
 def emulates(activation, recurrent_activation, fmt):

@@ -20,6 +20,7 @@ import numpy as np
 from lstm_ref import emulation, precision
 from lstm_ref.engine import Expectation
 from lstm_ref.report import COMPARED, UNDETERMINED
+from lstm_ref.tolerance import OVERFLOW_MARGIN
 
 __all__ = ["StepTolerance", "STEP_TOLERANCES", "applies", "step_expectations",
            "observation_step_check"]
@@ -104,8 +105,15 @@ def step_expectations(x, h, c, weights, arithmetic, fmt, initial_state=None, mas
     tiny = emulation.TINY[fmt]
     actual, expected, differs, compared = {}, {}, [], []
     # A step is recomputed from the layer's previous state: where that is not finite in a
-    # row, the step's every element depends on it (the recurrent product) and is undetermined.
-    determined = (np.isfinite(h_prev).all(axis=2) & np.isfinite(c_prev).all(axis=2))[:, :, None]
+    # row, the step's every element depends on it (the recurrent product) and is undetermined;
+    # so is a step whose previous state or recomputed one comes within OVERFLOW_MARGIN of the
+    # format's largest number, where a float32 sum of two terms near it overflows or not
+    # depending on the order the framework adds them in. (The layer's new state is not
+    # judged by itself: a layer overflowing where the recomputation stays small is wrong.)
+    limit = emulation.LARGEST[fmt] / OVERFLOW_MARGIN
+    with np.errstate(invalid="ignore"):  # NaN <= limit: False, undetermined
+        within = [np.abs(a) <= limit for a in (h_prev, c_prev, expected_h, expected_c)]
+    determined = np.logical_and.reduce([w.all(axis=2) for w in within])[:, :, None]
     for name, got, values, prev in (("step.h", h, expected_h, h_prev),
                                      ("step.c", c, expected_c, c_prev)):
         finite = np.isfinite(values) & np.isfinite(got) & determined
