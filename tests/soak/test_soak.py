@@ -545,15 +545,29 @@ def test_the_soak_check_fails_a_broken_layer():
     assert check_keras(config, "float32", records, cell=unbroken).passed
 
 
+def shrunk_config(**fields):
+    """A :func:`keras_configs` dict with ``fields`` set and every other option off: how a
+    case hypothesis shrank is written down as a test."""
+    return {"units": 1, "features": 1, "batch": 1, "time": 1, "activation": "tanh",
+            "recurrent_activation": "sigmoid", "go_backwards": False, "use_bias": False,
+            "implementation": 1, "unroll": False, "return_sequences": False,
+            "return_state": False, "initial_state": False, "mask": None, "masked_row": False,
+            "zero_output_for_mask": False, "weight_std": 0.3, "seed": 0, "execution": "eager",
+            **fields}
+
+
 def exponential_config(units, time, return_sequences, seed):
     """A :func:`keras_configs` dict: one feature, one row, exponential activation, no options."""
-    return {"units": units, "features": 1, "batch": 1, "time": time,
-            "activation": "exponential", "recurrent_activation": "sigmoid",
-            "go_backwards": False, "use_bias": False, "implementation": 1, "unroll": False,
-            "return_sequences": return_sequences, "return_state": False,
-            "initial_state": False, "mask": None, "masked_row": False,
-            "zero_output_for_mask": False, "weight_std": 0.3, "seed": seed,
-            "execution": "eager"}
+    return shrunk_config(units=units, time=time, activation="exponential",
+                         return_sequences=return_sequences, seed=seed)
+
+
+def keras_on_tensorflow(why):
+    """Keras, skipping the test (saying ``why``) unless its backend is TensorFlow."""
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip(why)
+    return keras
 
 
 @pytest.mark.keras
@@ -566,9 +580,7 @@ def test_float64_exponential_case_is_compared_until_it_overflows():
     From step 6 the reference itself is NaN from finite inputs (exp overflows, 0 * inf): the
     same NaN from Keras is not agreement but an undetermined value, so the last output,
     all this layer returns, is not compared and the check is INCONCLUSIVE, not PASSED."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("seen on Keras's TensorFlow backend")
+    keras_on_tensorflow("seen on Keras's TensorFlow backend")
     records = []
     report = check_keras(exponential_config(units=1, time=9, return_sequences=False, seed=0),
                          "float64", records)
@@ -583,9 +595,7 @@ def test_float64_exponential_gradients_case_passes():
     nudged, this exponential case's gradients failed at 1.68 times the bound (one of 60
     exponential cases drawn like the forward one above); float64-perturbed probes, which
     also round each backward step's dz, dh and dc, bring it to 0.09."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("gradients are taken with tf.GradientTape")
+    keras_on_tensorflow("gradients are taken with tf.GradientTape")
     config = exponential_config(units=4, time=28, return_sequences=True, seed=39)
     rng = np.random.default_rng(config["seed"])
     layer = build_keras_layer(config, "float64", rng)
@@ -604,17 +614,11 @@ def test_float32_elu_case_the_soak_failed_falsely_passes(activation):
     element bound, 8 times its step drift bound, since with one element a step's drift is
     that element's relative error. The drift check is off for these activations
     (DRIFT_EXEMPT); the element bound still holds every element."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("TensorFlow's elu")
+    keras_on_tensorflow("TensorFlow's elu")
     from lstm_ref.engine import DRIFT_NOTE
 
-    config = {"units": 1, "features": 1, "batch": 1, "time": 41, "activation": activation,
-              "recurrent_activation": "tanh", "go_backwards": False, "use_bias": False,
-              "implementation": 1, "unroll": False, "return_sequences": False,
-              "return_state": False, "initial_state": False, "mask": None,
-              "masked_row": False, "zero_output_for_mask": False, "weight_std": 0.3,
-              "seed": 70, "execution": "eager"}
+    config = shrunk_config(time=41, activation=activation, recurrent_activation="tanh",
+                           seed=70)
     report = check_keras(config, "float32", [])
     assert report.passed and DRIFT_NOTE in report.context, report.summary()
     assert report.tensors["h"].compared == config["time"]
@@ -658,15 +662,10 @@ def test_float16_step_check_after_an_overflowed_state_is_undetermined():
     longer finite took an ulp of that state's scale, inf, as its bound, and failed an
     element that agreed (-0 against -0). Such steps are undetermined; the layer's last
     output is past the float16 horizon too, so the check is INCONCLUSIVE, not FAILED."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the step check is TensorFlow's arithmetic")
-    config = {"units": 6, "features": 1, "batch": 2, "time": 41, "activation": "relu",
-              "recurrent_activation": "tanh", "go_backwards": False, "use_bias": True,
-              "implementation": 1, "unroll": False, "return_sequences": False,
-              "return_state": False, "initial_state": False, "mask": None,
-              "masked_row": False, "zero_output_for_mask": False, "weight_std": 1.5,
-              "seed": 3, "execution": "eager", "policy": "float16"}
+    keras_on_tensorflow("the step check is TensorFlow's arithmetic")
+    config = shrunk_config(units=6, batch=2, time=41, activation="relu",
+                           recurrent_activation="tanh", use_bias=True, weight_std=1.5, seed=3,
+                           policy="float16")
     report = check_keras(config, "float16", [])
     assert report.verdict == "INCONCLUSIVE", report.summary()
     step = report.tensors["step.h"]
@@ -680,15 +679,10 @@ def test_bfloat16_step_check_near_the_formats_largest_number_is_undetermined():
     overflows or not by the order they are added in (the layer: -1e38, the recomputation:
     -0). A step whose state before or after comes within OVERFLOW_MARGIN of that number is
     undetermined, as the element bounds' horizon already holds."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the step check is TensorFlow's arithmetic")
-    config = {"units": 27, "features": 27, "batch": 1, "time": 72, "activation": "relu",
-              "recurrent_activation": "tanh", "go_backwards": False, "use_bias": True,
-              "implementation": 1, "unroll": False, "return_sequences": False,
-              "return_state": False, "initial_state": False, "mask": "right",
-              "masked_row": False, "zero_output_for_mask": False, "weight_std": 1.5,
-              "seed": 1, "execution": "eager", "policy": "mixed_bfloat16"}
+    keras_on_tensorflow("the step check is TensorFlow's arithmetic")
+    config = shrunk_config(units=27, features=27, time=72, activation="relu",
+                           recurrent_activation="tanh", use_bias=True, mask="right",
+                           weight_std=1.5, seed=1, policy="mixed_bfloat16")
     report = check_keras(config, "mixed_bfloat16", [])
     assert not report.failed, report.summary()
     assert report.tensors["step.h"].failures == 0, report.summary()
@@ -708,13 +702,9 @@ def test_bfloat16_graph_path_of_a_chaotic_case_false_failure():
     and differ only by their nudged inputs, so their spread does not cover a framework that
     rounds elsewhere; probes that move every operation's result by an ulp, as float64's do,
     would (docs/calibration/2026-12-03-per-row.md)."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("TensorFlow's graph")
-    config = {"units": 21, "features": 7, "batch": 6, "time": 72, "activation": "softplus",
-              "recurrent_activation": "hard_sigmoid", "go_backwards": False, "use_bias": True,
-              "implementation": 1, "unroll": False, "return_sequences": True,
-              "return_state": False, "initial_state": False, "mask": None,
-              "masked_row": False, "zero_output_for_mask": False, "weight_std": 1.5,
-              "seed": 540149, "execution": "function", "policy": "bfloat16"}
+    keras_on_tensorflow("TensorFlow's graph")
+    config = shrunk_config(units=21, features=7, batch=6, time=72, activation="softplus",
+                           recurrent_activation="hard_sigmoid", use_bias=True,
+                           return_sequences=True, weight_std=1.5, seed=540149,
+                           execution="function", policy="bfloat16")
     check_keras(config, "bfloat16", [])
