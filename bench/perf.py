@@ -18,7 +18,7 @@ shared):
 4. suite: the wall time of the default test suite, serially and with pytest-xdist's -n 2, and
    the speed-up (skipped with --no-suite; several minutes).
 
-Goals (issue 7): at (64, 100, 128, 256) the float32 reference faster than Keras's tf.function
+Goals: at (64, 100, 128, 256) the float32 reference faster than Keras's tf.function
 forward and at least 0.6 of the square matmul's rate; the suite within 60 s on 2 cores with
 -n 2, at least 1.6 times faster than serially.
 

@@ -351,7 +351,8 @@ def figure(value, unit=""):
 
 
 def goals(results, dtypes, columns, classes):
-    """The issue's goals, met or missed, with the figures and the cases that miss them."""
+    """The goals (float32: a drift of 1e-6 on every path; 16-bit: 2 ulps per matmul), met or
+    missed, with the figures and the cases that miss them."""
     out = []
     drifts = [b for b in classes if b.tensor]
     if "float32" in dtypes and drifts:

@@ -10,7 +10,7 @@ import numpy as np
 
 import lstm_ref
 
-# (batch B, time T, features F, units U); the last is issue 7's goal size.
+# (batch B, time T, features F, units U); the last is bench/perf.py's goal size.
 SIZES = [(8, 50, 16, 32), (32, 100, 64, 128), (64, 100, 128, 256)]
 
 

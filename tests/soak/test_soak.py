@@ -36,7 +36,7 @@ from lstm_ref.frameworks.keras.twin import keras_of
 from lstm_ref.grids.keras import FULL_OPTIONS
 from lstm_ref.report import UNDETERMINED
 
-# The drawn ranges (the issue's): the largest sizes of the calibration, time cut to 120.
+# The drawn ranges: the largest sizes of the calibration, time cut to 120.
 UNITS, FEATURES, BATCH, TIME = 64, 32, 6, 120
 # unroll builds one graph node per step: only for short sequences, to keep graphs small.
 MAX_UNROLL_TIME = 40

@@ -27,7 +27,7 @@ keras = pytest.importorskip("keras")
 from tests.frameworks.keras.broken_drift import (  # noqa: E402 - needs Keras
     DRIFTING, DriftLSTMCell, build_marked_layer, marked_inputs)
 
-# The figure: a systematic drift the float32 check must catch on a long sequence.
+# The goal: a systematic drift the float32 check must catch on a long sequence.
 DRIFT = 1e-6
 TIME = 100
 STARTS = (0, 50)  # the processing step the drift starts at; mid-sequence cases are masked
