@@ -610,10 +610,10 @@ def test_float64_exponential_gradients_case_passes():
 def test_float32_elu_case_the_soak_failed_falsely_passes(activation):
     """The case hypothesis shrank the float32 soak's false failures to: one unit, one row,
     tanh gates, elu (or selu) of a cell state near -2e-3. TensorFlow computes elu as
-    exp(x) - 1, off by some 70 ulps of h relative (an ulp of 1 absolutely): within h's
-    element bound, 8 times its step drift bound, since with one element a step's drift is
-    that element's relative error. The drift check is off for these activations
-    (DRIFT_EXEMPT); the element bound still holds every element."""
+    exp(x) - 1: h is off by 67 ulps of itself (elu's error is within an ulp of 1,
+    absolutely): within h's element bound, 8 times its step drift bound, since with one
+    element a step's drift is that element's relative error. The drift check is off for
+    these activations (DRIFT_EXEMPT); the element bound still holds every element."""
     keras_on_tensorflow("TensorFlow's elu")
     from lstm_ref.engine import DRIFT_NOTE
 

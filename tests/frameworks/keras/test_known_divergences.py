@@ -22,10 +22,10 @@ exists, and that the case passes once Keras fixes it, so neither state can go un
   steps are zeroed (the while_loop path is right; Bidirectional(LSTM(unroll=True),
   return_sequences=True) over a padded batch inherits it). h and c are right.
 - elu and selu in float32 (TensorFlow 2.21): computed as exp(x) - 1 rather than expm1(x), so
-  for small negative x the relative error is about eps / |x| (elu(-1e-4) is off by some 900
+  for small negative x the relative error is about eps / |x| (elu(-1e-4) is off by some 1800
   ulps of its value; celu, which uses expm1, is within an ulp). An LSTM's h = o * elu(c) then
-  departs relatively as much where c is small: within every element's bound (the error is an
-  ulp of 1, absolutely), beyond the step drift's, so the drift check is off for them
+  departs relatively as much where c is small: within every element's bound (elu's error is
+  within an ulp of 1, absolutely), beyond the step drift's, so the drift check is off for them
   (lstm_ref.tolerance_table.DRIFT_EXEMPT; found by the soak).
 - gelu in float64 (TensorFlow 2.21): tf.nn.gelu(approximate=False) is accurate only to about
   1e-7 relative in float64 (gelu(-1): -0.158655258, exactly -0.158655254), so a float64 LSTM
