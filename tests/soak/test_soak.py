@@ -491,9 +491,7 @@ def test_keras_16bit_has_no_false_failures(dtype, examples, seed, log):
     """A 16-bit layer, or half the examples a mixed policy (16-bit compute, float32
     variables), held to the table's 16-bit entry and, where lstm_ref.emulation has its
     activations, to the exact step check (lstm_ref.step_check)."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the 16-bit entries and the step check are calibrated on TensorFlow")
+    keras_on_tensorflow("the 16-bit entries and the step check are calibrated on TensorFlow")
 
     @soak(examples, seed)
     @given(config=keras_configs(), mixed=st.booleans())
@@ -657,10 +655,10 @@ def test_torch_bidirectional_projection_case_the_soak_failed_falsely_passes(one_
 @pytest.mark.keras
 def test_float16_step_check_after_an_overflowed_state_is_undetermined():
     """The case hypothesis shrank the float16 soak's false failure to: relu with tanh
-    gates, weights of std 1.5, c overflowing float16 at step 16. The exact step check
-    recomputes each step from the layer's previous state; a step after a state that is no
-    longer finite took an ulp of that state's scale, inf, as its bound, and failed an
-    element that agreed (-0 against -0). Such steps are undetermined; the layer's last
+    gates, weights of std 1.5, the states leaving float16's range from step 16. The exact
+    step check recomputes each step from the layer's previous state; a step after a state
+    that is no longer finite took an ulp of that state's scale, inf, as its bound, and
+    failed an element that agreed (-0 against -0). Such steps are undetermined; the layer's last
     output is past the float16 horizon too, so the check is INCONCLUSIVE, not FAILED."""
     keras_on_tensorflow("the step check is TensorFlow's arithmetic")
     config = shrunk_config(units=6, batch=2, time=41, activation="relu",
