@@ -21,8 +21,8 @@ import numpy as np
 
 from lstm_ref import precision
 
-__all__ = ["step_bias", "probe_drift", "bias_bound", "carried", "resolved", "RESOLVED",
-           "MIN_WEIGHED"]
+__all__ = ["step_bias", "probe_drift", "bias_bound", "carried", "resolved", "measured",
+           "RESOLVED", "MIN_WEIGHED"]
 
 # An element enters its step's drift where its |reference| is at least this many times its
 # absolute floor: below that, rounding alone moves it by more than an eighth of itself (a
@@ -38,6 +38,13 @@ RESOLVED = 8.0
 MIN_WEIGHED = 8
 
 
+def measured(reference, weight=None):
+    """(S,) booleans: the steps that weigh at least MIN_WEIGHED elements of ``reference``
+    ((B, S, U); ``weight`` as in :func:`step_bias`), so that a drift of the step is measured."""
+    keep = np.isfinite(reference) if weight is None else np.asarray(weight, bool)
+    return keep.sum(axis=(0, 2)) >= MIN_WEIGHED
+
+
 def step_bias(actual, reference, weight=None):
     """S_t for every step (S,) of (B, S, U) arrays: the relative drift over the elements where
     ``weight`` (booleans, (B, S, U); None: every finite reference element) is True. 0 at a
@@ -49,7 +56,7 @@ def step_bias(actual, reference, weight=None):
     with np.errstate(invalid="ignore", over="ignore"):
         signed = np.where(keep, (actual - reference) * np.sign(reference), 0.0)
         total = np.where(keep, np.abs(reference), 0.0).sum(axis=(0, 2))
-        enough = (total > 0) & (keep.sum(axis=(0, 2)) >= MIN_WEIGHED)
+        enough = (total > 0) & measured(reference, keep)
         return np.where(enough, signed.sum(axis=(0, 2)) / np.where(enough, total, 1.0), 0.0)
 
 
@@ -103,6 +110,4 @@ def bias_bound(reference, probe, tol, weight=None):
         return None
     scale = probe_drift(reference, probe, precision.get(tol.probe).eps, weight)
     bound = np.maximum(tol.bias_floor, tol.bias_scale * scale) * tol.eps
-    reference = np.asarray(reference)
-    keep = np.isfinite(reference) if weight is None else np.asarray(weight, bool)
-    return np.where(keep.sum(axis=(0, 2)) >= MIN_WEIGHED, bound, np.inf)
+    return np.where(measured(np.asarray(reference), weight), bound, np.inf)
