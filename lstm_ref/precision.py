@@ -32,7 +32,8 @@ from numpy.typing import ArrayLike
 
 from lstm_ref.errors import OptionError
 
-__all__ = ["round_bfloat16", "Format", "perturb_float64", "flush_float32", "TINY32",
+__all__ = ["round_bfloat16", "Format", "perturb_float64", "perturbed_rounding", "flush_float32",
+           "TINY32",
            "FLOAT64_EPS", "FORMATS",
            "PROBE_FORMATS", "name_of", "get"]
 
@@ -68,6 +69,10 @@ class Format:
         round: maps a ``compute`` array to the nearest values of the format (the identity for
             NumPy's own formats).
         evaluate_as: maps a ``compute`` array to the array activations are evaluated on.
+        convert: how inputs and weights are brought into the format, where that differs from
+            ``round`` (a probe format whose operations round at random still converts its
+            inputs and weights to the nearest value, as a framework casts them); None: by
+            ``round``.
     """
 
     name: str
@@ -76,6 +81,11 @@ class Format:
     storage: np.dtype
     round: Callable[[np.ndarray], np.ndarray]
     evaluate_as: Callable[[np.ndarray], np.ndarray]
+    convert: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def to_format(self, array: np.ndarray) -> np.ndarray:
+        """``array`` (of ``compute`` dtype) as an input or a weight in the format."""
+        return (self.convert or self.round)(array)
 
     def activate(self, fn: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
         """``fn(z)``, every operation in the format, as an array of ``compute`` dtype."""
@@ -120,6 +130,27 @@ def perturb_float64(array: ArrayLike) -> np.ndarray:
     return flip.view(np.float64)
 
 
+def perturbed_rounding(fmt: Format, low_bit: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The rounding of 16-bit ``fmt`` (float32 results) followed by perturb_float64's move
+    at the format's own last place: each rounded value moved by one ulp of the format, up or
+    down, or kept, as its two lowest kept bits (``low_bit`` and the next of the float32 bit
+    pattern: 16 for bfloat16, 13 for float16) say. A framework that rounds in other places
+    (TensorFlow's graph rounds x W + b once where eager rounds the product and the sum, an ulp
+    of terms larger than a cancelling result) departs by such ulps at any operation; probes
+    that round only where the reference does and differ only by their inputs do not see how
+    far a chaotic case carries that. As for float64, the exponent never changes, and zeros,
+    infinities, NaNs and the largest finite values stay. A float16 subnormal, whose last
+    place lies above bit 13, is rounded again (its move is at most an ulp there too)."""
+    shift, pair = np.uint32(low_bit), np.uint32(3 << low_bit)
+
+    def rounding(array: np.ndarray) -> np.ndarray:
+        bits = np.ascontiguousarray(fmt.round(array), np.float32).view(np.uint32)
+        flip = np.bitwise_and(np.bitwise_xor(bits >> shift, bits >> (shift + 1)), 1)
+        return fmt.round(np.bitwise_xor(bits, flip * pair).view(np.float32))
+
+    return rounding
+
+
 F64, F32, F16 = np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16)
 FLOAT64_EPS = 2.0 ** -52
 FORMATS = {
@@ -143,6 +174,13 @@ PROBE_FORMATS = {
     # of at most 2 ** -126, within float32's own.
     "float32-ftz": Format("float32-ftz", 2.0 ** -23, F32, F32, flush_float32, _identity),
 }
+# The 16-bit formats with every operation's result moved by one of their ulps at random, as
+# float64-perturbed: their layers' probes (see perturbed_rounding).
+PROBE_FORMATS.update({
+    f"{name}-perturbed": Format(f"{name}-perturbed", FORMATS[name].eps, F32, FORMATS[name].storage,
+                                perturbed_rounding(FORMATS[name], low_bit),
+                                FORMATS[name].evaluate_as, convert=FORMATS[name].round)
+    for name, low_bit in (("float16", 13), ("bfloat16", 16))})
 
 
 def name_of(dtype: Any) -> str:

@@ -119,7 +119,7 @@ def forward(x: ArrayLike, weights: LSTMWeights,
         x = x[:, ::-1]
         mask = None if mask is None else mask[:, ::-1]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        h, c = (fmt.round(np.asarray(a, fmt.compute)) for a in (h, c))
+        h, c = (fmt.to_format(np.asarray(a, fmt.compute)) for a in (h, c))
         return _run(x, h, c, weights, mask, fmt, keep, zero_output_for_mask)
 
 
@@ -136,7 +136,8 @@ def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: LSTMWeights, mask: np.n
          fmt: precision.Format, keep: str, zero_output_for_mask: bool) -> Trace:
     batch, time, _ = x.shape
     dt, r = fmt.compute, fmt.round  # r: each operation's result rounded to the format
-    arrays = {name: None if a is None else r(a.astype(dt)) for name, a in w.arrays.items()}
+    arrays = {name: None if a is None else fmt.to_format(a.astype(dt))
+              for name, a in w.arrays.items()}
     recurrent_kernel = cast(np.ndarray, arrays["recurrent_kernel"])  # never None
     cell = Cell(w, arrays, fmt)
     store = keep != "final"
@@ -186,7 +187,7 @@ def _project(x: np.ndarray, arrays: dict[str, np.ndarray | None],
     time-major: (steps, batch, 4U), each step's block contiguous. x is converted to the
     format here, a chunk at a time, so keep="final" holds O(batch * units) whatever T."""
     steps, batch = x.shape[1], x.shape[0]
-    x = fmt.round(np.asarray(x.transpose(1, 0, 2), fmt.compute).reshape(steps * batch, -1))
+    x = fmt.to_format(np.asarray(x.transpose(1, 0, 2), fmt.compute).reshape(steps * batch, -1))
     projected = fmt.round(x @ arrays["kernel"])
     if arrays["bias"] is not None:
         projected = fmt.round(np.add(projected, arrays["bias"], out=projected))
@@ -202,8 +203,8 @@ class Cell:
         self.w, self.fmt, self.r = w, fmt, fmt.round
         self.peephole = arrays["peephole"]
         self.projection = arrays["projection"]
-        self.forget_bias = None if not w.forget_bias else self.r(np.asarray(w.forget_bias,
-                                                                              fmt.compute))
+        self.forget_bias = None if not w.forget_bias else fmt.to_format(
+            np.asarray(w.forget_bias, fmt.compute))
 
     def __call__(self, z: np.ndarray,
                  c: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

@@ -233,4 +233,4 @@ def _nudge(array, rng, eps):
 
 def _to_format(array, fmt):
     with np.errstate(over="ignore"):  # beyond the format's range is inf, as a cast gives
-        return fmt.round(np.asarray(array, fmt.compute)).astype(fmt.storage, copy=False)
+        return fmt.to_format(np.asarray(array, fmt.compute)).astype(fmt.storage, copy=False)

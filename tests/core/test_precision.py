@@ -186,3 +186,34 @@ def test_float64_perturbed_forward_departs_from_the_reference_by_roundings(rng):
     assert 0 < deviation.max() < 100, deviation.max()  # a few ulps of rounding, not zero
     again = lstm_ref.forward(x, w, state, dtype="float64-perturbed")
     np.testing.assert_array_equal(again.h, perturbed.h)
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_16_bit_perturbed_probes_move_each_result_by_one_ulp_of_their_format(name, rng):
+    plain, fmt = precision.get(name), precision.get(f"{name}-perturbed")
+    assert f"{name}-perturbed" not in precision.FORMATS
+    assert (fmt.eps, fmt.compute, fmt.storage) == (plain.eps, plain.compute, plain.storage)
+    x = (rng.standard_normal(40_000) * np.exp(rng.uniform(-4, 4, 40_000))).astype(np.float32)
+    nearest, moved = plain.round(x), fmt.round(x)
+    np.testing.assert_array_equal(plain.round(moved), moved)  # values of the format
+    ulp = np.spacing(nearest.astype(np.float16)).astype(np.float32) if name == "float16" else \
+        np.abs(nearest) * np.float32(2.0 ** -7)  # bfloat16: at most |x| eps
+    assert (np.abs(moved - nearest) <= ulp * (1 + 1e-6)).all()
+    up, down = (np.abs(moved) > np.abs(nearest)).mean(), (np.abs(moved) < np.abs(nearest)).mean()
+    assert 0.22 < up < 0.28 and 0.22 < down < 0.28, (up, down)  # a quarter each way
+    np.testing.assert_array_equal(fmt.round(x), moved)  # stateless
+    largest = 65504.0 if name == "float16" else float(precision.round_bfloat16(3.3895314e38))
+    special = np.array([np.inf, -np.inf, 0.0, -0.0, largest, -largest], np.float32)
+    np.testing.assert_array_equal(fmt.round(special), special)
+    assert np.isnan(fmt.round(np.array([np.nan], np.float32))).all()
+    # inputs and weights enter the format by round-to-nearest, as a framework casts them
+    np.testing.assert_array_equal(fmt.to_format(x), nearest)
+
+
+def test_16_bit_perturbed_forward_departs_by_its_roundings_and_reproduces(rng):
+    w, x = random_weights(rng, 8, 4), rng.standard_normal((3, 20, 4))
+    plain = lstm_ref.forward(x, w, dtype="bfloat16")
+    moved = lstm_ref.forward(x, w, dtype="bfloat16-perturbed")
+    again = lstm_ref.forward(x, w, dtype="bfloat16-perturbed")
+    np.testing.assert_array_equal(again.h, moved.h)
+    assert 0 < np.abs(moved.h - plain.h).max() < 0.5  # a few ulps of 2 ** -7, not zero

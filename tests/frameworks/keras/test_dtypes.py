@@ -17,11 +17,14 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
 DTYPES = ("float64", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+# The 200-step case returns its sequence: in bfloat16 its probes stray past the format's
+# horizon about halfway (2.4 digits, an ulp moved at every operation), and a layer's last
+# output or final state would then compare nothing.
 CASES = [Case(7, 3, 2, 9, initial_state=True, returns="sequences+state"),
          Case(32, 16, 5, 40, activation="relu", recurrent_activation="hard_sigmoid",
               go_backwards=True),
          Case(2, 1, 1, 200, activation="softsign", recurrent_activation="tanh",
-              returns="last+state")]
+              returns="sequences")]
 
 
 def run(case, dtype, **options):
