@@ -247,6 +247,10 @@ def step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: 
     reaches c_t through this step's h_t and o_t. Accumulates the peephole and projection
     gradients into ``extra``."""
     w = cell.w
+    # The probes (any format but the reference's) differentiate tanh and sigmoid as
+    # frameworks do, from the output (activation_grads.AS_COMPUTED).
+    computed = cell.fmt.name != "float64"
+    vjp = lambda act, z, dy: activation_grads.vjp(act, z, dy, as_computed=computed)  # noqa: E731
     group_sum = lambda a: a.reshape(groups, -1, a.shape[-1]).sum(axis=1)  # noqa: E731
     if cell.projection is not None:
         if w.proj_clip is not None:
@@ -259,11 +263,11 @@ def step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: 
         dm = dh
     a_out = w.output_activation(p["c_out"])
     do = dm * a_out
-    dc_out = activation_grads.vjp(w.output_activation, p["c_out"], dm * p["o"])
+    dc_out = vjp(w.output_activation, p["c_out"], dm * p["o"])
     if w.gate_clip is not None:
         dc_out = dc_out * _passes(p["c_new"], w.gate_clip)
     dc = dc + dc_out
-    dz_o = activation_grads.vjp(w.recurrent_activation, p["z_o"], do)
+    dz_o = vjp(w.recurrent_activation, p["z_o"], do)
     dz_o = _clip_back(dz_o, p["zo_raw"], w.gate_clip)
     if cell.peephole is not None:
         extra["peephole"][:, 2] += group_sum(dz_o * p["c_new"])
@@ -276,11 +280,11 @@ def step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: 
     if w.input_forget:
         di, dz_f = di - df, np.zeros_like(df)
     else:
-        dz_f = _clip_back(activation_grads.vjp(w.recurrent_activation, p["z_f"], df),
+        dz_f = _clip_back(vjp(w.recurrent_activation, p["z_f"], df),
                           p["zf_raw"], w.gate_clip)
-    dz_i = _clip_back(activation_grads.vjp(w.recurrent_activation, p["z_i"], di),
+    dz_i = _clip_back(vjp(w.recurrent_activation, p["z_i"], di),
                       p["zi_raw"], w.gate_clip)
-    dz_c = _clip_back(activation_grads.vjp(w.activation, p["z_c"], dg), p["zc_raw"], w.gate_clip)
+    dz_c = _clip_back(vjp(w.activation, p["z_c"], dg), p["zc_raw"], w.gate_clip)
     if cell.peephole is not None:
         extra["peephole"][:, 0] += group_sum(dz_i * c_prev)
         extra["peephole"][:, 1] += group_sum(dz_f * c_prev)

@@ -187,3 +187,19 @@ def test_matches_tensorflow_exactly_at_the_kinks(name, dtype):
     rtol = 2e-8 if (name, dtype) == ("leaky_relu", np.float64) else 0
     np.testing.assert_allclose(ag.derivative(name, z), expected, rtol=rtol, atol=0,
                                err_msg=f"{name}' at {z}")
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_as_computed_derivatives_are_taken_from_the_output_as_frameworks_take_them(name):
+    z = np.array([-40.0, -3.0, -0.5, 0.0, 0.5, 3.0, 40.0])
+    y = np.tanh(z) if name == "tanh" else 1 / (1 + np.exp(-z))
+    framework = 1 - y * y if name == "tanh" else y * (1 - y)  # TanhGrad, SigmoidGrad
+    dy = np.full_like(z, 2.0)
+    computed = ag.vjp(name, z, dy, as_computed=True)
+    np.testing.assert_allclose(computed, 2 * framework, rtol=1e-15, atol=0)
+    exact = ag.vjp(name, z, dy)
+    np.testing.assert_allclose(computed[1:-1], exact[1:-1], rtol=1e-12)
+    # saturated: the framework's form cancels (y rounds to 1: 0), the exact one does not
+    assert exact[-1] > 0 and abs(computed[-1] - exact[-1]) > 0.5 * exact[-1]
+    assert np.isnan(ag.vjp(name, np.array([np.nan]), np.ones(1),
+                           as_computed=True)).all()
