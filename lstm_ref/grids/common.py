@@ -1,12 +1,14 @@
 """What every grid shares: the grid names, a case's seed, what every case is and draws alike,
 selecting cases by id."""
 
+import functools
 import zlib
 from dataclasses import asdict, dataclass, field
 
 from lstm_ref.errors import OptionError
 
-__all__ = ["GRIDS", "check_grid", "seed_of", "select", "GridCase", "unique", "draw_lengths"]
+__all__ = ["GRIDS", "check_grid", "seed_of", "select", "GridCase", "unique", "draw_lengths",
+           "memoized"]
 
 GRIDS = ("small", "default", "full")
 
@@ -16,6 +18,23 @@ def check_grid(grid):
     if grid not in GRIDS:
         raise OptionError(f"grid must be one of {GRIDS}; received {grid!r}")
     return grid
+
+
+def memoized(cases):
+    """A grid's ``cases(...)`` built once per arguments: the all-pairs generator takes a tenth
+    of a second a grid, and a test run asks for each grid many times. Every call gets a list
+    of its own (of the same frozen cases); unhashable arguments are built anew."""
+    built = functools.lru_cache(maxsize=None)(lambda *args, **kwargs: tuple(cases(*args,
+                                                                              **kwargs)))
+
+    @functools.wraps(cases)
+    def wrapper(*args, **kwargs):
+        try:
+            return list(built(*args, **kwargs))
+        except TypeError:  # an unhashable argument (a list of executions)
+            return cases(*args, **kwargs)
+
+    return wrapper
 
 
 def seed_of(case_id, salt=0):

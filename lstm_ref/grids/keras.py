@@ -17,7 +17,7 @@ import numpy as np
 
 from lstm_ref.errors import OptionError
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import GridCase, check_grid, unique
+from lstm_ref.grids.common import GridCase, check_grid, memoized, unique
 
 __all__ = ["SIZES", "FULL_SIZES", "SMALL_SIZES", "RETURNS", "MASKS", "EXECUTIONS",
            "SLOW_TRACE_STEPS", "DROPOUT", "RECURRENT_DROPOUT", "OPTIONS", "FULL_OPTIONS",
@@ -206,6 +206,7 @@ class Case(GridCase):
         return arrays
 
 
+@memoized
 def cases(grid="default", executions=EXECUTIONS):
     """The cases of a grid: "small", "default" (all pairs of SIZES and OPTIONS) or "full"
     (all pairs of FULL_SIZES and FULL_OPTIONS, plus every combination of sizes, each with

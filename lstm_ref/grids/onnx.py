@@ -13,7 +13,7 @@ import numpy as np
 
 from lstm_ref.grids import keras as keras_grid
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import GridCase, check_grid, unique
+from lstm_ref.grids.common import GridCase, check_grid, memoized, unique
 
 __all__ = ["ACTIVATIONS", "SIZES", "FULL_SIZES", "SMALL_SIZES", "OPTIONS", "FULL_OPTIONS",
            "Case", "cases"]
@@ -126,6 +126,7 @@ class Case(GridCase):
         return arrays
 
 
+@memoized
 def cases(grid="default"):
     """The cases of a grid: "small", "default" (all pairs) or "full" (all pairs over more
     sizes and clips, plus every combination of sizes)."""

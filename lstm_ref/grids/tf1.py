@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import GridCase, check_grid, draw_lengths, unique
+from lstm_ref.grids.common import GridCase, check_grid, memoized, draw_lengths, unique
 from lstm_ref.grids.keras import SIZES, SMALL_SIZES
 
 __all__ = ["TF1_SIZES", "DEFAULT_TF1_SIZES", "SMALL_TF1_SIZES", "OPTIONS", "BASIC_OPTIONS",
@@ -151,6 +151,7 @@ class TF1Case(GridCase):
         return arrays
 
 
+@memoized
 def cases(grid="default"):
     """The cases of a grid: "small" (small sizes), "default" (all pairs of a subset of the
     Keras grid's sizes and LSTMCell's options, and all pairs of fewer sizes and

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_ref.grids.allpairs import every_size_rows, pair_rows
-from lstm_ref.grids.common import GridCase, check_grid, draw_lengths, unique
+from lstm_ref.grids.common import GridCase, check_grid, memoized, draw_lengths, unique
 from lstm_ref.grids.keras import SIZES, SMALL_SIZES
 
 __all__ = ["TORCH_SIZES", "SMALL_TORCH_SIZES", "OPTIONS", "DTYPES", "TorchCase", "cases",
@@ -118,6 +118,7 @@ class TorchCase(GridCase):
         return arrays
 
 
+@memoized
 def cases(grid="default"):
     """The cases of a grid: "small" (small sizes), "default" (all pairs of the Keras grid's
     sizes and the options) or "full" (all pairs, plus every combination of sizes with options

@@ -80,8 +80,10 @@ def test_layout_and_manifest_are_plain_json_with_versions(recording):
 def test_the_small_grid_round_trips(tmp_path):
     """The grid's own cases (masks, execution paths, dropout, whatever it draws): a check on
     the installation that recorded them finds every case bit-identical, within the drift
-    bound, and of the reference verdict recorded."""
-    manifest = golden.record(tmp_path / "rec", grid="small", pattern="time9")
+    bound, and of the reference verdict recorded. The six one-row cases of 9 steps run by
+    tf.function, XLA and predict, over masks of every kind."""
+    manifest = golden.record(tmp_path / "rec", grid="small", pattern="batch1-time9")
+    assert len(manifest["cases"]) >= 4
     result = golden.check(tmp_path / "rec")
     assert [c.case_id for c in result.cases] == [e["id"] for e in manifest["cases"]]
     for entry, case in zip(manifest["cases"], result.cases):

@@ -19,7 +19,8 @@ def mark_folder(conftest_file, markers, needs=(), extra=None):
 
     def pytest_collection_modifyitems(config, items):
         for item in items:
-            if folder not in Path(item.path).resolve().parents:
+            # item.path is absolute (pytest resolves the rootdir): no syscall per item
+            if not Path(item.path).is_relative_to(folder):
                 continue
             for marker in markers:
                 item.add_marker(marker)
