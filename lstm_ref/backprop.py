@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from lstm_ref import activation_grads, precision
-from lstm_ref.checks import as_float_array
+from lstm_ref.checks import as_bool, as_float_array
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.reference import Cell, Trace, forward
 from lstm_ref.weights import LSTMWeights
@@ -129,6 +129,7 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
     """
     if dtype not in DTYPES:
         raise OptionError(f"dtype must be one of {DTYPES} for gradients; received {dtype!r}")
+    go_backwards = as_bool(go_backwards, "go_backwards")  # used here too, before forward's check
     trace = forward(x, weights, initial_state=initial_state, mask=mask, go_backwards=go_backwards,
                     dtype=dtype, keep="preactivations", zero_output_for_mask=zero_output_for_mask)
     x = as_float_array(x, "x", ndim=3)

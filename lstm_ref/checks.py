@@ -7,7 +7,8 @@ import numpy as np
 
 from lstm_ref.errors import DTypeError, OptionError, ShapeError, ValueRangeError
 
-__all__ = ["describe", "as_float_array", "check_size", "as_mask", "lengths_mask", "mask_lengths"]
+__all__ = ["describe", "as_float_array", "check_size", "as_mask", "lengths_mask", "mask_lengths",
+           "as_bool"]
 
 
 def describe(value: object) -> str:
@@ -17,6 +18,18 @@ def describe(value: object) -> str:
     if shape is not None and dtype is not None:
         return f"{type(value).__name__} of shape {tuple(shape)} and dtype {dtype}"
     return f"{type(value).__name__} {value!r:.60}"
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """``value`` if it is a bool (Python's or NumPy's), else OptionError: a string such as
+    "False" is truthy, and taking it would silently do the opposite of what was meant.
+
+    >>> as_bool(np.True_, "go_backwards")
+    True
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise OptionError(f"{name} must be a bool (True or False); received {describe(value)}")
 
 
 def as_float_array(value: Any, name: str, ndim: int | None = None,

@@ -12,7 +12,12 @@ import numpy as np
 from lstm_ref.errors import OptionError
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["DIAGRAM", "EQUATIONS", "step_diagram", "weights_for", "explain", "parameter_count"]
+__all__ = ["DIAGRAM", "EQUATIONS", "MAX_WEIGHT_BYTES", "step_diagram", "weights_for", "explain",
+           "parameter_count"]
+
+# explain builds the weights it counts: sizes whose float64 weights would take more than this
+# are refused up front, with the memory they would need, instead of failing deep in NumPy.
+MAX_WEIGHT_BYTES = 2 * 1024 ** 3
 
 DIAGRAM = """\
       x_t (B, {F})          h_(t-1) (B, {P})
@@ -47,6 +52,12 @@ def _sizes(units: int, features: int, batch: int | None, time: int | None,
     if proj is not None and proj >= units:
         raise OptionError(f"proj must be smaller than units (PyTorch's 0 < proj_size < "
                           f"hidden_size); received proj={proj}, units={units}")
+    output = proj or units
+    size = 8 * (4 * units * (features + output + 1) + (units * proj if proj else 0))
+    if size > MAX_WEIGHT_BYTES:
+        raise OptionError(f"units={units}, features={features}: the weights explain builds to "
+                          f"count would take {size / 1024 ** 3:.3g} GiB of float64; at most "
+                          f"{MAX_WEIGHT_BYTES / 1024 ** 3:g} GiB")
 
 
 def weights_for(units: int, features: int, proj: int | None = None) -> LSTMWeights:

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from lstm_ref import precision
-from lstm_ref.checks import as_float_array, as_mask, check_size
+from lstm_ref.checks import as_bool, as_float_array, as_mask, check_size
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
 
@@ -104,6 +104,8 @@ def forward(x: ArrayLike, weights: LSTMWeights,
     if not isinstance(weights, LSTMWeights):
         raise OptionError(f"weights must be an LSTMWeights; received {type(weights).__name__}")
     fmt = precision.get(dtype)
+    go_backwards = as_bool(go_backwards, "go_backwards")
+    zero_output_for_mask = as_bool(zero_output_for_mask, "zero_output_for_mask")
     if keep not in KEEP:
         raise OptionError(f"keep must be one of {KEEP}; received {keep!r}")
     x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)")

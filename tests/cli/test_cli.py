@@ -174,6 +174,9 @@ def test_explain_with_a_projection_counts_what_torch_counts(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--units", "0", "--features", "3"], "units must be a positive integer; received 0"),
     (["--units", "4", "--features", "3", "--proj", "4"], "proj must be smaller than units"),
+    (["--units", "1000000000", "--features", "3"],
+     "units=1000000000, features=3: the weights explain builds to count would take 2.98e+10 "
+     "GiB of float64; at most 2 GiB"),
 ])
 def test_explain_refuses_bad_sizes(argv, message, capsys):
     assert cli.main(["explain", *argv]) == 2

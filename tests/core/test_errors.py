@@ -48,11 +48,22 @@ def test_bad_weights(args, error, message):
     (dict(dtype="bogus"), OptionError, r"dtype must be one of .* received 'bogus'"),
     (dict(keep="everything"), OptionError, r"keep must be one of .* received 'everything'"),
     (dict(weights="w"), OptionError, r"weights must be an LSTMWeights; received str"),
+    (dict(go_backwards="False"), OptionError, r"go_backwards must be a bool \(True or False\); received str 'False'"),
+    (dict(zero_output_for_mask="no"), OptionError, r"zero_output_for_mask must be a bool .* received str 'no'"),
+    (dict(go_backwards=1), OptionError, r"go_backwards must be a bool .* received int 1"),
 ])
 def test_bad_forward_arguments(kwargs, error, message):
     args = {"x": X, "weights": W, **kwargs}
     with pytest.raises(error, match=message):
         lstm_ref.forward(args.pop("x"), args.pop("weights"), **args)
+
+
+def test_a_string_is_not_a_bool_for_gradients_either():
+    with pytest.raises(OptionError, match=r"go_backwards must be a bool .* received str 'True'"):
+        lstm_ref.gradients(X, W, go_backwards="True")
+    with pytest.raises(OptionError, match=r"zero_output_for_mask must be a bool"):
+        lstm_ref.gradients(X, W, zero_output_for_mask="yes")
+    lstm_ref.forward(X, W, go_backwards=np.True_)  # NumPy's bool is a bool
 
 
 def test_errors_are_builtin_and_package_exceptions():
