@@ -15,6 +15,7 @@ is installed. One direction of one layer is converted at a time.
 
 import io
 import os
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from lstm_ref import files, layouts
 from lstm_ref._optional import require
 from lstm_ref.files import StrPath
 from lstm_ref.errors import OptionError, ShapeError
+from lstm_ref.checks import describe
 from lstm_ref.weights import LSTMWeights
 
 __all__ = ["LAYOUTS", "read", "write"]
@@ -88,13 +90,43 @@ def _load(path: StrPath) -> dict[str, np.ndarray]:
         raise OptionError(f"no such file: {path}")
     if str(path).endswith(".pt"):
         torch = require("torch", "torch")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            # weights_only: a .pt is read as data, never as code to run
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises pickle, zip and runtime errors
+            # torch's own message would suggest weights_only=False, which runs the file's code
+            why = ("it holds more than tensors (a whole pickled module?), or is not a torch "
+                   "file" if "Unpickl" in type(exc).__name__ else "damaged, or not a torch file")
+            raise OptionError(f"{path} is not a readable torch state dict, as "
+                              f"torch.save(module.state_dict()) writes: {why}") from None
+        if not isinstance(state, dict) or not all(hasattr(v, "detach") for v in state.values()):
+            raise OptionError(f"{path} is not a torch state dict (a mapping of names to "
+                              f"tensors); it holds a {type(state).__name__}")
         return {name: value.detach().numpy() for name, value in state.items()}
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+    except ValueError:  # not an array file: NumPy took it for a pickle, which it does not load
+        raise OptionError(f"{path} is not a .npz file of arrays") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:  # a damaged or truncated .npz
+        raise OptionError(f"{path} is not a readable .npz file of arrays: "
+                          f"{_first_line(exc)}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise OptionError(f"{path} is not a .npz file of named arrays; it holds one "
+                          f"{describe(data)} (a .npy file?)")
+    try:
+        with data:
             return {name: data[name] for name in data.files}
-    except (ValueError, OSError) as exc:
-        raise OptionError(f"{path} is not a readable .npz file of arrays ({exc})") from exc
+    except ValueError:  # NumPy's message would suggest allow_pickle, which runs code
+        raise OptionError(f"{path} holds pickled objects, not arrays: it is not read") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise OptionError(f"{path} is not a readable .npz file of arrays: "
+                          f"{_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message on one line: its first, whatever the library wrote after."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def _save(arrays: dict[str, Any], path: StrPath) -> None:

@@ -72,12 +72,22 @@ def test_a_torch_state_dict_file(tmp_path, rng):
     assert sorted(state) == ["bias_hh_l0", "bias_ih_l0", "weight_hh_l0", "weight_ih_l0"]
 
 
+def _truncated_npz(p):
+    np.savez(p, kernel=np.zeros((3, 20)), recurrent_kernel=np.zeros((5, 20)))
+    data = open(p, "rb").read()
+    open(p, "wb").write(data[:len(data) // 2])
+
+
 @pytest.mark.parametrize("make,message", [
     (lambda p: None, "no such file"),
     (lambda p: np.savez(p, kernel=np.zeros((3, 20))), "has no recurrent_kernel for the keras layout"),
     (lambda p: np.savez(p, kernel=np.array([{"a": 1}], dtype=object),
-                        recurrent_kernel=np.zeros((5, 20))), "not a readable .npz file of arrays"),
-    (lambda p: open(p, "w").write("not a zip"), "not a readable .npz file"),
+                        recurrent_kernel=np.zeros((5, 20))), "holds pickled objects, not arrays"),
+    (lambda p: open(p, "w").write("not a zip"), "is not a .npz file of arrays"),
+    (lambda p: open(p, "wb").write(b"PK\x03\x04 truncated"), "not a readable .npz file"),
+    (_truncated_npz, "not a readable .npz file of arrays"),
+    (lambda p: np.save(open(p, "wb"), np.zeros(3)), "not a .npz file of named arrays; it holds one "
+                                                    "ndarray of shape (3,)"),
 ])
 def test_bad_source_files_exit_2_with_one_line(make, message, tmp_path, capsys):
     source = tmp_path / "bad.npz"
@@ -86,6 +96,30 @@ def test_bad_source_files_exit_2_with_one_line(make, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("lstm-ref: error:") and message in err and "\n" not in err
     assert not os.path.exists(tmp_path / "out.npz")
+
+
+def _truncated_pt(p, torch):
+    torch.save(torch.nn.LSTM(3, 4).state_dict(), p)
+    data = open(p, "rb").read()
+    open(p, "wb").write(data[:100])
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p, torch: torch.save(torch.nn.LSTM(3, 4), p), "a whole pickled module?"),
+    (lambda p, torch: open(p, "w").write("garbage"), "not a readable torch state dict"),
+    (_truncated_pt, "damaged, or not a torch file"),
+    (lambda p, torch: torch.save([torch.zeros(3)], p), "not a torch state dict (a mapping of "
+                                                       "names to tensors); it holds a list"),
+])
+def test_bad_torch_files_exit_2_with_one_line(make, message, tmp_path, capsys):
+    """Never torch's own message, which suggests weights_only=False: running the file's code."""
+    torch = pytest.importorskip("torch")
+    source = tmp_path / "bad.pt"
+    make(source, torch)
+    assert run(source, tmp_path / "out.npz", "--from", "torch", "--to", "keras") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lstm-ref: error:") and message in err and "\n" not in err
+    assert "weights_only" not in err and not os.path.exists(tmp_path / "out.npz")
 
 
 def test_what_the_target_cannot_express_exits_2_and_writes_nothing(tmp_path, rng, capsys):
