@@ -16,6 +16,7 @@ a missing framework, an unwritable output); 3 nothing failed but some case was i
 """
 
 import argparse
+import logging
 import os
 import platform
 import sys
@@ -108,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); returns the exit code (see the
     module docstring)."""
     args = parser().parse_args(argv)
+    quiet_frameworks()
     try:
         if args.command == "convert":
             return run_convert(args)
@@ -126,6 +128,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader closed the pipe (``lstm-ref verify | head -1``): end quietly, the run not
+        # finished. What is still buffered for stdout goes nowhere instead of raising again
+        # when Python flushes it at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def quiet_frameworks() -> None:
+    """Lower TensorFlow's Python logging while the CLI runs: its warnings about retracing,
+    which the grid's one new tf.function per case sets off, say nothing about the check. A
+    level the user set is kept."""
+    tensorflow_logger = logging.getLogger("tensorflow")
+    if tensorflow_logger.level == logging.NOTSET:
+        tensorflow_logger.setLevel(logging.ERROR)
 
 
 def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO | None = None,

@@ -74,6 +74,32 @@ def test_verify_counts_inconclusive_cases_apart_and_exits_3(capsys, monkeypatch)
     assert re.search(r" 0 passed, 0 failed, [1-9]\d* inconclusive", out), out
 
 
+def test_a_closed_pipe_ends_quietly_with_exit_2(monkeypatch, capsys):
+    """``lstm-ref verify | head -1``: the reader goes away; no traceback, exit 2 (the run did
+    not finish), and nothing more is written to the closed stdout."""
+    import io
+    import os
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            return 1
+
+    read, write = os.pipe()
+    saved = os.dup(1)
+    try:
+        monkeypatch.setattr(sys, "stdout", Closed())
+        os.dup2(write, 1)  # main points fd 1 at /dev/null: not at the test's own stdout
+        assert cli.main(["verify", "--framework", "torch", "--grid", "small", "--list"]) == 2
+    finally:
+        os.dup2(saved, 1)
+        for fd in (read, write, saved):
+            os.close(fd)
+    assert capsys.readouterr().err == ""
+
+
 def test_verify_list_prints_the_case_ids_without_running(capsys):
     pytest.importorskip("allpairspy")
     assert cli.main(["verify", "--framework", "torch", "--grid", "small", "--list"]) == 0
