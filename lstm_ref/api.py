@@ -15,12 +15,14 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from lstm_ref.errors import InconclusiveError, UnsupportedLayerError
+from lstm_ref.checks import describe
+from lstm_ref.errors import InconclusiveError, OptionError, UnsupportedLayerError
 from lstm_ref.report import Report
 from lstm_ref.tolerance import Tolerance
 
 __all__ = ["compare", "assert_equivalent", "compare_gradients", "assert_gradients_equivalent",
-           "check_verdict", "from_keras", "from_torch", "from_onnx", "from_tf1_cell",
+           "check_verdict", "check_tolerance", "from_keras", "from_torch", "from_onnx",
+           "from_tf1_cell",
            "GRADIENTS_SUPPORTED", "Twin"]
 
 # A reference twin: called with the framework object's arguments, it returns the same
@@ -71,9 +73,18 @@ def compare(layer: object, x: ArrayLike, initial_state: Sequence[Any] | None = N
     """
     from lstm_ref.frameworks import framework_of
 
+    check_tolerance(tolerance)
     report: Report = framework_of(layer).compare(layer, x, initial_state=initial_state,
                                                  mask=mask, tolerance=tolerance, **options)
     return report
+
+
+def check_tolerance(tolerance: object) -> None:
+    """OptionError unless ``tolerance`` is None or a Tolerance."""
+    if tolerance is not None and not isinstance(tolerance, Tolerance):
+        raise OptionError(f"tolerance must be None (the table's entry) or a Tolerance "
+                          f"(lstm_ref.tolerance_table.lookup(dtype, scale=...)); received "
+                          f"{describe(tolerance)}")
 
 
 def check_verdict(report: Report, allow_inconclusive: bool = False) -> Report:
@@ -179,6 +190,7 @@ def compare_gradients(layer: object, x: ArrayLike, initial_state: Sequence[Any] 
     """
     from lstm_ref.frameworks import framework_of
 
+    check_tolerance(tolerance)
     framework = framework_of(layer)
     if not hasattr(framework, "compare_gradients"):
         raise UnsupportedLayerError(f"compare_gradients does not support "

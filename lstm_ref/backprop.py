@@ -134,6 +134,10 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
                     dtype=dtype, keep="preactivations", zero_output_for_mask=zero_output_for_mask)
     x = as_float_array(x, "x", ndim=3)
     batch, time, _ = x.shape
+    if (isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1
+            or batch % groups):
+        raise OptionError(f"groups must be a positive integer dividing the batch ({batch}); "
+                          f"received {groups!r}")
     fmt = precision.get(dtype)
     upstream = _upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, weights, fmt.compute)
     state = _initial_arrays(initial_state, batch, weights, fmt.compute)

@@ -112,6 +112,9 @@ def forward(x: ArrayLike, weights: LSTMWeights,
     batch, time, features = x.shape
     if time == 0:
         raise ShapeError(f"x must have at least one time step; received shape {x.shape}")
+    if batch == 0:
+        raise ShapeError(f"x must have at least one row (batch, the first axis); received "
+                         f"shape {x.shape}")
     check_size("x", "features (last axis)", features, weights.features,
                "the kernel's first dimension")
     h, c = _initial_state(initial_state, batch, weights)

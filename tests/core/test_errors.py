@@ -48,6 +48,7 @@ def test_bad_weights(args, error, message):
     (dict(dtype="bogus"), OptionError, r"dtype must be one of .* received 'bogus'"),
     (dict(keep="everything"), OptionError, r"keep must be one of .* received 'everything'"),
     (dict(weights="w"), OptionError, r"weights must be an LSTMWeights; received str"),
+    (dict(x=np.zeros((0, 5, F))), ShapeError, r"x must have at least one row \(batch, the first axis\); received shape \(0, 5, 2\)"),
     (dict(go_backwards="False"), OptionError, r"go_backwards must be a bool \(True or False\); received str 'False'"),
     (dict(zero_output_for_mask="no"), OptionError, r"zero_output_for_mask must be a bool .* received str 'no'"),
     (dict(go_backwards=1), OptionError, r"go_backwards must be a bool .* received int 1"),
@@ -56,6 +57,25 @@ def test_bad_forward_arguments(kwargs, error, message):
     args = {"x": X, "weights": W, **kwargs}
     with pytest.raises(error, match=message):
         lstm_ref.forward(args.pop("x"), args.pop("weights"), **args)
+
+
+@pytest.mark.parametrize("groups", [0, -1, 3, 1.0, True, "2"])
+def test_gradient_groups_must_divide_the_batch(groups):
+    with pytest.raises(OptionError, match=r"groups must be a positive integer dividing the "
+                                          r"batch \(2\); received"):
+        lstm_ref.gradients(X, W, groups=groups)
+
+
+def test_a_tolerance_must_be_a_tolerance():
+    from lstm_ref.api import check_tolerance
+
+    with pytest.raises(OptionError, match=r"tolerance must be None \(the table's entry\) or a "
+                                          r"Tolerance .* received str 'tight'"):
+        check_tolerance("tight")
+    check_tolerance(None)
+    from lstm_ref.tolerance_table import lookup
+
+    check_tolerance(lookup("float32", scale=4))
 
 
 def test_a_string_is_not_a_bool_for_gradients_either():
