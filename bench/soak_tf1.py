@@ -38,7 +38,7 @@ def random_case(index, max_time, dtype):
     pick = lambda values: values[rng.integers(len(values))]  # noqa: E731
     options = {name: pick(values) for name, values in grid_tf1.OPTIONS.items()}
     activations = grid_tf1.FULL_ACTIVATIONS
-    if dtype == "float64":  # TensorFlow's float64 gelu is float32-accurate (README)
+    if dtype == "float64":  # TensorFlow's float64 gelu is float32-accurate (docs/findings.md)
         activations = tuple(a for a in activations if a != "gelu")
     options["activation"] = pick(activations)
     sizes = {name: pick(values) for name, values in grid_tf1.TF1_SIZES.items()}

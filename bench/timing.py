@@ -1,6 +1,6 @@
 """What the benchmarks share: medians of repeated runs and the random problems they time.
 
-These machines are shared and noisy: every figure is a median, and the README quotes ratios
+These machines are shared and noisy: every figure is a median, and the documentation quotes ratios
 measured in one run rather than absolute times.
 """
 

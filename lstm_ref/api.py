@@ -158,9 +158,10 @@ def compare_gradients(layer: object, x: ArrayLike, initial_state: Sequence[Any] 
 
     Args:
         layer: a built layer or model of those above.
-        x, initial_state, mask: as in :func:`compare` (a Bidirectional's initial_state
-            [h_f, c_f, h_b, c_b], stacked cells' [[h_0, c_0], ...]); a model takes its input
-            alone, its masks coming from its own Masking layers.
+        x: the input, as in :func:`compare`.
+        initial_state: as in :func:`compare` (a Bidirectional's [h_f, c_f, h_b, c_b],
+            stacked cells' [[h_0, c_0], ...]); a model takes its input alone.
+        mask: as in :func:`compare`; a model's masks come from its own Masking layers.
         d_outputs: dL/d of the layer's output, shaped as it ([d_forward, d_backward] for a
             Bidirectional with merge_mode=None), or None to draw one at random (seeded by
             the ``seed=`` option).

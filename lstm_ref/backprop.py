@@ -110,12 +110,17 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
     h_T> + <d_final_c, c_T> with respect to x, the initial state and every weight.
 
     Args:
-        x, weights, initial_state, mask, go_backwards, zero_output_for_mask: as in
-            :func:`lstm_ref.forward`.
+        x: (B, T, F), as in :func:`lstm_ref.forward`.
+        weights: an LSTMWeights.
+        initial_state: None or [h0, c0], as in :func:`lstm_ref.forward`.
+        mask: None or (B, T) booleans, as in :func:`lstm_ref.forward`.
         d_outputs: dL/d outputs: (B, T, output_size) for every step's output in processing
             order (Trace.outputs, return_sequences=True), or (B, output_size) for the last
             output only (Trace.last_output, return_sequences=False); None for zeros.
-        d_final_h, d_final_c: dL/d of the returned states, (B, output_size) and (B, units), or None.
+        d_final_h: dL/d of the returned h, (B, output_size), or None.
+        d_final_c: dL/d of the returned c, (B, units), or None.
+        go_backwards: as in :func:`lstm_ref.forward`.
+        zero_output_for_mask: as in :func:`lstm_ref.forward`.
         dtype: "float64" (the reference) or "float32" (every operation in float32, as a
             framework's backward pass computes: what tolerances are measured with), or
             "float64-perturbed" (the float64 probes: the forward's every operation and each

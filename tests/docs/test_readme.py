@@ -1,31 +1,43 @@
-"""The README's Python examples run as written (they skip where their frameworks are missing)."""
+"""The README's and the documentation's Python examples run as written (they skip where their
+frameworks are missing)."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 
 
-def python_blocks():
-    """(section title, code) for every ```python block of the README."""
-    text = README.read_text()
+def python_blocks(page):
+    """(title, code) for every ```python block of a page: the title is the nearest heading
+    above the block."""
+    text = page.read_text()
     blocks = []
     for match in re.finditer(r"```python\n(.*?)```", text, re.S):
-        title = re.findall(r"^## (.+)$", text[:match.start()], re.M)[-1]
-        blocks.append((title, match.group(1)))
+        headings = re.findall(r"^#{1,3} (.+)$", text[:match.start()], re.M)
+        blocks.append((headings[-1] if headings else page.stem, match.group(1)))
     return blocks
 
 
-def test_the_readme_has_examples():
-    assert any(title.startswith("Porting weights") for title, _ in python_blocks())
+EXAMPLES = [(page.relative_to(ROOT).as_posix(), title, code)
+            for page in PAGES for title, code in python_blocks(page)]
 
 
-@pytest.mark.parametrize("title, code", python_blocks(), ids=lambda v: v.split("(")[0].strip()[:40])
-def test_readme_example_runs(title, code):
-    for imported in re.findall(r"^import (.+)$", code, re.M)[0].split(","):
-        module = imported.split(" as ")[0].strip()
-        if module != "lstm_ref":
-            pytest.importorskip(module)
-    exec(compile(code, f"README.md ({title})", "exec"), {})
+def test_the_readme_and_the_docs_have_examples():
+    pages = {page for page, _, _ in EXAMPLES}
+    assert "README.md" in pages and "docs/frameworks.md" in pages and "docs/concepts.md" in pages
+    assert any(title.startswith("Porting weights") for _, title, _ in EXAMPLES)
+
+
+@pytest.mark.parametrize("page, title, code", EXAMPLES,
+                         ids=[f"{p}:{t.split('(')[0].strip()[:40]}" for p, t, _ in EXAMPLES])
+def test_example_runs(page, title, code):
+    for line in re.findall(r"^import (.+)$", code, re.M):
+        for imported in line.split(","):
+            module = imported.split(" as ")[0].strip()
+            if module != "lstm_ref":
+                pytest.importorskip(module)
+    exec(compile(code, f"{page} ({title})", "exec"), {})

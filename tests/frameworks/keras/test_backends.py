@@ -1,6 +1,6 @@
 """The Keras suite on the other Keras backends, each in its own process (Keras fixes the
 backend at import). Skipped where a backend is not installed; what differs is tabled in the
-README and pinned in tests/frameworks/keras/test_known_divergences.py."""
+documentation (docs/frameworks.md) and pinned in tests/frameworks/keras/test_known_divergences.py."""
 
 import importlib.util
 import os
@@ -23,7 +23,7 @@ PARTS = {"grid+dtypes": ["tests/frameworks/keras/test_grid.py", "tests/framework
          "models+bugs": ["tests/frameworks/keras/test_stacked.py", "tests/frameworks/keras/test_models.py",
                          "tests/frameworks/keras/test_execution.py", "tests/frameworks/keras/test_sensitivity.py",
                          "tests/frameworks/keras/test_known_divergences.py"]}
-# Tests that fail on a backend for a known, tabled reason (README, "Keras backends").
+# Tests that fail on a backend for a known, tabled reason (docs/frameworks.md, "Keras backends").
 # On JAX: leading masked steps output h0 when an initial state is given.
 KNOWN = {"jax": ["tests/frameworks/keras/test_masks.py::test_masked_rows_match_the_reference",
                  "tests/frameworks/keras/test_execution.py::test_execution_paths_with_a_mask",
