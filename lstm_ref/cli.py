@@ -4,7 +4,7 @@
                     [--only PATTERN] [--dtype DTYPE] [--seed N] [--list] [--json PATH]
                     [--junit-xml PATH] [--report DIR] [-v]
     lstm-ref golden record PATH [--grid G] [--only PATTERN] [--dtype DTYPE]
-    lstm-ref golden check PATH
+    lstm-ref golden check PATH [--json PATH] [--junit-xml PATH]
     lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
     lstm-ref convert SOURCE DESTINATION --from LAYOUT --to LAYOUT [--layer N] [--reverse]
 
@@ -86,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     record.add_argument("--dtype", default="float32", choices=KERAS_DTYPES)
     check = golden_commands.add_parser("check", help="re-run the recorded cases and compare")
     check.add_argument("path", help="a folder written by golden record")
+    check.add_argument("--json", metavar="PATH", help="write the check as JSON")
+    check.add_argument("--junit-xml", metavar="PATH", help="write the check as JUnit XML")
     explain = commands.add_parser("explain", help="the shapes, parameter count and one step "
                                                   "of an LSTM: what is units?")
     explain.add_argument("--units", type=int, required=True, help="U: the state size")
@@ -251,8 +253,8 @@ class _Progress:
 
 
 def run_golden(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """golden record / golden check: exit 0, 1 if a recorded case departs, 2 (raised) if the
-    files cannot be written or read."""
+    """golden record / golden check: exit 0; 1 if a recorded case departs; 3 if none departs
+    but one is inconclusive; 2 (raised) if the files cannot be written or read."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from lstm_ref import golden
 
@@ -271,10 +273,22 @@ def run_golden(args: argparse.Namespace, out: TextIO | None = None) -> int:
               f"to {args.path} ({', '.join(f'{k} {v}' for k, v in manifest['versions'].items())})",
               file=out)
         return EXIT_OK
+    targets = [(path, what) for path, what in ((args.json, "--json"),
+                                               (args.junit_xml, "--junit-xml")) if path]
+    for path, what in targets:  # refused before anything runs
+        files.check_file_target(path, what)
     result = golden.check(args.path, progress=report_progress)
     progress.done()
     print(result.summary(), file=out)
-    return EXIT_OK if result.passed else EXIT_FAILED
+    if targets:
+        from lstm_ref.golden import outputs
+
+        writers = {"--json": outputs.to_json, "--junit-xml": outputs.to_junit}
+        for path, what in targets:
+            files.write_atomic(path, writers[what](result), what)
+    if result.passed:
+        return EXIT_OK
+    return EXIT_INCONCLUSIVE if not result.failed and result.inconclusive else EXIT_FAILED
 
 
 def run_convert(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -47,19 +47,20 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 
 def to_json(meta: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
-    """The run as JSON: ``meta`` (versions, framework, grid, dtype...), the totals by verdict
-    and one record per case."""
+    """The run as JSON: ``meta`` (versions, framework, grid, dtype...; its ``format``, if it
+    has one, replaces verify's), the totals by verdict and one record per case."""
     return json.dumps({"format": FORMAT, **meta, "totals": totals(records), "cases": records},
                       indent=1, sort_keys=False, allow_nan=False) + "\n"
 
 
-def to_junit(meta: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
+def to_junit(meta: dict[str, Any], records: Sequence[dict[str, Any]],
+             name: str | None = None) -> str:
     """The run as a JUnit XML test suite: one testcase per grid case (see the module
-    docstring for the verdicts)."""
+    docstring for the verdicts); ``name`` the suite's (default: verify's)."""
     counts = totals(records)
     suite = ET.Element("testsuite",
-                       name=f"lstm-ref verify ({meta['framework']}, {meta['grid']}, "
-                            f"{meta['dtype']})",
+                       name=name or f"lstm-ref verify ({meta['framework']}, {meta['grid']}, "
+                                    f"{meta['dtype']})",
                        tests=str(len(records)), failures=str(counts["failed"]),
                        errors=str(counts["inconclusive"] + counts["error"]), skipped="0",
                        time=f"{sum(r['seconds'] for r in records):.3f}")

@@ -305,3 +305,28 @@ def test_golden_record_then_check(tmp_path, capsys):
     assert "was changed after recording" in err and "\n" not in err
     assert cli.main(["golden", "record", str(folder)]) == 2  # exists: nothing overwritten
     assert "lstm-ref: error:" in capsys.readouterr().err
+
+
+@pytest.mark.keras
+def test_golden_check_writes_json_and_junit(tmp_path, capsys):
+    import json
+    import xml.etree.ElementTree as ET
+
+    folder = tmp_path / "golden"
+    assert cli.main(["golden", "record", str(folder), "--only", "units7-features1-batch1-"]) == 0
+    capsys.readouterr()
+    missing = tmp_path / "no" / "such" / "check.json"
+    assert cli.main(["golden", "check", str(folder), "--json", str(missing)]) == 2  # before running
+    assert "--json" in capsys.readouterr().err
+    assert cli.main(["golden", "check", str(folder), "--json", str(tmp_path / "c.json"),
+                     "--junit-xml", str(tmp_path / "c.xml")]) == 0
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["format"] == "lstm-ref-golden-check/1" and data["grid"] == "small"
+    assert data["totals"]["cases"] == data["totals"]["passed"] == len(data["cases"]) > 0
+    case = data["cases"][0]
+    assert case["verdict"] == "PASSED" and case["identical"] and case["max_drift"] == 0.0
+    assert case["recorded_verdict"] == case["reference_verdict"] == "PASSED"
+    suite = ET.parse(tmp_path / "c.xml").getroot()
+    assert suite.get("name") == "lstm-ref golden check (small, float32)"
+    assert int(suite.get("tests")) == len(data["cases"]) and suite.get("failures") == "0"
+    assert [c.get("name") for c in suite.iter("testcase")] == [c["id"] for c in data["cases"]]

@@ -77,7 +77,7 @@ def test_an_inconclusive_case_is_recorded_and_reported_inconclusive(tmp_path, mo
     assert case.report.passed and case.drift_passed and all(
         d.compared == d.size for d in case.drift.values())
     assert case.verdict == "INCONCLUSIVE" and not result.passed
-    assert cli.main(["golden", "check", str(tmp_path / "rec")]) == 1
+    assert cli.main(["golden", "check", str(tmp_path / "rec")]) == 3  # as verify: apart
     assert "0 passed, 0 failed, 2 inconclusive" in capsys.readouterr().out
 
 
