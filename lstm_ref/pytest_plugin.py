@@ -2,7 +2,10 @@
 
 - fixture ``lstm_ref_check``: ``lstm_ref_check(layer, x=None, **kwargs)`` runs
   lstm_ref.testing.assert_lstm_equivalent with random inputs seeded from the test's id (so a
-  case reproduces alone and under pytest-xdist), and records the verdict;
+  case reproduces alone and under pytest-xdist), and records the verdict. Before the test
+  builds its layer, the fixture also seeds the frameworks already imported (Keras's
+  ``set_random_seed``, TensorFlow's, torch's) from the test's id, so the layer's own random
+  weights are the same on every run; a failure ends with the seed and a ``reproduce:`` line;
 - fixture ``lstm_ref_rng``: a NumPy Generator seeded from the test's id;
 - marker ``lstm_ref``: tags tests that check LSTMs (``pytest -m lstm_ref`` runs them alone);
 - the terminal summary lists how many checks ran and the closest call (worst error/bound).
@@ -12,6 +15,7 @@ It imports no framework: each check imports what its layer needs.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,7 +27,8 @@ if TYPE_CHECKING:  # for the annotations only: loading the plugin imports neithe
 
     from lstm_ref.report import Report
 
-__all__ = ["pytest_configure", "lstm_ref_rng", "lstm_ref_check", "pytest_terminal_summary"]
+__all__ = ["pytest_configure", "lstm_ref_rng", "lstm_ref_check", "seed_frameworks",
+           "pytest_terminal_summary"]
 
 # Per session: (test node id, its worst error/bound, or None for a failed check).
 _CHECKS = pytest.StashKey[list[tuple[str, float | None]]]()
@@ -38,6 +43,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _seed(request: pytest.FixtureRequest) -> int:
     return zlib.crc32(request.node.nodeid.encode())
+
+
+def seed_frameworks(seed: int) -> None:
+    """Seed the random draws of the frameworks already imported (none is imported here): a
+    layer built after this draws the same weights on every run of the test."""
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None:  # tf_keras and TF1 cells draw from TensorFlow's
+        tensorflow.random.set_seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 @pytest.fixture
@@ -56,14 +75,18 @@ def lstm_ref_check(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
     request.node.add_marker("lstm_ref")
     checks = request.config.stash[_CHECKS]
+    seed_frameworks(_seed(request))
 
     def check(layer: object, x: Any = None, **kwargs: Any) -> Report | tuple[Report, Report]:
+        __tracebackhide__ = True  # the failure points at the test, not at the plugin
         kwargs.setdefault("seed", _seed(request))
         try:
             result = assert_lstm_equivalent(layer, x, **kwargs)
-        except AssertionError:
+        except AssertionError as exc:
             checks.append((request.node.nodeid, None))
-            raise
+            raise AssertionError(f"{exc}\nseed: {kwargs['seed']} (from the test's id; the "
+                                 f"frameworks' own random draws seeded too)\nreproduce: "
+                                 f"python -m pytest '{request.node.nodeid}'") from None
         reports = result if isinstance(result, tuple) else (result,)
         checks.append((request.node.nodeid, max(r.worst_ratio for r in reports)))
         return result

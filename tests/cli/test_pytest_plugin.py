@@ -36,9 +36,7 @@ def test_the_readme_example_passes_and_is_summarised(pytester):
                                  "tolerance: *error/bound 0.*"])
 
 
-def test_a_wrong_layer_fails_with_the_report(pytester):
-    pytest.importorskip("keras")
-    source = '''
+SWAPPED_GATES = '''
 import keras
 from keras import ops
 
@@ -57,10 +55,38 @@ def test_custom_cell(lstm_ref_check):
     layer = keras.layers.RNN(SwappedGates(4), return_sequences=True)
     layer.build((2, 9, 3))
     lstm_ref_check(layer)
+
+
+def test_another(lstm_ref_check):
+    keras.random.uniform((3,))  # draws from Keras's global generator: the next test's differ
 '''
-    result = run(pytester, source, "-p", "no:cacheprovider")
+
+
+def test_a_wrong_layer_fails_with_the_report(pytester):
+    pytest.importorskip("keras")
+    source = SWAPPED_GATES
+    result = run(pytester, source, "-p", "no:cacheprovider", "-k", "custom_cell")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*FAILED at step 0, tensor *", "*lstm_ref: 1 LSTM checks, 1 failed*"])
+
+
+def test_a_failure_reproduces_identically_and_alone(pytester):
+    """The layer's own weights are drawn by Keras, seeded by the fixture from the test's id:
+    three runs fail at the same step, tensor, row and unit with the same numbers, and the
+    ``reproduce:`` line runs that test alone to the same failure."""
+    pytest.importorskip("keras")
+    failures = []
+    for order in (["-p", "no:randomly"], ["-k", "another or custom_cell"], []):
+        result = run(pytester, SWAPPED_GATES, "-p", "no:cacheprovider", *order)
+        text = result.stdout.str()
+        failures.append(re.search(r"FAILED at step .*", text).group(0))
+        assert re.search(r"seed: \d+ \(from the test's id", text), text
+    assert failures[0] == failures[1] == failures[2], failures
+    command = re.search(r"reproduce: python -m pytest '(.+?)'", text).group(1)
+    alone = run(pytester, SWAPPED_GATES, "-p", "no:cacheprovider", command)
+    alone.assert_outcomes(failed=1)
+    assert re.search(r"FAILED at step .*", alone.stdout.str()).group(0) == failures[0]
+    assert "pytest_plugin.py" not in text  # the plugin's frames are hidden
 
 
 def test_seeds_come_from_the_test_id(pytester):
