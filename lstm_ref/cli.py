@@ -26,13 +26,14 @@ from typing import Any, NoReturn, TextIO, cast
 
 import numpy as np
 
-from lstm_ref import files, run_outputs
+from lstm_ref import files, known, run_outputs
 from lstm_ref._version import VERSION
 from lstm_ref.convert import LAYOUTS
 from lstm_ref.errors import LSTMRefError, OptionError
 from lstm_ref.grids import GRIDS
 from lstm_ref.grids.registry import FRAMEWORKS, KERAS_DTYPES, framework, grid_cases
-from lstm_ref.grids.sweep import ERROR, CaseRun, run_cases, summarize, summary_lines
+from lstm_ref.grids.sweep import (ERROR, XFAIL, CaseRun, run_cases, summarize,
+                                  summary_lines)
 from lstm_ref.report import FAILED, INCONCLUSIVE, Report
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_INCONCLUSIVE", "main", "run_verify"]
@@ -71,6 +72,10 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--seed", type=int, default=0,
                         help="draw other random weights and inputs (default 0: seeded by id)")
     verify.add_argument("--list", action="store_true", help="print the case ids and stop")
+    verify.add_argument("--known-divergences", metavar="FILE",
+                        help="known divergences of your own (JSON, the format of "
+                             "lstm_ref/known_divergences.json), added to the shipped ones: a "
+                             "case one matches is XFAIL when it fails, XPASS when it passes")
     verify.add_argument("--json", metavar="PATH", help="write the run as JSON")
     verify.add_argument("--junit-xml", metavar="PATH", help="write the run as JUnit XML")
     verify.add_argument("--report", metavar="DIR", help="write an HTML report with plots")
@@ -126,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_verify(args.grid, args.only, args.verbose, dtype=args.dtype, seed=args.seed,
                           json_path=args.json, junit_path=args.junit_xml,
                           report_dir=args.report, framework_name=args.framework,
-                          list_only=args.list)
+                          list_only=args.list, known_path=args.known_divergences)
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -151,7 +156,8 @@ def quiet_frameworks() -> None:
 def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO | None = None,
                dtype: str = "float32", seed: int = 0, json_path: str | None = None,
                junit_path: str | None = None, report_dir: str | None = None,
-               framework_name: str = "keras", list_only: bool = False) -> int:
+               framework_name: str = "keras", list_only: bool = False,
+               known_path: str | None = None) -> int:
     """``lstm-ref verify``: returns the exit code (see the module docstring)."""
     out = out or sys.stdout
     chosen = framework(framework_name)
@@ -172,6 +178,7 @@ def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO |
         from lstm_ref import html_report
 
         html_report.check_folder(report_dir)
+    divergences = known.shipped() + (known.load(known_path) if known_path else [])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     versions = chosen.versions()
     print(f"lstm-ref verify: {len(cases)} cases of the {framework_name} grid {grid_name!r} in "
@@ -185,12 +192,18 @@ def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO |
         if run.verdict in (FAILED, INCONCLUSIVE, ERROR):
             progress.clear()
             print(f"{run.verdict:<12} {case_id}\n  {_why(run)}", file=out)
+        elif run.known is not None:
+            progress.clear()
+            why = (f"known divergence {run.known.id}: {run.known.reason}" if run.verdict == XFAIL
+                   else f"known divergence {run.known.id} did not show here (where it shows "
+                        "in no case, the entry can go)")
+            print(f"{run.verdict:<12} {case_id}\n  {why}", file=out)
         elif verbose:
             progress.clear()
             print(f"ok           {case_id} (worst err/bound "
                   f"{cast(Report, run.report).worst_ratio:.3f})", file=out)
 
-    runs = run_cases(framework_name, cases, dtype, progress=each)
+    runs = run_cases(framework_name, cases, dtype, progress=each, known=divergences)
     progress.done()
     elapsed = time.perf_counter() - start
     summary = summarize(runs)

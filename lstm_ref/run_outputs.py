@@ -4,7 +4,9 @@ format CI systems show as test results), each written whole or not at all
 
 In JUnit, a FAILED case is a ``<failure>``, a case that could not run an ``<error>``, and an
 INCONCLUSIVE one (a tensor with nothing compared) an ``<error type="inconclusive">``: not a
-pass, and counted apart from failures. A case compared in part says what was not compared,
+pass, and counted apart from failures. A known divergence that fails (XFAIL) is
+``<skipped type="known divergence">`` with its reason; one that passes (XPASS) passes, its
+``<system-out>`` saying so. A case compared in part says what was not compared,
 and why, in its ``<system-out>`` and in the JSON's ``not_compared``.
 """
 
@@ -13,7 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any, cast
 
-from lstm_ref.grids.sweep import ERROR, CaseRun
+from lstm_ref.grids.sweep import ERROR, XFAIL, XPASS, CaseRun
 from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED, Report
 
 __all__ = ["FORMAT", "case_record", "totals", "to_json", "to_junit"]
@@ -26,7 +28,9 @@ def case_record(run: CaseRun) -> dict[str, Any]:
     case: Any = run.case  # a grid's Case: id, seed, as_dict()
     record = {"id": case.id, "verdict": run.verdict, "passed": run.verdict == PASSED,
               "seconds": round(run.seconds, 4), "options": case.as_dict(),
-              "seed": case.seed, "error": run.error}
+              "seed": case.seed, "error": run.error,
+              "known_divergence": None if run.known is None else {
+                  "id": run.known.id, "reason": run.known.reason}}
     report = cast("Report | None", run.report)
     if report is not None:
         data = report.to_dict()
@@ -41,7 +45,7 @@ def case_record(run: CaseRun) -> dict[str, Any]:
 def totals(records: Sequence[dict[str, Any]]) -> dict[str, int]:
     """The verdict counts of a run's records, and how many cases there are."""
     counts = {"cases": len(records)}
-    for verdict in (PASSED, FAILED, INCONCLUSIVE, ERROR):
+    for verdict in (PASSED, FAILED, INCONCLUSIVE, ERROR, XFAIL, XPASS):
         counts[verdict.lower()] = sum(r["verdict"] == verdict for r in records)
     return counts
 
@@ -62,7 +66,8 @@ def to_junit(meta: dict[str, Any], records: Sequence[dict[str, Any]],
                        name=name or f"lstm-ref verify ({meta['framework']}, {meta['grid']}, "
                                     f"{meta['dtype']})",
                        tests=str(len(records)), failures=str(counts["failed"]),
-                       errors=str(counts["inconclusive"] + counts["error"]), skipped="0",
+                       errors=str(counts["inconclusive"] + counts["error"]),
+                       skipped=str(counts["xfail"]),
                        time=f"{sum(r['seconds'] for r in records):.3f}")
     properties = ET.SubElement(suite, "properties")
     for key, value in meta.items():
@@ -83,8 +88,17 @@ def to_junit(meta: dict[str, Any], records: Sequence[dict[str, Any]],
         elif verdict == ERROR:
             error = ET.SubElement(case, "error", type="could not run", message=record["error"])
             error.text = record["error"]
-        if record.get("not_compared"):
+        elif verdict == XFAIL:
+            known = record["known_divergence"]
+            skipped = ET.SubElement(case, "skipped", type="known divergence",
+                                    message=f"{known['id']}: {known['reason']}")
+            skipped.text = record["summary"]
+        notes = list(record.get("not_compared") or [])
+        if verdict == XPASS:
+            notes.insert(0, f"known divergence {record['known_divergence']['id']} did not "
+                            "show here (where it shows in no case, the entry can go)")
+        if notes:
             out = ET.SubElement(case, "system-out")
-            out.text = "\n".join(record["not_compared"])
+            out.text = "\n".join(notes)
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

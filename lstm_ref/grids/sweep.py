@@ -4,14 +4,20 @@ framework, the benchmarks and the soaks."""
 import time
 from dataclasses import dataclass, field
 
+from lstm_ref import known as known_divergences
 from lstm_ref.grids.registry import framework as framework_named
 from lstm_ref.report import ALL_STEPS, FAILED, INCONCLUSIVE, PASSED
 
-__all__ = ["ERROR", "CaseRun", "run_cases", "GridSummary", "summarize", "summary_lines",
-           "tensor_kind"]
+__all__ = ["ERROR", "XFAIL", "XPASS", "VERDICTS", "CaseRun", "run_cases", "GridSummary",
+           "summarize", "summary_lines", "tensor_kind"]
 
 # A case whose run raised (the framework could not build or run it): not a pass.
 ERROR = "ERROR"
+# A case a known divergence (lstm_ref.known) matches: it failed as known (XFAIL), or passed
+# (XPASS: the divergence did not show there; one that shows in no case can leave the list).
+# Neither fails a run.
+XFAIL, XPASS = "XFAIL", "XPASS"
+VERDICTS = (PASSED, FAILED, INCONCLUSIVE, ERROR, XFAIL, XPASS)
 
 
 @dataclass
@@ -22,13 +28,17 @@ class CaseRun:
     report: object
     seconds: float
     error: str | None = None
+    known: known_divergences.Divergence | None = None
 
     @property
     def verdict(self):
-        return ERROR if self.report is None else self.report.verdict
+        verdict = ERROR if self.report is None else self.report.verdict
+        if self.known is not None and verdict in (FAILED, PASSED):
+            return XFAIL if verdict == FAILED else XPASS
+        return verdict
 
 
-def run_cases(framework, cases, dtype="float32", progress=None):
+def run_cases(framework, cases, dtype="float32", progress=None, known=()):
     """Run every case on a framework (lstm_ref.grids.registry name) and return a CaseRun per
     case, in order. A case that raises is recorded with its error (exceptions of the
     framework's own code count as a failure of that case); KeyboardInterrupt stops the run.
@@ -38,6 +48,7 @@ def run_cases(framework, cases, dtype="float32", progress=None):
         cases: the cases (lstm_ref.grids.registry.grid_cases).
         dtype: the dtype every case runs in.
         progress: None, or ``progress(run)`` called after each case.
+        known: lstm_ref.known Divergences: a case one matches is XFAIL or XPASS.
     """
     runner = framework_named(framework)
     runs = []
@@ -47,7 +58,8 @@ def run_cases(framework, cases, dtype="float32", progress=None):
             report, error = runner.run(case, dtype), None
         except Exception as exc:  # noqa: BLE001 - a framework error fails that case, named
             report, error = None, f"{type(exc).__name__}: {exc}"
-        runs.append(CaseRun(case, report, time.perf_counter() - start, error))
+        divergence = known_divergences.match(list(known), framework, dtype, case.as_dict())
+        runs.append(CaseRun(case, report, time.perf_counter() - start, error, divergence))
         if progress is not None:
             progress(runs[-1])
     return runs
@@ -64,7 +76,7 @@ class GridSummary:
     """The figures of a run.
 
     Attributes:
-        counts: verdict (PASSED, FAILED, INCONCLUSIVE, ERROR) -> number of cases.
+        counts: verdict (VERDICTS) -> number of cases.
         partial: ids of the cases with elements not compared (past the horizon,
             undetermined), the check still decided on the rest.
         largest: tensor kind -> (|error|, the bound there, step, case id) of the largest
@@ -89,7 +101,7 @@ class GridSummary:
 
 def summarize(runs):
     """The GridSummary of a list of CaseRun."""
-    summary = GridSummary(counts={PASSED: 0, FAILED: 0, INCONCLUSIVE: 0, ERROR: 0})
+    summary = GridSummary(counts=dict.fromkeys(VERDICTS, 0))
     for run in runs:
         summary.counts[run.verdict] += 1
         summary.seconds += run.seconds
@@ -101,7 +113,7 @@ def summarize(runs):
             summary.tolerances.append(described)
         if report.not_compared:
             summary.partial.append(run.case.id)
-        if report.failed:
+        if report.failed or run.known is not None:
             continue
         for name, tensor in report.tensors.items():
             worst = tensor.worst
@@ -127,8 +139,10 @@ def summary_lines(summary):
     """The summary as printed lines: counts, the table of the largest errors and of the
     elements closest to their bounds per tensor kind, the partial cases, the tolerances."""
     c = summary.counts
+    known = "".join(f", {c[v]} {what}" for v, what in (
+        (XFAIL, "known divergences (xfail)"), (XPASS, "known but passing (xpass)")) if c[v])
     lines = [f"{_count(summary.total, 'case')}: {c[PASSED]} passed, {c[FAILED]} failed, "
-             f"{c[INCONCLUSIVE]} inconclusive, {c[ERROR]} could not run "
+             f"{c[INCONCLUSIVE]} inconclusive, {c[ERROR]} could not run{known} "
              f"({summary.seconds:.1f} s of cases)"]
     if summary.largest:
         lines.append(f"{'tensor':<8} {'largest |err|':>13} {'(its bound)':>13} "
