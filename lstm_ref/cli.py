@@ -80,6 +80,8 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--junit-xml", metavar="PATH", help="write the run as JUnit XML")
     verify.add_argument("--report", metavar="DIR", help="write an HTML report with plots")
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
+    verify.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line on a terminal (it is never written to a pipe or a file)")
     golden = commands.add_parser("golden", help="record golden files, or check the installed "
                                                 "Keras against them", epilog=EXIT_CODES)
     golden_commands = golden.add_subparsers(dest="golden_command", required=True,
@@ -89,10 +91,12 @@ def parser() -> argparse.ArgumentParser:
     record.add_argument("--grid", default="small", choices=GRIDS)
     record.add_argument("--only", metavar="PATTERN", help="only cases whose id contains PATTERN")
     record.add_argument("--dtype", default="float32", choices=KERAS_DTYPES)
+    record.add_argument("-q", "--quiet", action="store_true", help="no progress line on a terminal (it is never written to a pipe or a file)")
     check = golden_commands.add_parser("check", help="re-run the recorded cases and compare")
     check.add_argument("path", help="a folder written by golden record")
     check.add_argument("--json", metavar="PATH", help="write the check as JSON")
     check.add_argument("--junit-xml", metavar="PATH", help="write the check as JUnit XML")
+    check.add_argument("-q", "--quiet", action="store_true", help="no progress line on a terminal (it is never written to a pipe or a file)")
     explain = commands.add_parser("explain", help="the shapes, parameter count and one step "
                                                   "of an LSTM: what is units?")
     explain.add_argument("--units", type=int, required=True, help="U: the state size")
@@ -131,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_verify(args.grid, args.only, args.verbose, dtype=args.dtype, seed=args.seed,
                           json_path=args.json, junit_path=args.junit_xml,
                           report_dir=args.report, framework_name=args.framework,
-                          list_only=args.list, known_path=args.known_divergences)
+                          list_only=args.list, known_path=args.known_divergences,
+                          quiet=args.quiet)
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -157,7 +162,7 @@ def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO |
                dtype: str = "float32", seed: int = 0, json_path: str | None = None,
                junit_path: str | None = None, report_dir: str | None = None,
                framework_name: str = "keras", list_only: bool = False,
-               known_path: str | None = None) -> int:
+               known_path: str | None = None, quiet: bool = False) -> int:
     """``lstm-ref verify``: returns the exit code (see the module docstring)."""
     out = out or sys.stdout
     chosen = framework(framework_name)
@@ -184,7 +189,7 @@ def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO |
     print(f"lstm-ref verify: {len(cases)} cases of the {framework_name} grid {grid_name!r} in "
           f"{dtype} ({', '.join(f'{k} {v}' for k, v in versions.items())})", file=out)
     start = time.perf_counter()
-    progress = _Progress(len(cases))
+    progress = _Progress(len(cases), quiet=quiet)
 
     def each(run: CaseRun) -> None:
         case_id: str = cast(Any, run.case).id
@@ -240,12 +245,12 @@ def _why(run: CaseRun) -> str:
 
 class _Progress:
     """A one-line progress count on stderr, only when stderr is a terminal (CI logs and
-    pipes get none)."""
+    pipes get none) and not ``quiet``."""
 
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False) -> None:
         self.total, self.count = total, 0
         self.stream = stream or sys.stderr
-        self.active = total > 1 and self.stream.isatty()
+        self.active = total > 1 and not quiet and self.stream.isatty()
 
     def show(self, label: str) -> None:
         self.count += 1
@@ -272,10 +277,11 @@ def run_golden(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from lstm_ref import golden
 
     out = out or sys.stdout
-    progress = _Progress(0)
+    progress = _Progress(0, quiet=args.quiet)
 
     def report_progress(done: int, total: int, case_id: str) -> None:
-        progress.total, progress.active = total, total > 1 and progress.stream.isatty()
+        progress.total = total
+        progress.active = total > 1 and not args.quiet and progress.stream.isatty()
         progress.show(case_id)
 
     if args.golden_command == "record":

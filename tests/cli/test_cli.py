@@ -330,3 +330,24 @@ def test_golden_check_writes_json_and_junit(tmp_path, capsys):
     assert suite.get("name") == "lstm-ref golden check (small, float32)"
     assert int(suite.get("tests")) == len(data["cases"]) and suite.get("failures") == "0"
     assert [c.get("name") for c in suite.iter("testcase")] == [c["id"] for c in data["cases"]]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_on_a_terminal_unless_quiet(quiet, monkeypatch, capsys):
+    """A progress line on stderr when it is a terminal (never in a pipe or a log), none with
+    -q; stdout is the same either way."""
+    pytest.importorskip("torch")
+    pytest.importorskip("allpairspy")
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["verify", "--framework", "torch", "--grid", "small", "--only", "hidden1-input1"]
+    assert cli.main([*argv, *(["-q"] if quiet else [])]) == 0
+    shown = terminal.getvalue()
+    assert ("/" in shown and "[#" in shown) != quiet, shown
+    assert "cases of the torch grid" in capsys.readouterr().out
