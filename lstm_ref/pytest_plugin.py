@@ -8,7 +8,8 @@
   weights are the same on every run; a failure ends with the seed and a ``reproduce:`` line;
 - fixture ``lstm_ref_rng``: a NumPy Generator seeded from the test's id;
 - marker ``lstm_ref``: tags tests that check LSTMs (``pytest -m lstm_ref`` runs them alone);
-- the terminal summary lists how many checks ran and the closest call (worst error/bound).
+- the terminal summary counts the checks (the fixture's and direct calls of
+  assert_lstm_equivalent alike), names the tests whose checks failed, and the closest call.
 
 It imports no framework: each check imports what its layer needs.
 """
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # for the annotations only: loading the plugin imports neithe
     from lstm_ref.report import Report
 
 __all__ = ["pytest_configure", "lstm_ref_rng", "lstm_ref_check", "seed_frameworks",
-           "pytest_terminal_summary"]
+           "pytest_runtest_call", "pytest_terminal_summary"]
 
 # Per session: (test node id, its worst error/bound, or None for a failed check).
 _CHECKS = pytest.StashKey[list[tuple[str, float | None]]]()
@@ -81,17 +82,26 @@ def lstm_ref_check(request: pytest.FixtureRequest) -> Callable[..., Any]:
         __tracebackhide__ = True  # the failure points at the test, not at the plugin
         kwargs.setdefault("seed", _seed(request))
         try:
-            result = assert_lstm_equivalent(layer, x, **kwargs)
+            return assert_lstm_equivalent(layer, x, **kwargs)  # recorded by the hook below
         except AssertionError as exc:
-            checks.append((request.node.nodeid, None))
             raise AssertionError(f"{exc}\nseed: {kwargs['seed']} (from the test's id; the "
                                  f"frameworks' own random draws seeded too)\nreproduce: "
                                  f"python -m pytest '{request.node.nodeid}'") from None
-        reports = result if isinstance(result, tuple) else (result,)
-        checks.append((request.node.nodeid, max(r.worst_ratio for r in reports)))
-        return result
 
     return check
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Record every assert_lstm_equivalent the test makes, by the fixture or directly (only
+    where lstm_ref.testing is already imported: the plugin imports nothing for other tests)."""
+    testing = sys.modules.get("lstm_ref.testing")
+    if testing is None:
+        yield
+        return
+    checks = item.config.stash[_CHECKS]
+    with testing.recording(lambda outcome: checks.append((item.nodeid, outcome))):
+        yield
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -100,8 +110,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not checks:
         return
     passed = [(ratio, node) for node, ratio in checks if ratio is not None]
-    line = f"lstm_ref: {len(checks)} LSTM checks, {len(checks) - len(passed)} failed"
+    failed = list(dict.fromkeys(node for node, ratio in checks if ratio is None))
+    tests = len({node for node, _ in checks})
+    line = (f"lstm_ref: {_plural(len(checks), 'LSTM check')} in {_plural(tests, 'test')}, "
+            f"{len(checks) - len(passed)} failed")
     if passed:
         ratio, node = max(passed)
         line += f"; closest to its tolerance: {node} (error/bound {ratio:.3f})"
     terminalreporter.write_sep("-", line)
+    for node in failed:
+        terminalreporter.write_line(f"lstm_ref: failed check in {node}")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

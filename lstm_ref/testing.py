@@ -6,11 +6,14 @@
         assert_lstm_equivalent(model.get_layer("encoder"))          # random inputs, seeded
 
 The pytest plugin (lstm_ref.pytest_plugin, loaded by pytest once lstm-ref is installed) adds
-the ``lstm_ref_check`` fixture, which does the same with a seed taken from the test's id and
-lists every check in pytest's summary.
+the ``lstm_ref_check`` fixture, which does the same with a seed taken from the test's id, and
+lists every check, the fixture's and direct calls alike, in pytest's summary (through
+:func:`recording`).
 """
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,23 @@ from lstm_ref.errors import OptionError
 from lstm_ref.report import Report
 from lstm_ref.tolerance import Tolerance
 
-__all__ = ["assert_lstm_equivalent", "random_input"]
+__all__ = ["assert_lstm_equivalent", "random_input", "recording"]
+
+# Who is told of each check's outcome (worst error/bound, or None for a failure): the pytest
+# plugin, around each test.
+RECORDER: ContextVar[Callable[[float | None], None] | None] = ContextVar("RECORDER",
+                                                                        default=None)
+
+
+@contextlib.contextmanager
+def recording(record: Callable[[float | None], None]) -> Iterator[None]:
+    """Within the block, every :func:`assert_lstm_equivalent` calls ``record`` with its
+    outcome: the worst error/bound of the check, or None if it failed."""
+    token = RECORDER.set(record)
+    try:
+        yield
+    finally:
+        RECORDER.reset(token)
 
 
 def assert_lstm_equivalent(layer: object, x: ArrayLike | None = None, *, batch: int = 2,
@@ -48,14 +67,22 @@ def assert_lstm_equivalent(layer: object, x: ArrayLike | None = None, *, batch: 
         AssertionError: with the report's summary (first failing step, tensor, batch, unit,
             the error and the tolerance, then a reproducer) if the layer departs.
     """
+    __tracebackhide__ = True  # a failure points at the caller
+    record = RECORDER.get() or (lambda outcome: None)
     if x is None:
         x = random_input(layer, batch, time, seed)
-    report = assert_equivalent(layer, x, initial_state=initial_state, mask=mask,
-                               tolerance=tolerance, **options)
-    if not gradients:
-        return report
-    gradient_report = assert_gradients_equivalent(
-        layer, x, initial_state=initial_state, mask=mask, seed=seed)
+    try:
+        report = assert_equivalent(layer, x, initial_state=initial_state, mask=mask,
+                                   tolerance=tolerance, **options)
+        if not gradients:
+            record(report.worst_ratio)
+            return report
+        gradient_report = assert_gradients_equivalent(
+            layer, x, initial_state=initial_state, mask=mask, seed=seed)
+    except AssertionError:
+        record(None)
+        raise
+    record(max(report.worst_ratio, gradient_report.worst_ratio))
     return report, gradient_report
 
 

@@ -32,7 +32,8 @@ def test_the_readme_example_passes_and_is_summarised(pytester):
     pytest.importorskip("keras")
     result = run(pytester, downstream_example(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*lstm_ref: 1 LSTM checks, 0 failed; closest to its "
+    # the fixture's check and the direct assert_lstm_equivalent call alike
+    result.stdout.fnmatch_lines(["*lstm_ref: 2 LSTM checks in 2 tests, 0 failed; closest to its "
                                  "tolerance: *error/bound 0.*"])
 
 
@@ -67,7 +68,9 @@ def test_a_wrong_layer_fails_with_the_report(pytester):
     source = SWAPPED_GATES
     result = run(pytester, source, "-p", "no:cacheprovider", "-k", "custom_cell")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*FAILED at step 0, tensor *", "*lstm_ref: 1 LSTM checks, 1 failed*"])
+    result.stdout.fnmatch_lines(["*FAILED at step 0, tensor *",
+                                 "*lstm_ref: 1 LSTM check in 1 test, 1 failed*",
+                                 "lstm_ref: failed check in test_my_lstm.py::test_custom_cell"])
 
 
 def test_a_failure_reproduces_identically_and_alone(pytester):
