@@ -157,7 +157,14 @@ def compare(model, x, tolerance=None):
         backward = any(isinstance(layer, keras.layers.Bidirectional)
                        or getattr(layer, "go_backwards", False) for layer in layers)
         parts["model"] = _end_to_end(keras, model, twin, x, tol, backward)
-    return combine(parts, x.shape[1], {"model": model.name, **notes})
+    versions = next((r.context["versions"] for r in parts.values()
+                     if "versions" in r.context), None)
+    context = {"model": f"{model.name} ({type(model).__name__}, "
+                        f"{sum(map(lambda layer: lstm_like(keras, layer), layers))} LSTM layers)",
+               "versions": versions,
+               "execution": "eager: each LSTM layer by its own call on what the model feeds "
+                            "it, then the model end to end", **notes}
+    return combine(parts, x.shape[1], {k: v for k, v in context.items() if v is not None})
 
 
 def _end_to_end(keras, model, twin, x, tol, backward=False):
