@@ -16,11 +16,13 @@ a missing framework, an unwritable output); 3 nothing failed but some case was i
 """
 
 import argparse
+import importlib
 import logging
 import os
 import platform
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO, cast
 
@@ -120,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); returns the exit code (see the
     module docstring)."""
     args = parser().parse_args(argv)
-    quiet_frameworks()
+    quiet_frameworks(uses_tensorflow(args))
     try:
         if args.command == "convert":
             return run_convert(args)
@@ -149,13 +151,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def quiet_frameworks() -> None:
-    """Lower TensorFlow's Python logging while the CLI runs: its warnings about retracing,
-    which the grid's one new tf.function per case sets off, say nothing about the check. A
-    level the user set is kept."""
+def uses_tensorflow(args: argparse.Namespace) -> bool:
+    """Whether the command runs TensorFlow (Keras, tf_keras, TF1 cells, golden files)."""
+    return args.command == "golden" or (args.command == "verify" and not args.list
+                                         and args.framework in ("keras", "tf_keras", "tf1"))
+
+
+def quiet_frameworks(tensorflow: bool = False) -> None:
+    """Lower TensorFlow's logging while the CLI runs. Its Python warnings about retracing,
+    which the grid's one new tf.function per case sets off, say nothing about the check (a
+    level the user set is kept). With ``tensorflow``, TensorFlow and Keras are imported here
+    with the process's stderr pointed at /dev/null: their native libraries print start-up
+    lines (CUDA probes, oneDNN notes) before any logging setting applies. An import that
+    fails still raises, and is reported later as a missing or broken framework."""
     tensorflow_logger = logging.getLogger("tensorflow")
     if tensorflow_logger.level == logging.NOTSET:
         tensorflow_logger.setLevel(logging.ERROR)
+    # The TF1 grid builds the deprecated cells on purpose: their deprecation notices, once per
+    # cell class, are not news to whoever runs it.
+    for message in (r"`tf\.nn\.rnn_cell\.\w+` is deprecated", r"`layer\.updates` will be removed"):
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
+    if not tensorflow or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # its C++ logging, once it is set up
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        for name in ("tensorflow", "keras"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - missing or broken: said where it is needed
+                break
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO | None = None,

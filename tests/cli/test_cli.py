@@ -1,5 +1,6 @@
 """lstm-ref verify: the table, the exit codes, the errors."""
 
+import os
 import re
 import subprocess
 import sys
@@ -165,6 +166,19 @@ def test_console_script_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "lstm_ref.cli", "--help"], capture_output=True,
                             text=True)
     assert result.returncode == 0 and "verify" in result.stdout
+
+
+@pytest.mark.keras
+def test_a_passing_run_writes_nothing_to_stderr():
+    """TensorFlow's start-up lines, its retracing warnings and the TF1 cells' deprecation
+    notices are not the run's to print: a passing verify leaves stderr empty."""
+    pytest.importorskip("tf_keras")
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "lstm_ref", "verify", "--framework", "tf1",
+                             "--grid", "small", "--only", "units7-features3-batch2-time9"],
+                            capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == "", result.stderr
 
 
 @pytest.mark.parametrize("units, features, bidirectional", [(7, 3, False), (1, 1, False),
