@@ -22,18 +22,23 @@ def python_blocks(page):
     return blocks
 
 
-EXAMPLES = [(page.relative_to(ROOT).as_posix(), title, code)
+# The dated records' blocks are the scripts that measured them (seconds each): they run with
+# the slow tests (--grid=full); the guide's and the README's run in the default suite.
+RECORDS = ("docs/findings/", "docs/calibration/")
+EXAMPLES = [pytest.param(page.relative_to(ROOT).as_posix(), title, code,
+                         marks=[pytest.mark.slow] if page.relative_to(ROOT).as_posix().startswith(
+                             RECORDS) else [],
+                         id=f"{page.relative_to(ROOT).as_posix()}:{title.split('(')[0].strip()[:40]}")
             for page in PAGES for title, code in python_blocks(page)]
 
 
 def test_the_readme_and_the_docs_have_examples():
-    pages = {page for page, _, _ in EXAMPLES}
+    pages = {example.values[0] for example in EXAMPLES}
     assert "README.md" in pages and "docs/frameworks.md" in pages and "docs/concepts.md" in pages
-    assert any(title.startswith("Porting weights") for _, title, _ in EXAMPLES)
+    assert any(example.values[1].startswith("Porting weights") for example in EXAMPLES)
 
 
-@pytest.mark.parametrize("page, title, code", EXAMPLES,
-                         ids=[f"{p}:{t.split('(')[0].strip()[:40]}" for p, t, _ in EXAMPLES])
+@pytest.mark.parametrize("page, title, code", EXAMPLES)
 def test_example_runs(page, title, code):
     for line in re.findall(r"^import (.+)$", code, re.M):
         for imported in line.split(","):
