@@ -305,13 +305,35 @@ def test_report_marks_where_a_failing_case_departs(tmp_path):
 
 
 @pytest.mark.keras
+def check_written(json_path, junit_path):
+    """What golden check --json and --junit-xml wrote for a recording that passes."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    data = json.loads(json_path.read_text())
+    assert data["format"] == "lstm-ref-golden-check/1" and data["grid"] == "small"
+    assert data["totals"]["cases"] == data["totals"]["passed"] == len(data["cases"]) > 0
+    case = data["cases"][0]
+    assert case["verdict"] == "PASSED" and case["identical"] and case["max_drift"] == 0.0
+    assert case["recorded_verdict"] == case["reference_verdict"] == "PASSED"
+    suite = ET.parse(junit_path).getroot()
+    assert suite.get("name") == "lstm-ref golden check (small, float32)"
+    assert int(suite.get("tests")) == len(data["cases"]) and suite.get("failures") == "0"
+    assert [c.get("name") for c in suite.iter("testcase")] == [c["id"] for c in data["cases"]]
+
+
 def test_golden_record_then_check(tmp_path, capsys):
     folder = tmp_path / "golden"
     assert cli.main(["golden", "record", str(folder), "--only", "units7-features1-batch1-"]) == 0
     assert "recorded" in capsys.readouterr().out
-    assert cli.main(["golden", "check", str(folder)]) == 0
+    missing = tmp_path / "no" / "such" / "check.json"
+    assert cli.main(["golden", "check", str(folder), "--json", str(missing)]) == 2  # before running
+    assert "--json" in capsys.readouterr().err
+    assert cli.main(["golden", "check", str(folder), "--json", str(tmp_path / "c.json"),
+                     "--junit-xml", str(tmp_path / "c.xml")]) == 0
     out = capsys.readouterr().out
     assert "bit-identical to the recording" in out and "changed:   nothing" in out
+    check_written(tmp_path / "c.json", tmp_path / "c.xml")
     npz = sorted(folder.glob("*.npz"))[0]
     npz.write_bytes(npz.read_bytes() + b"x")
     assert cli.main(["golden", "check", str(folder)]) == 2
@@ -319,31 +341,6 @@ def test_golden_record_then_check(tmp_path, capsys):
     assert "was changed after recording" in err and "\n" not in err
     assert cli.main(["golden", "record", str(folder)]) == 2  # exists: nothing overwritten
     assert "lstm-ref: error:" in capsys.readouterr().err
-
-
-@pytest.mark.keras
-def test_golden_check_writes_json_and_junit(tmp_path, capsys):
-    import json
-    import xml.etree.ElementTree as ET
-
-    folder = tmp_path / "golden"
-    assert cli.main(["golden", "record", str(folder), "--only", "units7-features1-batch1-"]) == 0
-    capsys.readouterr()
-    missing = tmp_path / "no" / "such" / "check.json"
-    assert cli.main(["golden", "check", str(folder), "--json", str(missing)]) == 2  # before running
-    assert "--json" in capsys.readouterr().err
-    assert cli.main(["golden", "check", str(folder), "--json", str(tmp_path / "c.json"),
-                     "--junit-xml", str(tmp_path / "c.xml")]) == 0
-    data = json.loads((tmp_path / "c.json").read_text())
-    assert data["format"] == "lstm-ref-golden-check/1" and data["grid"] == "small"
-    assert data["totals"]["cases"] == data["totals"]["passed"] == len(data["cases"]) > 0
-    case = data["cases"][0]
-    assert case["verdict"] == "PASSED" and case["identical"] and case["max_drift"] == 0.0
-    assert case["recorded_verdict"] == case["reference_verdict"] == "PASSED"
-    suite = ET.parse(tmp_path / "c.xml").getroot()
-    assert suite.get("name") == "lstm-ref golden check (small, float32)"
-    assert int(suite.get("tests")) == len(data["cases"]) and suite.get("failures") == "0"
-    assert [c.get("name") for c in suite.iter("testcase")] == [c["id"] for c in data["cases"]]
 
 
 @pytest.mark.parametrize("quiet", [False, True])
