@@ -304,7 +304,6 @@ def test_report_marks_where_a_failing_case_departs(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no staging folder left
 
 
-@pytest.mark.keras
 def check_written(json_path, junit_path):
     """What golden check --json and --junit-xml wrote for a recording that passes."""
     import json
@@ -322,6 +321,7 @@ def check_written(json_path, junit_path):
     assert [c.get("name") for c in suite.iter("testcase")] == [c["id"] for c in data["cases"]]
 
 
+@pytest.mark.keras
 def test_golden_record_then_check(tmp_path, capsys):
     folder = tmp_path / "golden"
     assert cli.main(["golden", "record", str(folder), "--only", "units7-features1-batch1-"]) == 0
