@@ -269,6 +269,11 @@ def test_unwritable_outputs_exit_2_before_running(tmp_path, capsys):
     assert cli.main(["verify", "--grid", "small", "--junit-xml", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+    for pseudo in ("/proc/x.xml", "/sys/x.xml"):  # pseudo-filesystems: refused, never written
+        if os.path.isdir(os.path.dirname(pseudo)):
+            assert cli.main(["verify", "--grid", "small", "--junit-xml", pseudo]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("lstm-ref: error: --junit-xml") and "\n" not in err
 
 
 @pytest.mark.keras
