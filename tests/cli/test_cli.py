@@ -286,6 +286,11 @@ def test_verify_report_writes_a_page_with_a_plot_per_case(tmp_path, capsys):
     images = sorted(p.name for p in folder.glob("*.png"))
     assert "cases passed" in page and images and all(name in page for name in images)
     assert (folder / images[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a summary table first, a row per case linking to its plot, sortable by its headers
+    summary = re.search(r"<table class='summary'>(.*?)</table>", page, re.S).group(1)
+    anchors = re.findall(r"<a href='#(case-[^']+)'>", summary)
+    assert len(anchors) == len(images) and all(f"id='{a}'" in page for a in anchors)
+    assert "<th>worst error / bound</th>" in summary and "th').forEach" in page
     assert cli.main(["verify", "--grid", "small", "--report", str(folder)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
 
