@@ -152,6 +152,10 @@ def summary_lines(summary):
             lines.append(f"{kind:<8} {error:>13.3e} {f'({bound:.3e})':>13} {ratio:>18.3f}")
             lines.append(f"{'':<8} largest at step {_step(step)} of {case_id}")
             lines.append(f"{'':<8} closest at step {_step(ratio_step)} of {ratio_case}")
+    if summary.largest:
+        lines.append("largest |err|: the largest |framework - reference| of the tensor over "
+                     "every passing case, with the bound at that element; closest err/bound: "
+                     "the element nearest its bound (1 would fail)")
     if summary.partial:
         lines.append(f"{_count(len(summary.partial), 'case')} compared in part (elements past "
                      "the horizon of the format, or undetermined; see each case's report): "
