@@ -44,6 +44,12 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 EXIT_CODES = ("exit codes: 0 every case passed; 1 a case failed or could not run; 2 the run "
               "could not happen; 3 nothing failed but a case was inconclusive")
 DTYPES = tuple(dict.fromkeys(KERAS_DTYPES + FRAMEWORKS["torch"].dtypes))
+# Cases per grid (small / default / full) of each framework, as the grids build them (a test
+# holds these figures to the grids: they are here so that --help needs no grid built).
+GRID_SIZES = {"keras": (31, 43, 1016), "tf_keras": (31, 43, 331), "tf1": (28, 49, 837),
+              "torch": (11, 37, 736), "onnx": (18, 38, 742)}
+GRID_HELP = "cases per grid (small / default / full): " + "; ".join(
+    f"{name} {' / '.join(map(str, sizes))}" for name, sizes in GRID_SIZES.items())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"lstm-ref {VERSION}")
     commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
     verify = commands.add_parser("verify", help="run a framework's grid against the reference",
-                                 epilog=EXIT_CODES)
+                                 epilog=f"{GRID_HELP}. {EXIT_CODES}")
     verify.add_argument("--framework", default="keras", choices=tuple(FRAMEWORKS),
                         help="whose LSTMs to check (default keras)")
     verify.add_argument("--grid", default="default", choices=GRIDS,

@@ -372,3 +372,15 @@ def test_progress_on_a_terminal_unless_quiet(quiet, monkeypatch, capsys):
     shown = terminal.getvalue()
     assert ("/" in shown and "[#" in shown) != quiet, shown
     assert "cases of the torch grid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("grid", [
+    "small", "default", pytest.param("full", marks=pytest.mark.slow)])  # full: seconds a grid
+def test_the_help_gives_each_grids_size_as_the_grids_build_it(grid):
+    pytest.importorskip("allpairspy")
+    from lstm_ref.grids import registry
+
+    index = ("small", "default", "full").index(grid)
+    for name, sizes in cli.GRID_SIZES.items():
+        assert sizes[index] == len(registry.grid_cases(name, grid)), name
+    assert set(cli.GRID_SIZES) == set(registry.FRAMEWORKS)
