@@ -48,6 +48,9 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    # The unittest form of the Keras grid (lstm_ref.conformance, collected by
+    # tests/frameworks/keras/test_grid.py) reads its grid from the environment.
+    os.environ["LSTM_REF_GRID"] = config.getoption("--grid")
     if _xdist_controller(config):
         return  # it runs no test; importing TensorFlow here would delay the workers' start
     if XDIST_WORKER and _has("threadpoolctl"):

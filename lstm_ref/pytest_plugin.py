@@ -17,7 +17,6 @@ It imports no framework: each check imports what its layer needs.
 from __future__ import annotations
 
 import sys
-import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +27,8 @@ if TYPE_CHECKING:  # for the annotations only: loading the plugin imports neithe
 
     from lstm_ref.report import Report
 
-__all__ = ["pytest_configure", "lstm_ref_rng", "lstm_ref_check", "seed_frameworks",
-           "pytest_runtest_call", "pytest_terminal_summary"]
+__all__ = ["pytest_configure", "lstm_ref_rng", "lstm_ref_check", "pytest_runtest_call",
+           "pytest_terminal_summary"]
 
 # Per session: (test node id, its worst error/bound, or None for a failed check).
 _CHECKS = pytest.StashKey[list[tuple[str, float | None]]]()
@@ -43,21 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _seed(request: pytest.FixtureRequest) -> int:
-    return zlib.crc32(request.node.nodeid.encode())
+    from lstm_ref.testing import seed_of
 
-
-def seed_frameworks(seed: int) -> None:
-    """Seed the random draws of the frameworks already imported (none is imported here): a
-    layer built after this draws the same weights on every run of the test."""
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's
-    tensorflow = sys.modules.get("tensorflow")
-    if tensorflow is not None:  # tf_keras and TF1 cells draw from TensorFlow's
-        tensorflow.random.set_seed(seed)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
+    return seed_of(request.node.nodeid)
 
 
 @pytest.fixture
@@ -72,10 +59,9 @@ def lstm_ref_rng(request: pytest.FixtureRequest) -> np.random.Generator:
 def lstm_ref_check(request: pytest.FixtureRequest) -> Callable[..., Any]:
     """A function ``check(layer, x=None, **kwargs)``: assert_lstm_equivalent, seeded from the
     test's id; returns the Report (see lstm_ref.testing)."""
-    from lstm_ref.testing import assert_lstm_equivalent
+    from lstm_ref.testing import assert_lstm_equivalent, seed_frameworks, with_reproducer
 
     request.node.add_marker("lstm_ref")
-    checks = request.config.stash[_CHECKS]
     seed_frameworks(_seed(request))
 
     def check(layer: object, x: Any = None, **kwargs: Any) -> Report | tuple[Report, Report]:
@@ -84,9 +70,8 @@ def lstm_ref_check(request: pytest.FixtureRequest) -> Callable[..., Any]:
         try:
             return assert_lstm_equivalent(layer, x, **kwargs)  # recorded by the hook below
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\nseed: {kwargs['seed']} (from the test's id; the "
-                                 f"frameworks' own random draws seeded too)\nreproduce: "
-                                 f"python -m pytest '{request.node.nodeid}'") from None
+            raise AssertionError(with_reproducer(
+                str(exc), kwargs["seed"], f"python -m pytest '{request.node.nodeid}'")) from None
 
     return check
 

@@ -8,13 +8,22 @@
 The pytest plugin (lstm_ref.pytest_plugin, loaded by pytest once lstm-ref is installed) adds
 the ``lstm_ref_check`` fixture, which does the same with a seed taken from the test's id, and
 lists every check, the fixture's and direct calls alike, in pytest's summary (through
-:func:`recording`).
+:func:`recording`). For unittest, ``tf.test.TestCase`` and absl's ``parameterized.TestCase``,
+the :class:`LSTMAssertions` mixin does what the fixture does::
+
+    class EncoderTest(LSTMAssertions, unittest.TestCase):
+        def test_encoder(self):
+            layer = keras.layers.LSTM(16)
+            layer.build((4, 20, 8))              # its weights seeded from the test's id
+            self.assertLSTMEquivalent(layer)     # so are its inputs
 """
 
 import contextlib
+import sys
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,7 +33,11 @@ from lstm_ref.errors import OptionError
 from lstm_ref.report import Report
 from lstm_ref.tolerance import Tolerance
 
-__all__ = ["assert_lstm_equivalent", "random_input", "recording"]
+__all__ = ["assert_lstm_equivalent", "random_input", "recording", "seed_of", "seed_frameworks",
+           "with_reproducer", "LSTMAssertions"]
+
+# unittest leaves the frames of modules that define this out of a failure's traceback.
+__unittest = True
 
 # Who is told of each check's outcome (worst error/bound, or None for a failure): the pytest
 # plugin, around each test.
@@ -112,3 +125,87 @@ def _keras_features(layer: Any) -> int | None:
     if inputs and len(inputs[0].shape) == 3:
         return int(inputs[0].shape[-1])
     return None
+
+
+def seed_of(test_id: str) -> int:
+    """The seed of a test's random draws, from its id alone (pytest's node id, unittest's
+    ``TestCase.id()``): the same alone, under ``-k`` and under pytest-xdist."""
+    return zlib.crc32(test_id.encode())
+
+
+def seed_frameworks(seed: int) -> None:
+    """Seed the random draws of the frameworks already imported (none is imported here): a
+    layer built after this draws the same weights on every run of the test."""
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None:  # tf_keras and TF1 cells draw from TensorFlow's
+        tensorflow.random.set_seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def with_reproducer(message: str, seed: int, command: str) -> str:
+    """A check's failure message ended with its seed and the command that re-runs it alone."""
+    return (f"{message}\nseed: {seed} (from the test's id; the frameworks' own random draws "
+            f"seeded too)\nreproduce: {command}")
+
+
+class LSTMAssertions:
+    """Assertions for ``unittest.TestCase`` and its kin (``tf.test.TestCase``, absl's
+    ``parameterized.TestCase``): mix it in before the TestCase class.
+
+    ``setUp`` seeds the frameworks already imported from the test's id (so the layer a test
+    builds has the same weights on every run) and every check draws its inputs from the same
+    seed; a failure is the report (first failing step, tensor, batch, unit, both values, the
+    error and the bound), then the seed and a ``python -m unittest`` line that re-runs the
+    test alone.
+
+    >>> import unittest
+    >>> class Example(LSTMAssertions, unittest.TestCase):
+    ...     def test_nothing(self):
+    ...         pass
+    >>> Example("test_nothing").lstm_ref_seed == seed_of(Example("test_nothing").id())
+    True
+    """
+
+    def setUp(self) -> None:
+        super().setUp()  # type: ignore[misc]
+        seed_frameworks(self.lstm_ref_seed)
+
+    @property
+    def lstm_ref_seed(self) -> int:
+        """This test's seed (:func:`seed_of` its id)."""
+        return seed_of(self.id())  # type: ignore[attr-defined]
+
+    def _reproducing(self, check: Callable[[], Any], seed: int) -> Any:
+        try:
+            return check()
+        except AssertionError as exc:
+            raise self.failureException(  # type: ignore[attr-defined]
+                with_reproducer(str(exc), seed, f"python -m unittest {self.id()}")  # type: ignore[attr-defined]
+            ) from None
+
+    def assertLSTMEquivalent(self, layer: object, x: ArrayLike | None = None,  # noqa: N802
+                             **options: Any) -> Report | tuple[Report, Report]:
+        """:func:`assert_lstm_equivalent` with this test's seed (unless ``seed=`` is given)."""
+        seed = options.setdefault("seed", self.lstm_ref_seed)
+        return self._reproducing(lambda: assert_lstm_equivalent(layer, x, **options), seed)
+
+    def assertLSTMGradientsEquivalent(self, layer: object, x: ArrayLike | None = None,  # noqa: N802
+                                      **options: Any) -> tuple[Report, Report]:
+        """The forward and the gradients (``gradients=True``), with this test's seed."""
+        options["gradients"] = True
+        return cast(tuple[Report, Report], self.assertLSTMEquivalent(layer, x, **options))
+
+    def assertLSTMReportPassed(self, report: Report) -> Report:  # noqa: N802
+        """A report (of a grid case, of ``lstm_ref.compare``) must have PASSED: its summary
+        otherwise (a grid case's names its seed and how to rebuild it), and the command that
+        re-runs this test alone."""
+        if report.passed:
+            return report
+        raise self.failureException(  # type: ignore[attr-defined]
+            f"{report.summary()}\nrerun: python -m unittest {self.id()}")  # type: ignore[attr-defined]
+

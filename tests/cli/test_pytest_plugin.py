@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.downstream import SWAPPED_GATES_CELL
+
 pytest_plugins = ["pytester"]
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -37,19 +39,7 @@ def test_the_readme_example_passes_and_is_summarised(pytester):
                                  "tolerance: *error/bound 0.*"])
 
 
-SWAPPED_GATES = '''
-import keras
-from keras import ops
-
-
-class SwappedGates(keras.layers.LSTMCell):
-    def call(self, inputs, states, training=False):
-        h, c = states
-        z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel) + self.bias
-        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
-        c = self.recurrent_activation(z_i) * c + self.recurrent_activation(z_f) * ops.tanh(z_c)
-        h = self.recurrent_activation(z_o) * ops.tanh(c)
-        return h, [h, c]
+SWAPPED_GATES = SWAPPED_GATES_CELL + '''
 
 
 def test_custom_cell(lstm_ref_check):

@@ -45,4 +45,4 @@ def test_example_runs(page, title, code):
             module = imported.split(" as ")[0].strip()
             if module != "lstm_ref":
                 pytest.importorskip(module)
-    exec(compile(code, f"{page} ({title})", "exec"), {})
+    exec(compile(code, f"{page} ({title})", "exec"), {"__name__": "docs_example"})

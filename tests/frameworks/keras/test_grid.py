@@ -1,5 +1,6 @@
 """The equivalence grid: every case's Keras 3 LSTM against the reference, step by step, on its
-own inputs, initial state and mask, run by its own execution path (lstm_ref.grids.keras).
+own inputs, initial state and mask, run by its own execution path (lstm_ref.grids.keras), as
+lstm_ref.conformance.KerasGrid (``-k units7_features3`` selects by the id, made a method name).
 
 ``--grid=small|default|full`` picks the grid. A failure's message is the report: first failing
 step, tensor, batch, unit, both values, the error and the tolerance, then the case id, seed,
@@ -11,29 +12,16 @@ from functools import partial
 import pytest
 
 from lstm_ref.grids import keras as grid
-from tests.support.grids import assert_case_passes, parametrize_cases
 
 pytestmark = pytest.mark.keras
 
 
-pytest_generate_tests = parametrize_cases(grid.cases)
-
-
-def test_keras_lstm_matches_the_reference(case, request):
-    import keras
-
-    from lstm_ref.frameworks.keras import cases as keras_cases
-    from tests.frameworks.keras.grid_support import known_divergence, unavailable
-
-    backend = keras.backend.backend()
-    if unavailable(case, backend):
-        pytest.skip(unavailable(case, backend))
-    known = known_divergence(case, backend)
-    if known:  # strict: the day Keras fixes it, this case says so
-        reason, raises = known
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason, raises=raises))
-    report = assert_case_passes(keras_cases.run_case, case)
-    assert report.context["execution"] == case.execution
+# The grid's cases, one test each, written once for both runners: lstm_ref.conformance's
+# KerasGrid (parameterized), collected here by pytest on the grid --grid picks (conftest.py sets
+# LSTM_REF_GRID) and run by `python -m unittest lstm_ref.conformance` in CI.
+pytest.importorskip("keras")
+pytest.importorskip("parameterized")
+from lstm_ref.conformance import KerasGrid  # noqa: E402,F401
 
 
 def test_the_grid_runs_every_execution_path_keras_has():

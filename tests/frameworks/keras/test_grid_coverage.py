@@ -17,7 +17,7 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
 from tests.frameworks.keras.broken import BrokenLSTM, BrokenLSTMCell, tail  # noqa: E402
-from tests.frameworks.keras.grid_support import known_divergence, unavailable  # noqa: E402
+from lstm_ref.frameworks.keras.backend_cases import known_divergence, unavailable  # noqa: E402
 
 
 def grid_cases(where, most=6):

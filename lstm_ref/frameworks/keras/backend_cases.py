@@ -1,6 +1,6 @@
-"""What the Keras grid tests share: which grid cases the active Keras backend can run, and
-which it computes otherwise for a known reason (tests/frameworks/keras/test_grid.py says
-what is expected of them)."""
+"""Which grid cases the active Keras backend can run, and which it computes otherwise for a
+known reason: what the grid tests and the unittest conformance suite (lstm_ref.conformance)
+expect of each case."""
 
 __all__ = ["GRAPH_EXECUTIONS", "unavailable", "known_divergence"]
 
