@@ -101,3 +101,25 @@ def test_the_conformance_suites_semantic_checks_pass():
     result = unittest.TestResult()
     suite.run(result)
     assert result.testsRun == 5 and result.wasSuccessful(), result.failures + result.errors
+
+
+def test_the_conformance_suite_fails_on_a_planted_keras_bug(monkeypatch):
+    """Keras's own LSTMCell with gates i and f swapped: the suite's grid cases and semantic
+    checks fail, each with the report and the command that re-runs it alone."""
+    from keras.src.layers.rnn import lstm
+
+    from lstm_ref import conformance
+
+    namespace = {}
+    exec(SWAPPED_GATES_CELL, namespace)  # noqa: S102 - the documented downstream source
+    monkeypatch.setattr(lstm.LSTMCell, "call", namespace["SwappedGates"].call)
+    grid_test = next(name for name in sorted(dir(conformance.KerasGrid))  # whatever the grid
+                     if name.startswith("test_case_") and "_time9_" in name
+                     and name.endswith("_eager") and "no_bias" not in name)
+    suite = unittest.TestSuite([conformance.KerasGrid(grid_test),
+                                conformance.KerasSemantics("test_masks_of_every_kind")])
+    result = unittest.TestResult()
+    suite.run(result)
+    assert len(result.failures) == 2 and not result.errors, result.errors
+    for test, message in result.failures:
+        assert "FAILED at step" in message and f"python -m unittest {test.id()}" in message
