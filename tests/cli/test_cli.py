@@ -380,7 +380,15 @@ def test_the_help_gives_each_grids_size_as_the_grids_build_it(grid):
     pytest.importorskip("allpairspy")
     from lstm_ref.grids import registry
 
+    from lstm_ref.errors import FrameworkMissingError
+
     index = ("small", "default", "full").index(grid)
+    checked = 0
     for name, sizes in cli.GRID_SIZES.items():
-        assert sizes[index] == len(registry.grid_cases(name, grid)), name
-    assert set(cli.GRID_SIZES) == set(registry.FRAMEWORKS)
+        try:
+            cases = registry.grid_cases(name, grid)
+        except FrameworkMissingError:  # tf_keras's grid needs tf_keras to name its cells
+            continue
+        assert sizes[index] == len(cases), name
+        checked += 1
+    assert checked and set(cli.GRID_SIZES) == set(registry.FRAMEWORKS)

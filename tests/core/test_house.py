@@ -118,7 +118,12 @@ def test_no_private_name_is_reached_through_an_imported_module():
 
 @pytest.mark.parametrize("name", [m for m in modules() if not m.rsplit(".", 1)[-1].startswith("_")])
 def test_every_public_module_declares_what_it_exports(name):
-    module = import_quietly(name)
+    try:
+        module = import_quietly(name)
+    except ModuleNotFoundError as exc:  # lstm_ref.conformance needs parameterized (test extra)
+        if exc.name is None or exc.name.startswith("lstm_ref"):
+            raise
+        pytest.skip(f"{name} imports {exc.name}, which is not installed")
     assert isinstance(getattr(module, "__all__", None), list), f"{name} has no __all__"
     missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ names what it does not have: {missing}"
