@@ -5,6 +5,7 @@ from lstm_ref.activations import Activation
 from lstm_ref.api import (assert_equivalent, assert_gradients_equivalent, compare,
                           compare_gradients, from_keras, from_onnx, from_tf1_cell, from_torch)
 from lstm_ref.backprop import Gradients, gradients
+from lstm_ref.bidirectional import BidirectionalTrace, forward_bidirectional
 from lstm_ref.errors import (ActivationError, DTypeError, FrameworkMissingError,
                              InconclusiveError, LSTMRefError, OptionError, ShapeError,
                              UnsupportedLayerError, ValueRangeError)
@@ -18,6 +19,7 @@ __all__ = ["__version__", "Activation", "assert_equivalent", "assert_gradients_e
            "from_torch", "Gradients", "gradients", "ActivationError", "DTypeError",
            "FrameworkMissingError", "InconclusiveError", "LSTMRefError", "OptionError",
            "ShapeError", "UnsupportedLayerError", "ValueRangeError", "Trace", "forward", "step",
-           "Report", "StackTrace", "forward_stack", "LSTMWeights"]
+           "Report", "StackTrace", "forward_stack", "BidirectionalTrace",
+           "forward_bidirectional", "LSTMWeights"]
 
 __version__ = VERSION

@@ -2,20 +2,14 @@
 lstm_ref.run_outputs, a verdict that changes between versions and a worst error that moves
 are reported, and --fail-on-change makes them blocking."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 from lstm_ref import run_outputs
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.helpers import ci_script
 
 
 def compare_runs():
-    spec = importlib.util.spec_from_file_location("compare_runs", ROOT / "ci" / "compare_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ci_script("compare_runs")
 
 
 def write_run(folder, label, tensorflow, cases):

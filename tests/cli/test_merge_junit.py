@@ -1,20 +1,15 @@
 """ci/merge_junit.py, one verdict over a sharded run: the shards' suites merged with summed
 counts; a failure in any shard fails; a shard that did not run is an error, not a pass."""
 
-import importlib.util
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.helpers import ci_script
 
 
 def merge_junit():
-    spec = importlib.util.spec_from_file_location("merge_junit", ROOT / "ci" / "merge_junit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ci_script("merge_junit")
 
 
 def shard(path, tests, failures=0, errors=0, skipped=0, root="testsuites"):

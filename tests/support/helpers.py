@@ -5,7 +5,8 @@ import numpy as np
 
 import lstm_ref
 
-__all__ = ["random_weights", "random_state", "build_with_random_weights", "assert_same_arrays"]
+__all__ = ["random_weights", "random_state", "build_with_random_weights", "assert_same_arrays",
+           "ci_script"]
 
 
 def random_weights(rng, units, features, use_bias=True, activation="tanh",
@@ -38,3 +39,17 @@ def assert_same_arrays(a, b):
         assert (array is None) == (other is None), name
         if array is not None:
             np.testing.assert_array_equal(array, other, err_msg=name)
+
+
+def ci_script(name):
+    """A script of ci/ (``compare_runs``, ``merge_junit``...) loaded as a module: ci/ is not a
+    package, its scripts run by path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "ci" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+

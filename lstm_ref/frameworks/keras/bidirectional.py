@@ -9,30 +9,13 @@ zero_output_for_mask to return_sequences.
 
 import numpy as np
 
+from lstm_ref.bidirectional import merge, split_states
 from lstm_ref.engine import Expectation, compare_parts, observation_part
-from lstm_ref.errors import ShapeError
 from lstm_ref.frameworks.keras.execution import call_states
 from lstm_ref.frameworks.keras.observe import carried_states, observe, restore_states
 from lstm_ref.frameworks.keras.twin import KerasLSTMTwin, keras_of
 
-__all__ = ["MERGE_MODES", "merge", "merge_bound", "split_states", "KerasBidirectionalTwin",
-           "compare"]
-
-MERGE_MODES = ("concat", "sum", "ave", "mul", None)
-
-
-def merge(mode, y, y_rev):
-    """Keras's merge of the two directions' outputs."""
-    if mode == "concat":
-        return np.concatenate([y, y_rev], axis=-1)
-    if mode == "sum":
-        return y + y_rev
-    if mode == "ave":
-        return (y + y_rev) / 2
-    if mode == "mul":
-        return y * y_rev
-    return (y, y_rev)
-
+__all__ = ["merge_bound", "KerasBidirectionalTwin", "compare"]
 
 def merge_bound(mode, y, y_rev, bound, bound_rev, eps):
     """The bound on the merged output, from each direction's bound: |d(a + b)| <= |da| + |db|,
@@ -46,17 +29,6 @@ def merge_bound(mode, y, y_rev, bound, bound_rev, eps):
     if mode == "ave":
         return (bound + bound_rev) / 2 + own
     return np.abs(y_rev) * bound + np.abs(y) * bound_rev + bound * bound_rev + own
-
-
-def split_states(initial_state):
-    """[h_f, c_f, h_b, c_b] -> ([h_f, c_f], [h_b, c_b]); None -> (None, None)."""
-    if initial_state is None:
-        return None, None
-    if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 4:
-        raise ShapeError("a Bidirectional LSTM takes initial_state=[h_forward, c_forward, "
-                         "h_backward, c_backward]; received "
-                         f"{type(initial_state).__name__} of length {len(initial_state)}")
-    return list(initial_state[:2]), list(initial_state[2:])
 
 
 class KerasBidirectionalTwin:

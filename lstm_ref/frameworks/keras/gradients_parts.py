@@ -52,7 +52,7 @@ from lstm_ref.checks import as_float_array, as_mask
 from lstm_ref.engine import Expectation, check_tensors, nonfinite_reach
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.frameworks.keras import gradient_steps
-from lstm_ref.frameworks.keras.bidirectional import merge, split_states
+from lstm_ref.bidirectional import merge, split_states
 from lstm_ref.frameworks.keras.execution import call_states
 from lstm_ref.frameworks.keras.model import chain, is_model, lstm_like
 from lstm_ref.frameworks.keras.stacked import KerasStackedTwin, is_stacked

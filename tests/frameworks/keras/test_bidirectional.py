@@ -98,3 +98,26 @@ def test_bad_initial_state_and_batch_size_are_clear_errors(rng):
     stateful = built(keras.layers.Bidirectional(keras.layers.LSTM(U, stateful=True)), rng)
     with pytest.raises(ShapeError, match="carries a state for batch size"):
         lstm_ref.compare(stateful, x[:1])
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul", None])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_the_cores_forward_bidirectional_returns_what_keras_returns(merge_mode,
+                                                                    return_sequences, rng):
+    """lstm_ref.forward_bidirectional on the layer's own weights, against the layer's call:
+    float32 rounding apart, the same outputs and states, in the same order."""
+    from lstm_ref.frameworks.keras.twin import KerasLSTMTwin
+
+    layer = keras.layers.Bidirectional(
+        keras.layers.LSTM(4, return_sequences=return_sequences, return_state=True),
+        merge_mode=merge_mode)
+    x = rng.uniform(-1, 1, (3, 6, 2)).astype("float32")
+    mask = np.ones((3, 6), bool)
+    mask[0, 4:] = False
+    got = layer(x, mask=keras.ops.convert_to_tensor(mask))
+    trace = lstm_ref.forward_bidirectional(
+        x, KerasLSTMTwin(layer.forward_layer).weights, KerasLSTMTwin(layer.backward_layer).weights,
+        merge_mode=merge_mode, return_sequences=return_sequences, mask=mask)
+    outputs = list(trace.output) if merge_mode is None else [trace.output]
+    for expected, actual in zip(outputs + trace.states, got):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(actual), expected, atol=2e-6)
