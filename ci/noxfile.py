@@ -7,6 +7,8 @@
     nox -f ci/noxfile.py -s record -- ci/golden/tf2.21   # golden files, baseline version
     LSTM_REF_GOLDEN=ci/golden/tf2.21 nox -f ci/noxfile.py -s tf-2.21   # ... and check them
     nox -f ci/noxfile.py -s compare                  # the table across the runs so far
+    nox -f ci/noxfile.py -s conformance-2.21 -- --shard 2/4   # shard 2 of the full grids
+    nox -f ci/noxfile.py -s conformance-merge -- 2.21 4       # those 4 shards: one verdict
 
 Each tf-X session installs that TensorFlow, its Keras pin and lstm-ref[keras] (this checkout,
 not editable: what a user installs) into its own virtualenv, then runs ci/gate.py:
@@ -16,6 +18,14 @@ when either exits non-zero. Environment knobs: LSTM_REF_RUNS (the output folder,
 ci/runs), LSTM_REF_GRID (default "default"), LSTM_REF_DTYPE (float32), LSTM_REF_TIMEOUT
 (seconds per step, 900), LSTM_REF_BASELINE (the version `record` uses, 2.21),
 LSTM_REF_PYTHON (3.11).
+
+Each conformance-X session runs the equivalence suite's grids at their full tier (every
+framework's tests/frameworks/*/test_grid*.py, pytest --grid=full) against that TensorFlow, on
+one shard of N (pytest-split, by the durations stored in .test_durations; xdist on every
+core), and writes runs/conformance-tfX-K-of-N.xml (JUnit). conformance-merge merges a
+version's N shard files into runs/conformance-tfX.xml with one verdict (ci/merge_junit.py):
+a missing shard is exit 2, never a pass. LSTM_REF_TORCH_INDEX: where torch's CPU wheel comes
+from (default PyTorch's CPU index; "none": the torch grid is skipped).
 """
 
 import os
@@ -96,6 +106,71 @@ def _make_matrix_session(version):
 
 for _version in MATRIX:
     globals()[f"tf_{_version.replace('.', '_')}"] = _make_matrix_session(_version)
+
+
+# The conformance run: every framework's grid at its full tier.
+CONFORMANCE_TESTS = ("tests/frameworks/keras/test_grid.py", "tests/frameworks/tf1/test_grid.py",
+                     "tests/frameworks/torch/test_grid.py", "tests/frameworks/onnx/test_grid.py")
+TORCH = "torch==2.13.0"  # the CPU build (an unpinned torch from PyPI pulls CUDA's, several GB)
+TORCH_INDEX = os.environ.get("LSTM_REF_TORCH_INDEX", "https://download.pytorch.org/whl/cpu")
+# The test extra without what pins a released TensorFlow (tf_keras: the TF1 grid skips).
+NIGHTLY_TEST_TOOLS = ("pytest>=7", "hypothesis>=6", "pytest-xdist>=3", "threadpoolctl>=3",
+                      "parameterized>=0.9", "pytest-split>=0.9", "onnx>=1.14",
+                      "onnxruntime>=1.16", "matplotlib>=3.5")
+
+
+def shard_of(posargs):
+    """(K, N) from ``--shard K/N`` in the session's arguments (default 1/1), or SystemExit
+    naming what came."""
+    if "--shard" not in posargs:
+        return 1, 1
+    index = posargs.index("--shard")
+    value = posargs[index + 1] if index + 1 < len(posargs) else ""
+    group, _, splits = value.partition("/")
+    if not (group.isdigit() and splits.isdigit() and 1 <= int(group) <= int(splits)):
+        raise SystemExit(f"--shard must be K/N with 1 <= K <= N; received {value!r}")
+    return int(group), int(splits)
+
+
+def _make_conformance_session(version):
+    @nox.session(name=f"conformance-{version}", python=PYTHON, tags=["conformance"])
+    def conformance_session(session):
+        group, splits = shard_of(session.posargs)
+        if TORCH_INDEX != "none":
+            session.install(TORCH, "--index-url", TORCH_INDEX)
+        _install(session, version)
+        if version == "nightly":  # the test extra would ask for a released tensorflow again
+            session.install(*NIGHTLY_TEST_TOOLS)
+        else:
+            session.install(f"{ROOT}[test,torch]")
+        out = Path(_runs(session))
+        out.mkdir(parents=True, exist_ok=True)
+        session.chdir(ROOT)  # the tests import tests.support from the checkout
+        session.run("python", "-m", "pytest", *CONFORMANCE_TESTS, "--grid=full", "-n", "auto",
+                    "-p", "no:cacheprovider", "--splits", str(splits), "--group", str(group),
+                    "--durations-path", str(ROOT / ".test_durations"),
+                    "--junitxml", str(out / f"conformance-tf{version}-{group}-of-{splits}.xml"))
+
+    conformance_session.__doc__ = (f"Every framework's full grid against {MATRIX[version][0]}, "
+                                   "one shard: -- --shard K/N.")
+    return conformance_session
+
+
+for _version in MATRIX:
+    globals()[f"conformance_{_version.replace('.', '_')}"] = _make_conformance_session(_version)
+
+
+@nox.session(name="conformance-merge", venv_backend="none")
+def conformance_merge(session):
+    """One report and one verdict over a version's shards: -- VERSION N."""
+    if len(session.posargs) != 2 or not session.posargs[1].isdigit():
+        session.error("usage: nox -s conformance-merge -- VERSION N (e.g. 2.21 4)")
+    version, splits = session.posargs
+    out = Path(_runs(session))
+    shards = [str(out / f"conformance-tf{version}-{k}-of-{splits}.xml")
+              for k in range(1, int(splits) + 1)]
+    session.run(sys.executable, str(CI / "merge_junit.py"),
+                str(out / f"conformance-tf{version}.xml"), *shards)
 
 
 @nox.session(python=PYTHON)
