@@ -16,7 +16,8 @@ lstm_ref.reference, ``*`` elementwise, ' a derivative, 1[.] the clip's pass-thro
     c_t = clip(c_raw)            dc_raw = dc * 1[c_raw]
     c_raw = f c_{t-1} + i g      df = dc_raw c_{t-1},  di = dc_raw g,  dg = dc_raw i,
                                  dc_{t-1} = dc_raw f
-    f = 1 - i (input_forget)     di -= df
+    f = 1 - i (input_forget)     di -= df, dz_f = 0
+    i = 1 - f (cifg)             df -= di, dz_i = 0
     i, f, g = s(z_i), s(z_f), a(z_c)   dz_* = vjp of each, times 1[z*_raw]
     z_i += p_i c_{t-1} ...       dp_i += sum_b dz_i c_{t-1},  dc_{t-1} += dz_i p_i + dz_f p_f
     z = x W + h_{t-1} R + b      dh_{t-1} = dz R^T;  dW = sum_t x_t^T dz_t, dR, db, dx_t = dz W^T
@@ -239,10 +240,11 @@ def jump_arguments(weights: LSTMWeights,
             found.append((values, points,
                           activation_grads.JUMP_RESOLUTION.get(activation.name, 0.0)))
 
-    # f's argument carries forget_bias (added at call time); ONNX's input_forget has none.
-    f = [] if w.input_forget else [z[..., units:2 * units] + w.forget_bias]
-    add(np.concatenate([z[..., :units], *f, z[..., 3 * units:]], axis=-1),
-        w.recurrent_activation)
+    # f's argument carries forget_bias (added at call time); a gate computed as one minus the
+    # other (coupled_gates) has no argument of its own.
+    i = [] if w.coupled_gates == "cifg" else [z[..., :units]]
+    f = [] if w.coupled_gates == "input_forget" else [z[..., units:2 * units] + w.forget_bias]
+    add(np.concatenate([*i, *f, z[..., 3 * units:]], axis=-1), w.recurrent_activation)
     add(z[..., 2 * units:3 * units], w.activation)
     if trace.c is not None:
         add(trace.c, w.output_activation)
@@ -287,13 +289,17 @@ def step_backward(cell: Cell, p: dict[str, np.ndarray], c_prev: np.ndarray, dh: 
         dc = dc * _passes(p["c_raw"], w.cell_clip)
     df, di, dg = dc * c_prev, dc * p["g"], dc * p["i"]
     dc_prev = dc * p["f"]
-    if w.input_forget:
+    # A coupled gate's gradient goes to the gate it is computed from; its own
+    # pre-activation (unused by the forward) gets none.
+    if w.coupled_gates == "input_forget":
         di, dz_f = di - df, np.zeros_like(df)
     else:
+        if w.coupled_gates == "cifg":
+            df = df - di
         dz_f = _clip_back(vjp(w.recurrent_activation, p["z_f"], df),
                           p["zf_raw"], w.gate_clip)
-    dz_i = _clip_back(vjp(w.recurrent_activation, p["z_i"], di),
-                      p["zi_raw"], w.gate_clip)
+    dz_i = (np.zeros_like(di) if w.coupled_gates == "cifg" else
+            _clip_back(vjp(w.recurrent_activation, p["z_i"], di), p["zi_raw"], w.gate_clip))
     dz_c = _clip_back(vjp(w.activation, p["z_c"], dg), p["zc_raw"], w.gate_clip)
     if cell.peephole is not None:
         extra["peephole"][:, 0] += group_sum(dz_i * c_prev)

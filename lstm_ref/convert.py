@@ -75,7 +75,7 @@ def write(weights: LSTMWeights, path: StrPath, layout: str, layer: int = 0,
                               "file cannot carry: build an ONNX model instead")
     elif layout == "tf1":
         arrays, options = weights.to_tf1()
-        if options["cell_clip"] is not None or options["proj_clip"] is not None:
+        if options["cell_clip"] is not None or "proj_clip" in weights.options():
             raise OptionError("these weights need TF1 options (cell_clip, proj_clip) an .npz "
                               "file cannot carry")
         arrays["forget_bias"] = np.asarray(options["forget_bias"])

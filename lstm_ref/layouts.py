@@ -53,6 +53,7 @@ class Weights(Protocol):
     cell_clip: float | None
     proj_clip: float | None
     input_forget: bool
+    coupled_gates: str | None
     activation: Activation
     recurrent_activation: Activation
 
@@ -121,7 +122,7 @@ def from_torch(weight_ih: ArrayLike, weight_hh: ArrayLike, bias_ih: ArrayLike | 
 def to_torch(weights: Weights) -> dict[str, np.ndarray]:
     """One direction's torch.nn.LSTM parameters (weight_ih, weight_hh, bias_ih, bias_hh,
     weight_hr; absent ones omitted) from LSTMWeights; the bias goes to bias_ih."""
-    _refuse(weights, "torch", ("peephole", "cell_clip", "gate_clip", "input_forget",
+    _refuse(weights, "torch", ("peephole", "cell_clip", "gate_clip", "coupled_gates",
                                "proj_clip", "output_activation"),
             activation="tanh", recurrent_activation="sigmoid")
     weights = fold_forget_bias(weights)
@@ -161,12 +162,18 @@ def from_onnx(W: ArrayLike, R: ArrayLike, B: ArrayLike | None = None,
 def to_onnx(weights: Weights) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """One direction of an ONNX LSTM's inputs (W, R, B, P; absent ones omitted) and the
     attributes the weights need (clip, input_forget) from LSTMWeights; the bias goes to Wb.
+    ONNX couples only f = 1 - i (``input_forget``): weights coupled the other way,
+    ``coupled_gates="cifg"`` (i = 1 - f), are refused.
 
     gate_clip becomes ``clip``, which the spec applies to every activation's input, c_t before
     h included; onnxruntime 1.32 leaves that c_t unclipped, so where |c_t| exceeds the clip the
     converted model, run by onnxruntime, departs from these weights' reference (see
     lstm_ref.frameworks.onnx.twin)."""
     _refuse(weights, "onnx", ("cell_clip", "projection", "proj_clip"))
+    if weights.coupled_gates == "cifg":
+        raise OptionError("onnx has no equivalent of coupled_gates='cifg' (i = 1 - f; ONNX's "
+                          "input_forget is f = 1 - i): these weights cannot be converted to the "
+                          "onnx layout without changing the LSTM")
     weights = fold_forget_bias(weights)
     arrays = {"W": reorder_gates(weights.kernel.T, "keras", "onnx", axis=0),
               "R": reorder_gates(weights.recurrent_kernel.T, "keras", "onnx", axis=0)}
@@ -213,7 +220,7 @@ def from_tf1(kernel: ArrayLike, bias: ArrayLike | None = None, w_i_diag: ArrayLi
 def to_tf1(weights: Weights) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A TF1 LSTMCell's variables (kernel, bias, w_i/f/o_diag, projection; absent ones
     omitted) and its options (forget_bias, cell_clip, proj_clip) from LSTMWeights."""
-    _refuse(weights, "tf1", ("gate_clip", "input_forget", "output_activation"),
+    _refuse(weights, "tf1", ("gate_clip", "coupled_gates", "output_activation"),
             recurrent_activation="sigmoid")
     variables = {"kernel": reorder_gates(np.concatenate([weights.kernel,
                                                          weights.recurrent_kernel]),
@@ -234,7 +241,7 @@ def to_tf1(weights: Weights) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 def to_keras(weights: Weights) -> list[np.ndarray]:
     """[kernel, recurrent_kernel, bias] (bias only if used) as a Keras LSTM's set_weights
     takes them; a forget_bias is folded into the bias."""
-    _refuse(weights, "keras", ("peephole", "cell_clip", "gate_clip", "input_forget",
+    _refuse(weights, "keras", ("peephole", "cell_clip", "gate_clip", "coupled_gates",
                                "projection", "proj_clip", "output_activation"))
     weights = fold_forget_bias(weights)
     bias = [] if weights.bias is None else [weights.bias]
@@ -254,7 +261,9 @@ def fold_forget_bias(weights: WeightsT) -> WeightsT:
 def _refuse(weights: Weights, target: str, unsupported: tuple[str, ...],
             activation: str | None = None, recurrent_activation: str | None = None) -> None:
     """OptionError if the weights use an option, or activations, the target cannot express."""
-    present = [name for name in unsupported if name in weights.options()]
+    options = weights.options()
+    present = [f"{name}={options[name]!r}" if isinstance(options[name], str) else name
+               for name in unsupported if name in options]
     for name, required in (("activation", activation),
                            ("recurrent_activation", recurrent_activation)):
         if required is not None and getattr(weights, name).name != required:

@@ -13,7 +13,8 @@ with the options of LSTMWeights, where they are set (TF1's LSTMCell and ONNX's L
     z_f += forget_bias                                   (TF1, at call time)
     z_i += p_i * c_{t-1},  z_f += p_f * c_{t-1}           (peepholes)
     z_i, z_f, z_c = clip(z_*, gate_clip)                 (ONNX clip: every activation's input)
-    f   = 1 - i                                          (input_forget, ONNX)
+    f   = 1 - i                                 (coupled_gates="input_forget", ONNX)
+    i   = 1 - f                                 (coupled_gates="cifg", TFLite / TF contrib)
     c_t = clip(c_t, cell_clip)                           (TF1 cell_clip)
     z_o += p_o * c_t;  z_o = clip(z_o, gate_clip)
     m_t = o * output_activation(clip(c_t, gate_clip))    (output_activation: ONNX's h)
@@ -231,8 +232,14 @@ class Cell:
             z_f = r(z_f + r(self.peephole[1] * c))
         p = {"zi_raw": z_i, "zf_raw": z_f, "zc_raw": z_c}
         z_i, z_f, z_c = (self.gate_clip(v) for v in (z_i, z_f, z_c))
-        i = self.fmt.activate(w.recurrent_activation, z_i)
-        f = r(1 - i) if w.input_forget else self.fmt.activate(w.recurrent_activation, z_f)
+        # A coupled pair computes one gate and takes the other as 1 - it (the other's
+        # pre-activation is unused).
+        if w.coupled_gates == "cifg":
+            f = self.fmt.activate(w.recurrent_activation, z_f)
+            i = r(1 - f)
+        else:
+            i = self.fmt.activate(w.recurrent_activation, z_i)
+            f = r(1 - i) if w.input_forget else self.fmt.activate(w.recurrent_activation, z_f)
         g = self.fmt.activate(w.activation, z_c)
         c_raw = c_new = r(r(f * c) + r(i * g))
         if w.cell_clip is not None:

@@ -10,9 +10,12 @@ from lstm_ref.activations import ActivationLike
 from lstm_ref.checks import as_float_array, check_size
 from lstm_ref.errors import OptionError, ShapeError, ValueRangeError
 
-__all__ = ["PEEPHOLE_ORDER", "LSTMWeights"]
+__all__ = ["COUPLED_GATES", "PEEPHOLE_ORDER", "LSTMWeights"]
 
 PEEPHOLE_ORDER = ("i", "f", "o")
+# The two ways frameworks couple the input and forget gates (LSTMWeights' ``coupled_gates``):
+# one gate is computed, the other is one minus it, and the other's weights are unused.
+COUPLED_GATES = ("input_forget", "cifg")
 
 
 class LSTMWeights:
@@ -35,10 +38,21 @@ class LSTMWeights:
             activation: lstm_ref.from_onnx mirrors that by default (its ``semantics``).
         forget_bias: added to the forget gate's pre-activation at call time (TF1's
             ``forget_bias``, 1.0 there by default; 0 in Keras, which folds it into the bias).
-        input_forget: couple the gates, f = 1 - i (ONNX's ``input_forget``).
+        coupled_gates: None (independent gates), or which gate is computed from the other:
+            "input_forget" couples f = 1 - i (ONNX's ``input_forget``: the f blocks and the f
+            peephole are unused); "cifg" couples i = 1 - f (TFLite's ``use_cifg``, which has
+            no input-gate tensors, and TF contrib's CoupledInputForgetGateLSTMCell: the i
+            blocks and the i peephole are unused; f keeps forget_bias). The two are not
+            interchangeable by renaming blocks: 1 - sigmoid(z) is sigmoid(-z), so one would
+            have to negate the computed gate's weights, which only holds for a symmetric
+            recurrent activation and not to the last ulp.
+        input_forget: True is ``coupled_gates="input_forget"`` (kept: the older name).
         projection: None, or (units, output_size): h_t = (o * activation(c_t)) @ projection
             (TF1's ``num_proj``, PyTorch's ``proj_size`` with weight_hr transposed).
-        proj_clip: None, or the projected h_t is clipped to [-proj_clip, proj_clip].
+        proj_clip: None, or the projected h_t is clipped to [-proj_clip, proj_clip]. Without a
+            projection it is kept but does nothing, as TF1's LSTMCell and TFLite's LSTM accept
+            and ignore it (it is not among :meth:`options`, and a layout that lacks it does
+            not refuse it).
         output_activation: the activation applied to c_t for h_t (ONNX's h); None: the same
             as ``activation`` (Keras, TF1, PyTorch).
 
@@ -53,14 +67,12 @@ class LSTMWeights:
                  gate_clip: float | None = None, forget_bias: float = 0.0,
                  input_forget: bool = False, projection: ArrayLike | None = None,
                  proj_clip: float | None = None,
-                 output_activation: ActivationLike = None) -> None:
+                 output_activation: ActivationLike = None,
+                 coupled_gates: str | None = None) -> None:
         kernel = as_float_array(kernel, "kernel", ndim=2, axes="(features, 4 * units)")
         recurrent_kernel = as_float_array(recurrent_kernel, "recurrent_kernel", ndim=2,
                                           axes="(output_size, 4 * units)")
         if projection is None:
-            if proj_clip is not None:
-                raise OptionError(f"proj_clip={proj_clip!r} needs a projection; received "
-                                  "projection=None")
             units = recurrent_kernel.shape[0]
             if units == 0:
                 raise ShapeError("recurrent_kernel must have at least one unit; received shape "
@@ -96,9 +108,9 @@ class LSTMWeights:
         self.gate_clip = _clip_value(gate_clip, "gate_clip")
         self.proj_clip = _clip_value(proj_clip, "proj_clip")
         self.forget_bias = _finite_float(forget_bias, "forget_bias")
-        if not isinstance(input_forget, (bool, np.bool_)):
-            raise OptionError(f"input_forget must be True or False; received {input_forget!r}")
-        self.input_forget = bool(input_forget)
+        self.coupled_gates = _coupled_gates(coupled_gates, input_forget)
+        # True exactly for ONNX's coupling f = 1 - i (the older boolean, still read by callers).
+        self.input_forget = self.coupled_gates == "input_forget"
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.output_activation = (self.activation if output_activation is None
@@ -138,12 +150,14 @@ class LSTMWeights:
     def options(self) -> dict[str, Any]:
         """The options that differ from a plain Keras LSTM, by name (empty for a plain one)."""
         defaults = {"peephole": None, "cell_clip": None, "gate_clip": None, "forget_bias": 0.0,
-                    "input_forget": False, "projection": None, "proj_clip": None}
+                    "coupled_gates": None, "projection": None, "proj_clip": None}
         changed = {}
         for name, default in defaults.items():
             value = getattr(self, name)
             if (value is not None) if default is None else (value != default):
                 changed[name] = value
+        if self.projection is None:  # proj_clip acts on the projection only
+            changed.pop("proj_clip", None)
         if self.output_activation is not self.activation:
             changed["output_activation"] = self.output_activation.name
         return changed
@@ -155,13 +169,18 @@ class LSTMWeights:
                      "recurrent_activation": self.recurrent_activation,
                      "peephole": self.peephole, "cell_clip": self.cell_clip,
                      "gate_clip": self.gate_clip, "forget_bias": self.forget_bias,
-                     "input_forget": self.input_forget, "projection": self.projection,
+                     "coupled_gates": self.coupled_gates, "projection": self.projection,
                      "proj_clip": self.proj_clip,
                      "output_activation": None if self.output_activation is self.activation
                      else self.output_activation}
-        unknown = sorted(set(changes) - set(arguments))
+        unknown = sorted(set(changes) - set(arguments) - {"input_forget"})
         if unknown:
             raise OptionError(f"LSTMWeights has no argument(s) {unknown}")
+        # The constructor derives ONNX's coupling from input_forget; a "cifg" coupling stays
+        # (and meets input_forget=True with the constructor's error).
+        if ("input_forget" in changes and "coupled_gates" not in changes
+                and self.coupled_gates == "input_forget"):
+            arguments["coupled_gates"] = None
         return LSTMWeights(**{**arguments, **changes})
 
     def param_count(self) -> int:
@@ -229,6 +248,19 @@ def _finite_float(value: Any, name: str) -> float:
     if not np.isfinite(number):
         raise ValueRangeError(f"{name} must be finite; received {value!r}")
     return number
+
+
+def _coupled_gates(coupled_gates: Any, input_forget: Any) -> str | None:
+    """LSTMWeights' coupled_gates from its two spellings, or an OptionError naming the argument."""
+    if not isinstance(input_forget, (bool, np.bool_)):
+        raise OptionError(f"input_forget must be True or False; received {input_forget!r}")
+    if coupled_gates is not None and coupled_gates not in COUPLED_GATES:
+        raise OptionError(f"coupled_gates must be None, 'input_forget' (f = 1 - i, ONNX) or "
+                          f"'cifg' (i = 1 - f, TFLite); received {coupled_gates!r}")
+    if input_forget and coupled_gates not in (None, "input_forget"):
+        raise OptionError(f"input_forget=True means coupled_gates='input_forget' (f = 1 - i); "
+                          f"received also coupled_gates={coupled_gates!r}: give one of them")
+    return "input_forget" if input_forget else coupled_gates
 
 
 def _clip_value(value: Any, name: str) -> float | None:

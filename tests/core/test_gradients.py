@@ -28,6 +28,9 @@ CASES = {
     "peephole": {"peephole": True},
     "forget_bias": {"forget_bias": 1.0},
     "input_forget": {"input_forget": True},
+    "cifg": {"coupled_gates": "cifg"},
+    "cifg-peephole-forget_bias-gate_clip": {"coupled_gates": "cifg", "peephole": True,
+                                            "forget_bias": 1.0, "gate_clip": 0.9},
     "projection": {"projection": 2},
     "projection-proj_clip": {"projection": 3, "proj_clip": 0.3},
     "cell_clip": {"cell_clip": 0.6},
@@ -54,7 +57,8 @@ def make_case(name, batch=2, time=5, features=3, units=4):
         arrays["peephole"] = rng.normal(0, 1, (3, units))
     if options.get("projection"):
         arrays["projection"] = rng.normal(0, 0.8, (units, options.pop("projection")))
-    weight_options = {k: options.pop(k) for k in ("forget_bias", "input_forget", "proj_clip",
+    weight_options = {k: options.pop(k) for k in ("forget_bias", "input_forget", "coupled_gates",
+                                                   "proj_clip",
                                                    "cell_clip", "gate_clip", "activation",
                                                    "recurrent_activation", "output_activation")
                       if k in options}

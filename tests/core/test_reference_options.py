@@ -112,6 +112,8 @@ def run(w, case):
     {"peephole": np.zeros((3, 4))}, {"cell_clip": 1e300}, {"gate_clip": 1e300},
     {"projection": np.eye(4)}, {"projection": np.eye(4), "proj_clip": 1e300},
     {"forget_bias": 0.0}, {"output_activation": "tanh"},
+    # Without a projection proj_clip does nothing, however small (TF1 and TFLite ignore it).
+    {"proj_clip": 1e-3},
 ], ids=lambda o: ",".join(o))
 def test_a_neutral_option_changes_nothing(options, case):
     w = case[0]
@@ -130,7 +132,8 @@ def test_forget_bias_equals_the_same_amount_folded_into_the_bias(case):
 
 @pytest.mark.parametrize("options", [
     {"peephole": np.ones((3, 4))}, {"cell_clip": 0.1}, {"gate_clip": 0.1},
-    {"forget_bias": 1.0}, {"input_forget": True}, {"projection": 2 * np.eye(4)},
+    {"forget_bias": 1.0}, {"input_forget": True}, {"coupled_gates": "cifg"},
+    {"projection": 2 * np.eye(4)},
     {"projection": np.eye(4), "proj_clip": 0.01}, {"output_activation": "relu"},
 ], ids=lambda o: ",".join(o))
 def test_each_option_changes_the_lstm(options, case):
@@ -141,7 +144,13 @@ def test_each_option_changes_the_lstm(options, case):
 @pytest.mark.parametrize("kwargs,error,message", [
     ({"peephole": np.zeros((4, 4))}, ShapeError, r"peephole has shape \(4, 4\); expected \(3, 4\)"),
     ({"projection": np.zeros((5, 2))}, ShapeError, r"projection|recurrent_kernel"),
-    ({"proj_clip": 1.0}, OptionError, r"proj_clip=1.0 needs a projection"),
+    ({"coupled_gates": "cfig"}, OptionError,
+     (r"coupled_gates must be None, 'input_forget' \(f = 1 - i, ONNX\) or 'cifg' \(i = 1 - f, "
+      r"TFLite\); received 'cfig'")),
+    ({"coupled_gates": True}, OptionError, r"coupled_gates must be None, .*received True"),
+    ({"input_forget": True, "coupled_gates": "cifg"}, OptionError,
+     (r"input_forget=True means coupled_gates='input_forget' \(f = 1 - i\); received also "
+      r"coupled_gates='cifg': give one of them")),
     ({"cell_clip": 0.0}, ValueRangeError, r"cell_clip must be positive"),
     ({"gate_clip": float("inf")}, ValueRangeError, r"gate_clip must be finite"),
     ({"forget_bias": "one"}, OptionError, r"forget_bias must be a number; received 'one'"),
@@ -184,8 +193,11 @@ def scalar_lstm_with_options(x, w, h0, c0):
             new_c, m = [], []
             for u in range(units):
                 i = sigmoid(clip(pre("i", u) + peephole[0, u] * c[u], w.gate_clip))
-                f = (1 - i if w.input_forget else
-                     sigmoid(clip(pre("f", u) + w.forget_bias + peephole[1, u] * c[u], w.gate_clip)))
+                f = sigmoid(clip(pre("f", u) + w.forget_bias + peephole[1, u] * c[u], w.gate_clip))
+                if w.coupled_gates == "input_forget":  # ONNX
+                    f = 1 - i
+                elif w.coupled_gates == "cifg":  # TFLite, TF contrib
+                    i = 1 - f
                 cu = clip(f * c[u] + i * math.tanh(clip(pre("c", u), w.gate_clip)), w.cell_clip)
                 o = sigmoid(clip(pre("o", u) + peephole[2, u] * cu, w.gate_clip))
                 new_c.append(cu)
@@ -205,19 +217,20 @@ def scalar_lstm_with_options(x, w, h0, c0):
 @given(units=st.integers(1, 4), features=st.integers(1, 3), batch=st.integers(1, 2),
        time=st.integers(1, 5), projected=st.integers(0, 3), peephole=st.booleans(),
        cell_clip=st.sampled_from([None, 0.3, 2.0]), gate_clip=st.sampled_from([None, 0.5, 3.0]),
-       forget_bias=st.sampled_from([0.0, 1.0, -0.5]), input_forget=st.booleans(),
+       forget_bias=st.sampled_from([0.0, 1.0, -0.5]),
+       coupled_gates=st.sampled_from([None, "input_forget", "cifg"]),
        proj_clip=st.sampled_from([None, 0.2]), seed=st.integers(0, 2**32 - 1))
 def test_options_equal_an_independent_scalar_implementation(units, features, batch, time,
                                                              projected, peephole, cell_clip,
-                                                             gate_clip, forget_bias, input_forget,
+                                                             gate_clip, forget_bias, coupled_gates,
                                                              proj_clip, seed):
     rng = np.random.default_rng(seed)
     size = projected or units
     options = dict(cell_clip=cell_clip, gate_clip=gate_clip, forget_bias=forget_bias,
-                   input_forget=input_forget,
+                   coupled_gates=coupled_gates,
                    peephole=rng.normal(size=(3, units)) if peephole else None,
                    projection=rng.normal(size=(units, size)) if projected else None,
-                   proj_clip=proj_clip if projected else None)
+                   proj_clip=proj_clip)  # without a projection: kept and ignored
     w = lstm_ref.LSTMWeights(rng.normal(size=(features, 4 * units)),
                              rng.normal(size=(size, 4 * units)), rng.normal(size=4 * units),
                              **options)

@@ -126,8 +126,8 @@ def tf1_weights(variables, num_units, num_proj=None, forget_bias=1.0, cell_clip=
         num_units: the cell's num_units, the size of c (and of h without a projection).
         num_proj: None or the size of h (the projection's output).
         forget_bias: added to the forget gate's pre-activation at every step (TF1's default 1.0).
-        cell_clip, proj_clip: None or the clip values (proj_clip only acts with num_proj, as
-            in TF1, and is ignored without it).
+        cell_clip, proj_clip: None or the clip values (proj_clip only acts with num_proj: TF1
+            ignores it without one, and so does LSTMWeights, which keeps it).
         activation: lstm_ref's name of the cell's activation.
 
     Returns:
@@ -173,7 +173,7 @@ def tf1_weights(variables, num_units, num_proj=None, forget_bias=1.0, cell_clip=
                             *(arrays.get(name) for name in PEEPHOLES),
                             projection=arrays.get("projection"), forget_bias=forget_bias)
     return LSTMWeights(**args, activation=activation, recurrent_activation="sigmoid",
-                       cell_clip=cell_clip, proj_clip=proj_clip if num_proj else None)
+                       cell_clip=cell_clip, proj_clip=proj_clip)
 
 
 def weights_of(cell):

@@ -182,6 +182,28 @@ def test_step_is_one_call_of_the_cell(rng):
     assert lstm_ref.compare(cell, x[:, :1], initial_state=state).passed
 
 
+def test_proj_clip_without_num_proj_is_ignored_by_tf1_and_by_the_twin(rng):
+    """TF1's LSTMCell accepts proj_clip without num_proj and clips nothing (its call clips
+    inside ``if self._num_proj is not None``): the same cell with and without a tiny proj_clip
+    computes the same outputs, bit for bit, far outside the clip. LSTMWeights keeps the value
+    and ignores it as well."""
+    plain = built(legacy.LSTMCell(U), rng)
+    clipped = legacy.LSTMCell(U, proj_clip=0.01)
+    clipped.build((None, F))
+    for target, source in zip(clipped.variables, plain.variables):
+        target.assign(source)
+    x, state = inputs(rng, plain)
+    expected, _ = tf.compat.v1.nn.dynamic_rnn(plain, x, initial_state=state)
+    got, _ = tf.compat.v1.nn.dynamic_rnn(clipped, x, initial_state=state)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert np.abs(got.numpy()).max() > 0.1  # a clip at 0.01 would have bound
+    twin = lstm_ref.from_tf1_cell(clipped)
+    assert twin.weights.proj_clip == 0.01 and "proj_clip" not in twin.weights.options()
+    np.testing.assert_array_equal(twin(x, initial_state=state)[0],
+                                  lstm_ref.from_tf1_cell(plain)(x, initial_state=state)[0])
+    assert lstm_ref.compare(clipped, x, initial_state=state).passed
+
+
 def test_an_unbuilt_cell(rng):
     cell = legacy.LSTMCell(U, num_proj=2)
     with pytest.raises(UnsupportedLayerError, match="is not built, so it has no weights yet"):
