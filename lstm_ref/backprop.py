@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 from lstm_ref import activation_grads, precision
 from lstm_ref.checks import as_bool, as_float_array
 from lstm_ref.errors import OptionError, ShapeError
-from lstm_ref.reference import Cell, Trace, forward
+from lstm_ref.reference import Cell, Trace, forward, keras_order
 from lstm_ref.weights import LSTMWeights
 
 __all__ = ["DTYPES", "PARAMETERS", "Gradients", "gradients", "backward", "step_backward",
@@ -106,14 +106,16 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
               d_final_h: ArrayLike | None = None, d_final_c: ArrayLike | None = None,
               initial_state: Sequence[ArrayLike] | None = None, mask: ArrayLike | None = None,
               go_backwards: bool = False, zero_output_for_mask: bool = False,
-              dtype: str = "float64", groups: int = 1) -> Gradients:
+              dtype: str = "float64", groups: int = 1, *,
+              state_order: str = "hc") -> Gradients:
     """Backpropagation through time: the gradient of L = <d_outputs, outputs> + <d_final_h,
     h_T> + <d_final_c, c_T> with respect to x, the initial state and every weight.
 
     Args:
         x: (B, T, F), as in :func:`lstm_ref.forward`.
         weights: an LSTMWeights.
-        initial_state: None or [h0, c0], as in :func:`lstm_ref.forward`.
+        initial_state: None or [h0, c0], as in :func:`lstm_ref.forward` (or (c0, h0) with
+            ``state_order="ch"``; Gradients.h0 and .c0 are named, whatever the order).
         mask: None or (B, T) booleans, as in :func:`lstm_ref.forward`.
         d_outputs: dL/d outputs: (B, T, output_size) for every step's output in processing
             order (Trace.outputs, return_sequences=True), or (B, output_size) for the last
@@ -129,6 +131,8 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
         groups: split the batch into this many equal blocks and return each block's weight
             gradients separately, stacked on a new first axis (the tolerance probes, run as
             one stacked batch, need one weight gradient per probe).
+        state_order: "hc" or "ch", the order of ``initial_state``, as in
+            :func:`lstm_ref.forward`.
 
     Returns:
         A :class:`Gradients`.
@@ -137,7 +141,8 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
         raise OptionError(f"dtype must be one of {DTYPES} for gradients; received {dtype!r}")
     go_backwards = as_bool(go_backwards, "go_backwards")  # used here too, before forward's check
     trace = forward(x, weights, initial_state=initial_state, mask=mask, go_backwards=go_backwards,
-                    dtype=dtype, keep="preactivations", zero_output_for_mask=zero_output_for_mask)
+                    dtype=dtype, keep="preactivations", zero_output_for_mask=zero_output_for_mask,
+                    state_order=state_order)
     x = as_float_array(x, "x", ndim=3)
     batch, time, _ = x.shape
     if (isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1
@@ -146,7 +151,7 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
                           f"received {groups!r}")
     fmt = precision.get(dtype)
     upstream = _upstream_arrays(d_outputs, d_final_h, d_final_c, batch, time, weights, fmt.compute)
-    state = _initial_arrays(initial_state, batch, weights, fmt.compute)
+    state = _initial_arrays(keras_order(initial_state, state_order), batch, weights, fmt.compute)
     if mask is not None:
         mask = np.asarray(mask, bool)[:, ::-1] if go_backwards else np.asarray(mask, bool)
     xs = np.asarray(x[:, ::-1] if go_backwards else x, fmt.compute)

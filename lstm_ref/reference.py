@@ -41,13 +41,18 @@ from lstm_ref.checks import as_bool, as_float_array, as_mask, check_size
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["DTYPES", "KEEP", "FINAL_CHUNK_STEPS", "Trace", "forward", "step", "Cell"]
+__all__ = ["DTYPES", "KEEP", "STATE_ORDERS", "FINAL_CHUNK_STEPS", "Trace", "forward", "step",
+           "Cell", "keras_order"]
 
 DTYPES = tuple(precision.FORMATS)
 KEEP = ("states", "gates", "final", "preactivations")
 # With keep="final" the input projection is done this many steps at a time, so memory
 # stays O(batch * units) however long the sequence.
 FINAL_CHUNK_STEPS = 256
+# The order of an (h, c) pair: "hc" is Keras's [h, c] (and PyTorch's (h, c)), "ch" is TF1's
+# LSTMStateTuple(c, h). When h and c have the same size a swapped pair has valid shapes, so
+# the order is named, never guessed.
+STATE_ORDERS = ("hc", "ch")
 
 
 @dataclass
@@ -77,18 +82,34 @@ class Trace:
     gates: dict[str, np.ndarray] | None = field(default=None)
     preactivations: np.ndarray | None = field(default=None)
 
+    def final_state(self, state_order: str = "hc") -> tuple[np.ndarray, np.ndarray]:
+        """The final state as a pair in ``state_order``: ``(final_h, final_c)`` for "hc" (what a
+        Keras layer returns after its output), ``(final_c, final_h)`` for "ch" (TF1's
+        LSTMStateTuple(c, h)).
+
+        >>> import numpy as np, lstm_ref
+        >>> w = lstm_ref.LSTMWeights(np.zeros((1, 8)), np.zeros((2, 8)), np.ones(8))
+        >>> c, h = lstm_ref.forward(np.ones((1, 1, 1)), w).final_state("ch")
+        >>> bool(c[0, 0] > h[0, 0])  # c = i * g, h = o * tanh(c): c is the larger
+        True
+        """
+        check_state_order(state_order)
+        return ((self.final_h, self.final_c) if state_order == "hc"
+                else (self.final_c, self.final_h))
+
 
 def forward(x: ArrayLike, weights: LSTMWeights,
             initial_state: Sequence[ArrayLike] | None = None, mask: ArrayLike | None = None,
             go_backwards: bool = False, dtype: Any = "float64", keep: str = "states",
-            zero_output_for_mask: bool = False) -> Trace:
+            zero_output_for_mask: bool = False, *, state_order: str = "hc") -> Trace:
     """Run the reference LSTM over a batch-major sequence.
 
     Args:
         x: (batch, time, features) input.
         weights: an :class:`LSTMWeights`.
         initial_state: None (zeros) or ``[h0, c0]``, (batch, output_size) and (batch, units),
-            as Keras takes it (output_size is units unless the weights have a projection).
+            as Keras takes it (output_size is units unless the weights have a projection); a
+            ``(c0, h0)`` pair with ``state_order="ch"``.
         mask: None or (batch, time) booleans; False marks a step to skip.
         go_backwards: process the sequence from its last step to its first; every returned
             sequence is in processing order (as Keras returns it).
@@ -98,9 +119,25 @@ def forward(x: ArrayLike, weights: LSTMWeights,
             (only the last step: O(batch * units) memory) or "preactivations" (the states and
             every step's pre-activations z, for the backward pass).
         zero_output_for_mask: masked steps output zeros instead of the previous output.
+        state_order: the order of the ``initial_state`` pair: "hc" (Keras's [h, c], the
+            default) or "ch" (TF1's LSTMStateTuple(c, h)); see :func:`keras_order`.
+            :meth:`Trace.final_state` returns the final state in either order.
 
     Returns:
         A :class:`Trace`.
+
+    Where h and c have the same size, a swapped pair cannot be told by its shapes, so the
+    order is an argument, and a pair that names its fields (a namedtuple such as TF1's
+    LSTMStateTuple) must agree with it:
+
+    >>> import numpy as np, lstm_ref
+    >>> w = lstm_ref.LSTMWeights(np.ones((1, 8)), np.ones((2, 8)))
+    >>> h0, c0 = np.zeros((1, 2)), np.full((1, 2), 3.0)
+    >>> x = np.ones((1, 1, 1))
+    >>> keras = lstm_ref.forward(x, w, initial_state=[h0, c0])
+    >>> tf1 = lstm_ref.forward(x, w, initial_state=(c0, h0), state_order="ch")
+    >>> bool((keras.final_c == tf1.final_c).all())
+    True
     """
     if not isinstance(weights, LSTMWeights):
         raise OptionError(f"weights must be an LSTMWeights; received {type(weights).__name__}")
@@ -118,7 +155,7 @@ def forward(x: ArrayLike, weights: LSTMWeights,
                          f"shape {x.shape}")
     check_size("x", "features (last axis)", features, weights.features,
                "the kernel's first dimension")
-    h, c = _initial_state(initial_state, batch, weights)
+    h, c = _initial_state(keras_order(initial_state, state_order), batch, weights, state_order)
     if mask is not None:
         mask = as_mask(mask, batch, time)
     if go_backwards:
@@ -263,13 +300,50 @@ class Cell:
         return value if limit is None else np.clip(value, -limit, limit)
 
 
+def check_state_order(state_order: Any) -> str:
+    """``state_order`` itself, or an OptionError naming what it may be."""
+    if not isinstance(state_order, str) or state_order not in STATE_ORDERS:
+        raise OptionError(f"state_order must be 'hc' (Keras's [h, c]) or 'ch' (TF1's "
+                          f"LSTMStateTuple(c, h)); received {state_order!r}")
+    return state_order
+
+
+def keras_order(state: Sequence[ArrayLike] | None,
+                state_order: str = "hc") -> Sequence[ArrayLike] | None:
+    """A state pair given in ``state_order`` ("hc" or "ch") as ``[h, c]`` (None stays None).
+
+    A pair whose fields are named h and c (a namedtuple: TF1's LSTMStateTuple has fields
+    ``("c", "h")``) must be in the order it is said to be in: an OptionError otherwise, since
+    where h and c have the same size nothing else would show the swap. Other pairs are taken
+    in ``state_order``; their sizes are checked where they are used.
+    """
+    check_state_order(state_order)
+    if state is None:
+        return None
+    fields = getattr(state, "_fields", None)
+    if isinstance(fields, tuple) and sorted(fields) == ["c", "h"] and (
+            "".join(fields) != state_order):
+        raise OptionError(
+            f"the state is a {type(state).__name__}{fields}, {fields[0]} first, but "
+            f"state_order={state_order!r} reads {state_order[0]} first: pass "
+            f"state_order={''.join(fields)!r}")
+    if state_order == "ch" and isinstance(state, (list, tuple)) and len(state) == 2:
+        return [state[1], state[0]]
+    return state
+
+
 def _initial_state(initial_state: Sequence[ArrayLike] | None, batch: int,
-                   weights: LSTMWeights) -> list[np.ndarray]:
-    sizes = {"initial_state[0] (h0)": weights.output_size, "initial_state[1] (c0)": weights.units}
+                   weights: LSTMWeights, state_order: str = "hc") -> list[np.ndarray]:
+    """[h0, c0] checked, from the state already in Keras's order (errors name the index the
+    caller used, in ``state_order``)."""
+    h_at, c_at = (0, 1) if state_order == "hc" else (1, 0)
+    sizes = {f"initial_state[{h_at}] (h0)": weights.output_size,
+             f"initial_state[{c_at}] (c0)": weights.units}
     if initial_state is None:
         return [np.zeros((batch, size)) for size in sizes.values()]
     if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
-        raise ShapeError("initial_state must be a list [h0, c0] of two (batch, units) arrays; "
+        pair = "a list [h0, c0]" if state_order == "hc" else "a pair (c0, h0) (state_order='ch')"
+        raise ShapeError(f"initial_state must be {pair} of two (batch, units) arrays; "
                          f"received {type(initial_state).__name__} of length "
                          f"{len(initial_state) if hasattr(initial_state, '__len__') else '?'}")
     states = []

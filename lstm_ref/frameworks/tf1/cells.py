@@ -27,7 +27,7 @@ from lstm_ref import checks, layouts
 from lstm_ref.checks import as_float_array, check_size, describe as describe_value
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.frameworks.tensorflow.tf_keras import api, tensorflow_module, tf_keras_module
-from lstm_ref.reference import forward, step
+from lstm_ref.reference import forward, keras_order, step
 from lstm_ref.weights import LSTMWeights
 
 __all__ = ["CELLS", "VARIABLES", "PEEPHOLES", "LSTMStateTuple", "legacy_cells", "to_numpy",
@@ -251,11 +251,11 @@ class TF1CellTwin:
             state.
         """
         x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)")
-        state = self.keras_state(initial_state, x.shape[0])
+        state = self.tf1_state(initial_state, x.shape[0])
         mask = None if sequence_length is None else lengths_mask(sequence_length, *x.shape[:2])
         trace = forward(x, self.weights, initial_state=state, mask=mask, dtype=dtype,
-                        zero_output_for_mask=True)
-        return trace.outputs, LSTMStateTuple(trace.final_c, trace.final_h)
+                        zero_output_for_mask=True, state_order="ch")
+        return trace.outputs, LSTMStateTuple(*trace.final_state("ch"))
 
     def step(self, x_t, state, dtype="float64"):
         """One call of the cell, ``cell(x_t, state)``: returns ``(h, LSTMStateTuple(c, h))``
@@ -266,20 +266,26 @@ class TF1CellTwin:
         h, c, _ = step(x_t, h_prev, c_prev, self.weights, dtype=dtype)
         return h, LSTMStateTuple(c, h)
 
-    def keras_state(self, state, batch, name="initial_state"):
-        """A TF1 state (c, h), checked against the cell's sizes, as lstm_ref.forward takes
-        it: [h, c] (None stays None)."""
+    def tf1_state(self, state, batch, name="initial_state"):
+        """A TF1 state (c, h), checked against the cell's sizes: ``(c, h)``, c first, as
+        lstm_ref.forward takes it with ``state_order="ch"`` (None stays None)."""
         if state is None:
             return None
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise ShapeError(f"{name} must be an LSTMStateTuple(c, h) or a (c, h) pair, c first "
                              f"as TF1 orders it; received {describe_value(state)}")
+        keras_order(state, "ch")  # a pair with named fields must be (c, h)
         c, h = (as_float_array(s, f"{name}.{n}", ndim=2) for s, n in zip(state, "ch"))
         check_size(f"{name}.c", "shape", c.shape, (batch, self.num_units),
                    "(batch, num_units): c comes first in TF1's LSTMStateTuple(c, h)")
         check_size(f"{name}.h", "shape", h.shape, (batch, self.output_size),
                    "(batch, num_proj or num_units)")
-        return [h, c]
+        return (c, h)
+
+    def keras_state(self, state, batch, name="initial_state"):
+        """A TF1 state (c, h), checked against the cell's sizes, in Keras's order [h, c]
+        (None stays None)."""
+        return keras_order(self.tf1_state(state, batch, name), "ch")
 
 
 def from_tf1_cell(cell):

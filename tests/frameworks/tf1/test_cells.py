@@ -2,6 +2,8 @@
 every option against the cell run by dynamic_rnn, every way of running a whole sequence, and
 clear errors for what lstm_ref cannot mirror."""
 
+from collections import namedtuple
+
 import numpy as np
 import pytest
 
@@ -21,6 +23,7 @@ pytestmark = [pytest.mark.filterwarnings(r"ignore:`tf\.nn\.rnn_cell\..*` is depr
               pytest.mark.filterwarnings(r"ignore:`layer\.updates` will be removed")]
 
 B, T, F, U = 3, 7, 4, 5
+HC = namedtuple("HC", ("h", "c"))  # a state pair named in Keras's order
 
 
 def built(cell, rng, features=F):
@@ -180,6 +183,33 @@ def test_step_is_one_call_of_the_cell(rng):
     np.testing.assert_array_equal(h, outputs[:, 0])
     np.testing.assert_array_equal(new_state.c, final.c)
     assert lstm_ref.compare(cell, x[:, :1], initial_state=state).passed
+
+
+def test_the_twin_takes_and_returns_the_state_c_first_as_tf1(rng):
+    """Without a projection c and h have the same size, so only the order tells them apart:
+    the twin reads and returns (c, h) as dynamic_rnn does, which lstm_ref.forward takes with
+    state_order="ch"; a TF1 state handed to forward as if it were Keras's [h, c] is refused
+    (LSTMStateTuple names its fields), and as a plain pair computes another LSTM."""
+    cell = built(legacy.LSTMCell(U), rng)
+    x, state = inputs(rng, cell)
+    assert state.c.shape == state.h.shape
+    twin = lstm_ref.from_tf1_cell(cell)
+    outputs, final = twin(x, initial_state=state)
+    expected, expected_final = tf.compat.v1.nn.dynamic_rnn(cell, x, initial_state=state)
+    # float32 against float64: well inside 1e-5 (a swapped state misses by far more, below).
+    np.testing.assert_allclose(outputs, expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(final.c, expected_final.c.numpy(), atol=1e-5)
+    trace = lstm_ref.forward(x, twin.weights, initial_state=state, state_order="ch")
+    np.testing.assert_array_equal(outputs, trace.outputs)
+    for got, want in zip(final, trace.final_state("ch")):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(OptionError, match=r"LSTMStateTuple\('c', 'h'\), c first, but "
+                                          r"state_order='hc' reads h first"):
+        lstm_ref.forward(x, twin.weights, initial_state=state)
+    swapped = lstm_ref.forward(x, twin.weights, initial_state=tuple(state))
+    assert np.abs(swapped.outputs - outputs).max() > 0.01
+    with pytest.raises(OptionError, match=r"state_order='ch' reads c first"):
+        twin(x, initial_state=HC(h=state.h, c=state.c))
 
 
 def test_proj_clip_without_num_proj_is_ignored_by_tf1_and_by_the_twin(rng):
