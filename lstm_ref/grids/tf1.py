@@ -35,7 +35,7 @@ SMALL_TF1_SIZES = OrderedDict(num_units=SMALL_SIZES["units"], features=SMALL_SIZ
                               batch=SMALL_SIZES["batch"], time=SMALL_SIZES["time"])
 # Options of an LSTMCell. cell_clip and proj_clip bind at some steps: |c| (initial c ~ N(0, 1))
 # often exceeds 0.5, and |h| = |m @ projection| 0.2. proj_clip without a projection is kept:
-# TF1 ignores it there, and so must the twin.
+# TF1 ignores it there, and so do LSTMWeights and the twin.
 OPTIONS = OrderedDict(
     forget_bias=(1.0, 0.0, -1.5),
     use_peepholes=(False, True),
