@@ -13,7 +13,8 @@ __all__ = ["require", "EXTRAS"]
 
 # The package -> the extra that installs it, where the caller does not say.
 EXTRAS = {"keras": "keras", "tensorflow": "keras", "tf_keras": "tf_keras", "torch": "torch",
-          "onnx": "onnx", "onnxruntime": "onnx", "allpairspy": "keras", "matplotlib": "report"}
+          "onnx": "onnx", "onnxruntime": "onnx", "ai_edge_litert": "tflite",
+          "flatbuffers": "tflite", "allpairspy": "keras", "matplotlib": "report"}
 
 
 def require(package, extra=None):
