@@ -22,8 +22,8 @@ from lstm_ref.tolerance import Tolerance
 
 __all__ = ["compare", "assert_equivalent", "compare_gradients", "assert_gradients_equivalent",
            "check_verdict", "check_tolerance", "from_keras", "from_torch", "from_onnx",
-           "from_tf1_cell",
-           "GRADIENTS_SUPPORTED", "Twin"]
+           "from_tf1_cell", "from_tflite", "compare_export", "assert_export_equivalent",
+           "ARTIFACT_KINDS", "GRADIENTS_SUPPORTED", "Twin"]
 
 # A reference twin: called with the framework object's arguments, it returns the same
 # structure (lstm_ref.frameworks.*.twin).
@@ -298,3 +298,112 @@ def from_tf1_cell(cell: object) -> Twin:
 
     twin: Twin = tf1.from_tf1_cell(cell)
     return twin
+
+
+# The artifact kinds compare_export reads: kind -> what it is.
+ARTIFACT_KINDS = {"tflite": "a TFLite / LiteRT flatbuffer (.tflite path or its bytes)"}
+
+
+def from_tflite(path_or_bytes: object, op: int | None = None) -> Twin:
+    """The reference twin of a fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op of a .tflite model
+    (a path or its bytes; ``op``: which, where it has several), on its weights dequantized to
+    float64: ``twin(x)`` returns the op's output (every step's h); ``twin.final_state`` is
+    then [h, c]; ``twin.weights`` the LSTMWeights read (Keras layout, gate order i, f, c, o).
+
+    Raises:
+        UnsupportedLayerError: no fused LSTM op, or one LSTMWeights cannot express (layer
+            normalization, a projection bias, CIFG where LSTMWeights has no
+            ``coupled_gates="cifg"``): the message names it.
+
+    Example:
+        >>> twin = lstm_ref.from_tflite("lstm.tflite")                # doctest: +SKIP
+        >>> twin(np.ones((1, 5, 3), np.float32)).shape               # doctest: +SKIP
+        (1, 5, 4)
+    """
+    from lstm_ref.frameworks import tflite
+
+    twin: Twin = tflite.from_tflite(path_or_bytes, op=op)
+    return twin
+
+
+def compare_export(source: object, artifact: object, x: ArrayLike,
+                   tolerance: Tolerance | None = None, op: int | None = None) -> Report:
+    """Hold an exported artifact to the reference of the LSTM it was exported from.
+
+    The expected values are the reference's with the *source's* semantics (activations,
+    clips, go_backwards) run on the weights the artifact holds, dequantized to float64; and
+    the artifact's weights must be the source's within their storage format's own rounding
+    (float32: equal; float16: half a float16 spacing; int8: half a step of the scale). Both
+    checks are in the one Report (tensors ``weights.*``, then the run's ``output``, ``h``,
+    ``c``, ``state_h``, ``state_c``, as the artifact shows them): a corrupted or reordered
+    weight fails the first, a runtime that computes otherwise the second.
+
+    Args:
+        source: what was exported: a built Keras LSTM layer or a model with one LSTM layer,
+            its twin (``lstm_ref.from_keras``), or LSTMWeights.
+        artifact: the export: a .tflite path or its bytes (see :data:`ARTIFACT_KINDS`).
+        x: (batch, time, features) input; the artifact is resized to it where it can be.
+        tolerance: a Tolerance for the run instead of its weight storage's entry
+            (lstm_ref.frameworks.tflite.tolerances).
+        op: which fused LSTM op of the artifact, where it has several.
+
+    Returns:
+        A :class:`~lstm_ref.report.Report`.
+
+    Raises:
+        OptionError: an artifact of no known kind (the message lists them);
+        UnsupportedLayerError: a source that is not one LSTM, or an artifact whose LSTM
+            cannot be read; ShapeError: sizes that do not fit.
+
+    Example:
+        >>> lstm_ref.compare_export(layer, "lstm.tflite", x).verdict   # doctest: +SKIP
+        'PASSED'
+    """
+    check_tolerance(tolerance)
+    weights, options, context = _export_source(source)
+    from lstm_ref.frameworks import tflite
+
+    if tflite.is_tflite(artifact):
+        report: Report = tflite.compare_export(weights, artifact, x, tolerance=tolerance,
+                                               options=options, context=context, op=op)
+        return report
+    kinds = "; ".join(f"{k}: {v}" for k, v in ARTIFACT_KINDS.items())
+    raise OptionError(f"artifact must be one of the kinds compare_export reads ({kinds}); "
+                      f"received {describe(artifact)}")
+
+
+def assert_export_equivalent(source: object, artifact: object, x: ArrayLike,
+                             tolerance: Tolerance | None = None, op: int | None = None,
+                             allow_inconclusive: bool = False) -> Report:
+    """:func:`compare_export`, raising if the verdict is not PASSED (see
+    :func:`check_verdict`); returns the Report."""
+    __tracebackhide__ = True
+    return check_verdict(compare_export(source, artifact, x, tolerance, op), allow_inconclusive)
+
+
+def _export_source(source: object) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(LSTMWeights, forward() options, context) of compare_export's ``source``: LSTMWeights
+    as they are; a twin of one LSTM (one with ``weights``), or of a model of one; a Keras
+    layer or model through its twin (:func:`from_keras`)."""
+    from lstm_ref.weights import LSTMWeights
+
+    if isinstance(source, LSTMWeights):
+        return source, {}, {"source": repr(source)}
+    twin: Any = source
+    if type(source).__module__.split(".")[0] != "lstm_ref":
+        twin = from_keras(source)
+    layers = getattr(twin, "layers", None)
+    if isinstance(layers, list) and all(isinstance(spec, tuple) for spec in layers):
+        lstms = [spec for spec in layers if spec[0] == "lstm"]
+        if len(lstms) != 1 or len(layers) != 1:
+            raise UnsupportedLayerError(f"source must be one LSTM; the model has {len(lstms)} "
+                                        f"LSTM layer(s) and {len(layers) - len(lstms)} other(s)")
+        twin = lstms[0][1]
+    weights = getattr(twin, "weights", None)
+    if not isinstance(weights, LSTMWeights):
+        raise UnsupportedLayerError(f"source must be one LSTM: a Keras LSTM layer, a model of "
+                                    f"one, its twin or LSTMWeights; received {describe(source)}")
+    options = {"go_backwards": bool(getattr(twin, "go_backwards", False)),
+               "zero_output_for_mask": bool(getattr(twin, "zero_output_for_mask", False))}
+    context = {"source": getattr(twin, "config", {}).get("layer", repr(weights))}
+    return weights, options, context

@@ -238,7 +238,7 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
                if source.options().get(k) != v and k not in ("peephole", "projection")}
     if read.weights.activation.name != source.activation.name:
         differs["activation"] = read.weights.activation.name
-    info = {"artifact": f"{art.origin}: {read.where}; ops {', '.join(art.op_names())}",
+    info = {"artifact": f"{art.origin}: {read.where}; ops {', '.join(sorted(set(art.op_names())))}",
             "weights stored as": "; ".join(f"{k} {v}" for k, v in read.formats.items()),
             "weights check": tolerances.WEIGHTS[storage],
             "run tolerance": why,
