@@ -7,6 +7,8 @@
     lstm-ref golden check PATH [--json PATH] [--junit-xml PATH]
     lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
     lstm-ref convert SOURCE DESTINATION --from LAYOUT --to LAYOUT [--layer N] [--reverse]
+    lstm-ref check-export SOURCE ARTIFACT [--input NPY | --batch B --time T --seed N]
+                          [--json PATH] [-v]
 
 ``verify`` runs a framework's grid against the reference, prints a line per case that did
 not pass (every case with -v) and a summary table. Exit codes, everywhere: 0 every case
@@ -121,6 +123,22 @@ def parser() -> argparse.ArgumentParser:
     convert.add_argument("--layer", type=int, default=0, help="torch: which layer (default 0)")
     convert.add_argument("--reverse", action="store_true",
                          help="torch / onnx: the backward direction")
+    export = commands.add_parser(
+        "check-export", help="hold an exported artifact (.tflite) to the reference of the "
+                             "Keras LSTM it was exported from", epilog=EXIT_CODES)
+    export.add_argument("source", help="the exported model: a .keras file with one LSTM layer "
+                                       "(loaded with safe_mode=True)")
+    export.add_argument("artifact", help="the export: a .tflite file")
+    export.add_argument("--input", metavar="NPY", help="the input, (batch, time, features) in "
+                                                       "a .npy file (default: drawn at random)")
+    export.add_argument("--batch", type=int, help="rows of the drawn input (default: the "
+                                                  "artifact's input shape)")
+    export.add_argument("--time", type=int, help="steps of the drawn input (default: the "
+                                                 "artifact's input shape)")
+    export.add_argument("--seed", type=int, default=0, help="seed of the drawn input (default 0)")
+    export.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    export.add_argument("-v", "--verbose", action="store_true",
+                        help="the whole report, also when it passed")
     return top
 
 
@@ -134,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_convert(args)
         if args.command == "golden":
             return run_golden(args)
+        if args.command == "check-export":
+            return run_check_export(args)
         if args.command == "explain":
             from lstm_ref.explain import explain as explain_text
 
@@ -159,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def uses_tensorflow(args: argparse.Namespace) -> bool:
     """Whether the command runs TensorFlow (Keras, tf_keras, TF1 cells, golden files)."""
-    return args.command == "golden" or (args.command == "verify" and not args.list
+    return args.command in ("golden", "check-export") or (args.command == "verify"
+                                                          and not args.list
                                          and args.framework in ("keras", "tf_keras", "tf1"))
 
 
@@ -356,6 +377,66 @@ def run_convert(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(f"{args.source} ({args.source_layout}) -> {args.destination} ({args.target_layout}): "
           f"{weights!r}", file=out or sys.stdout)
     return EXIT_OK
+
+
+def run_check_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``lstm-ref check-export``: 0 passed; 1 failed; 3 inconclusive; 2 (raised) if the
+    source, the artifact or the input cannot be read."""
+    import json
+
+    from lstm_ref.api import compare_export
+    from lstm_ref.frameworks.tflite.observe import input_shape
+
+    out = out or sys.stdout
+    if args.json is not None:
+        files.check_file_target(args.json, "--json")
+    model = _load_keras(args.source)
+    if args.input is not None:
+        try:
+            x = np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise OptionError(f"--input {args.input!r} cannot be read as a .npy array: "
+                              f"{exc}") from exc
+        origin = f"--input {args.input}"
+    else:
+        shape = input_shape(args.artifact)
+        if len(shape) != 3:
+            raise OptionError(f"the artifact's input has shape {shape}, not (batch, time, "
+                              "features): give --input")
+        batch, time_steps = args.batch or shape[0], args.time or shape[1]
+        for value, name in ((batch, "--batch"), (time_steps, "--time")):
+            if value < 1:
+                raise OptionError(f"{name} must be at least 1; received {value}")
+        x = np.random.default_rng(args.seed).normal(size=(batch, time_steps, shape[2]))
+        origin = f"drawn: normal, seed {args.seed}, shape {x.shape}"
+    report = compare_export(model, args.artifact, x)
+    report.context["input"] = origin
+    print(report.summary() if args.verbose or not report.passed else report.verdict_line(),
+          file=out)
+    if args.json is not None:
+        data = {"format": "lstm-ref-check-export/1", "lstm_ref": VERSION,
+                "source": args.source, "artifact": args.artifact, "input": origin,
+                "verdict": report.verdict, **report.to_dict()}
+        files.write_atomic(args.json, json.dumps(data, indent=1, allow_nan=False) + "\n",
+                           "--json")
+    if report.passed:
+        return EXIT_OK
+    return EXIT_FAILED if report.failed else EXIT_INCONCLUSIVE
+
+
+def _load_keras(path: str) -> Any:
+    """The Keras model saved at ``path`` (keras.saving.load_model, safe_mode=True), or
+    OptionError in one line."""
+    from lstm_ref._optional import require
+
+    keras = require("keras", "keras")
+    if not os.path.isfile(path):
+        raise OptionError(f"SOURCE {path!r} is not a file (expected a .keras model)")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OptionError(f"SOURCE {path!r} cannot be loaded as a Keras model: {first}") from exc
 
 
 if __name__ == "__main__":

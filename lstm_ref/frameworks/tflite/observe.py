@@ -40,7 +40,7 @@ from lstm_ref.reference import forward
 from lstm_ref.report import ALL_STEPS, Report
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["compare_export", "interpreter", "read_artifact", "run", "storage_of"]
+__all__ = ["compare_export", "input_shape", "interpreter", "read_artifact", "run", "storage_of"]
 
 
 def _litert():
@@ -94,6 +94,14 @@ def run(artifact, x, read=None):
         state_h = np.array(it.get_tensor(read.states[0]))
         state_c = np.array(it.get_tensor(read.states[1]))
     return {"outputs": outputs, "state_h": state_h, "state_c": state_c}
+
+
+def input_shape(artifact):
+    """The shape of the artifact's (first) input, as LiteRT reports it."""
+    details = interpreter(artifact).get_input_details()
+    if not details:
+        raise UnsupportedLayerError(f"{load(artifact).origin} has no input")
+    return tuple(int(n) for n in details[0]["shape"])
 
 
 def _output_order(it):
