@@ -33,6 +33,7 @@ MARKERS = {
     "tf1": "runs TF1 cells (tf_keras's legacy cells)",
     "torch": "runs torch",
     "onnx": "runs onnxruntime",
+    "tflite": "runs LiteRT (ai_edge_litert) on .tflite artifacts",
 }
 
 

@@ -1,0 +1,68 @@
+"""Artifacts for the TFLite tests: float32 weights drawn per gate (the converter stores
+float32), converted at the case's fixed shape."""
+
+import numpy as np
+
+import lstm_ref
+from lstm_ref.frameworks.tflite import convert
+from tests.support.helpers import random_weights
+
+__all__ = ["float32_weights", "artifact", "swap_gates", "with_op_inputs", "with_op_options"]
+
+
+def float32_weights(rng, units, features, **options):
+    """Random per-gate weights, rounded to float32 (what a Keras layer holds)."""
+    w = random_weights(rng, units, features, **options)
+    return lstm_ref.LSTMWeights(*(None if a is None else a.astype(np.float32)
+                                  for a in (w.kernel, w.recurrent_kernel, w.bias)),
+                                activation=w.activation, recurrent_activation=w.recurrent_activation)
+
+
+def artifact(weights, batch, time, lowering, storage="float32", **options):
+    return convert.keras_lstm_artifact(weights, batch, time, lowering, storage, **options)
+
+
+def swap_gates(weights, a, b):
+    """The weights with gate blocks ``a`` and ``b`` (of "ifco") swapped in every array."""
+    u = weights.units
+    order = list("ifco")
+    blocks = [slice(order.index(g) * u, (order.index(g) + 1) * u) for g in order]
+    perm = np.arange(4 * u)
+    ia, ib = order.index(a), order.index(b)
+    perm[blocks[ia]], perm[blocks[ib]] = np.arange(4 * u)[blocks[ib]], np.arange(4 * u)[blocks[ia]]
+    return weights.replace(kernel=weights.kernel[:, perm],
+                           recurrent_kernel=weights.recurrent_kernel[:, perm],
+                           bias=None if weights.bias is None else weights.bias[perm])
+
+
+def _fused_op(model):
+    from lstm_ref.frameworks.tflite.flatbuffer import Artifact
+
+    art = Artifact(model, "edited")
+    for s, k, name, op in art.ops():
+        if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            return art, op
+    raise AssertionError("no fused LSTM op")
+
+
+def with_op_inputs(content, **changes):
+    """The artifact with its fused op's inputs rewired: ``{position: tensor index}``
+    (position as ``p<N>``; -1 removes an optional input)."""
+    from lstm_ref.frameworks.tflite.flatbuffer import pack
+
+    art, op = _fused_op(content)
+    inputs = np.array(op.inputs, np.int32)
+    for key, index in changes.items():
+        inputs[int(key[1:])] = index
+    op.inputs = inputs
+    return pack(art.model)
+
+
+def with_op_options(content, **options):
+    """The artifact with fields of its fused op's options changed (cellClip=...)."""
+    from lstm_ref.frameworks.tflite.flatbuffer import pack
+
+    art, op = _fused_op(content)
+    for name, value in options.items():
+        setattr(op.builtinOptions, name, value)
+    return pack(art.model)

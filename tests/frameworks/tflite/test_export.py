@@ -1,0 +1,169 @@
+"""compare_export on Keras LSTMs converted to TFLite both ways the converter lowers them (the
+fused op, the WHILE loop), with float32, float16 and int8 (dynamic range) weights; and the
+planted bugs it must fail: a swapped gate, an edited weight, an edited op option."""
+
+import numpy as np
+import pytest
+
+import lstm_ref
+from lstm_ref.frameworks.tflite import observe
+from lstm_ref.frameworks.tflite.flatbuffer import load
+from lstm_ref.frameworks.tflite.convert import edit_constant
+from tests.frameworks.tflite.helpers import (artifact, float32_weights, swap_gates,
+                                             with_op_options)
+
+# (lowering, storage, units, features, batch, time): int8 needs tensors of 1024 elements or
+# more (smaller ones stay float32): the fused op stores one (units, features) block per gate.
+CASES = [
+    ("while", "float32", 9, 3, 9, 5),
+    ("while", "float16", 17, 4, 2, 6),
+    ("while", "int8", 17, 16, 3, 5),
+    ("fused", "float32", 17, 5, 9, 6),
+    ("fused", "float16", 9, 3, 2, 5),
+    ("fused", "int8", 33, 32, 2, 4),
+]
+OPS = {"while": "WHILE", "fused": "UNIDIRECTIONAL_SEQUENCE_LSTM"}
+
+
+def case_id(case):
+    lowering, storage, units, features, batch, time = case
+    return f"{lowering}-{storage}-units={units}-features={features}-batch={batch}-time={time}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_export_passes(case, rng):
+    lowering, storage, units, features, batch, time = case
+    weights = float32_weights(rng, units, features)
+    content = artifact(weights, batch, time, lowering, storage)
+    assert OPS[lowering] in load(content).op_names()
+    read = observe.read_artifact(content, units, features)
+    assert observe.storage_of(read) == storage, read.formats  # the storage is really there
+    x = rng.normal(size=(batch, time, features))
+    report = lstm_ref.compare_export(weights, content, x)
+    assert report.passed, report.summary()
+    # Not vacuous: every weight and the run were compared, element by element.
+    shown = {"weights.kernel", "weights.recurrent_kernel", "weights.bias", "output"}
+    assert shown <= set(report.tensors)
+    for name in shown:
+        assert report.tensors[name].compared == report.tensors[name].size > 0
+    if lowering == "fused":  # its state variables, after every prefix
+        assert {"h", "c", "state_h", "state_c"} <= set(report.tensors)
+    if storage != "float32":  # the quantization moved weights, within its rounding
+        assert report.tensors["weights.kernel"].max_abs.max() > 0
+
+
+@pytest.mark.parametrize("lowering,storage", [("while", "float32"), ("fused", "float16"),
+                                              ("fused", "int8")])
+def test_swapped_gates_fail(lowering, storage, rng):
+    units, features = (33, 32) if storage == "int8" else (9, 3)
+    weights = float32_weights(rng, units, features)
+    content = artifact(swap_gates(weights, "i", "f"), 2, 5, lowering, storage)
+    report = lstm_ref.compare_export(weights, content, rng.normal(size=(2, 5, features)))
+    assert report.failed
+    assert report.first_failure.tensor == "weights.kernel"
+
+
+@pytest.mark.parametrize("lowering,storage,name", [
+    ("while", "float32", "MatMul_1"), ("while", "int8", "MatMul"),
+    ("fused", "float16", "arith.constant5"), ("fused", "int8", "tfl.pseudo_qconst5")])
+def test_edited_weight_fails(lowering, storage, name, rng):
+    """One stored weight moved by one step of its format (int8: one q; float: 1e-3)."""
+    units, features = (17, 16) if lowering == "while" else (33, 32) if storage == "int8" else (9, 3)
+    weights = float32_weights(rng, units, features)
+    content = artifact(weights, 2, 4, lowering, storage)
+    tensor = next(t for t in _tensor_names(content) if t.endswith(name))
+
+    def edit(stored):
+        flat = stored.reshape(-1)
+        flat[3] = flat[3] + (1 if flat.dtype == np.int8 and flat[3] < 127 else
+                             -1 if flat.dtype == np.int8 else 1e-3)
+        return stored
+
+    report = lstm_ref.compare_export(weights, edit_constant(content, tensor, edit),
+                                     rng.normal(size=(2, 4, features)))
+    assert report.failed, report.summary()
+    assert report.first_failure.tensor.startswith("weights.")
+    assert report.tensors[report.first_failure.tensor].failures == 1
+
+
+def _tensor_names(content):
+    model = load(content).model
+    return [t.name.decode() for s in model.subgraphs for t in s.tensors]
+
+
+def test_edited_option_fails_the_run(rng):
+    """Weights intact, the op computing otherwise (its cell clip cut to 0.05): the run fails."""
+    weights = float32_weights(rng, 9, 3)
+    content = with_op_options(artifact(weights, 2, 6, "fused"), cellClip=0.05)
+    report = lstm_ref.compare_export(weights, content, rng.normal(size=(2, 6, 3)) * 3)
+    assert report.failed
+    assert not report.first_failure.tensor.startswith("weights.")
+    assert report.tensors["weights.kernel"].passed
+    assert "cell_clip=0.05" in report.context["artifact options that differ from the source"]
+
+
+def test_fused_op_clips_the_cell_state_keras_does_not(rng):
+    """The converter gives the fused op cell_clip=10: where |c| passes 10 (forget, input and
+    cell gates saturated open), the artifact departs from the Keras layer it came from."""
+    units, features = 4, 3
+    bias = np.concatenate([np.full(units, 8.0), np.full(units, 8.0), np.full(units, 8.0),
+                           np.full(units, 1.0)])
+    weights = float32_weights(rng, units, features).replace(bias=bias.astype(np.float32))
+    content = artifact(weights, 2, 14, "fused")
+    report = lstm_ref.compare_export(weights, content, rng.normal(size=(2, 14, 3)) * 0.1)
+    assert report.failed
+    assert report.first_failure.tensor in ("c", "state_c")
+    assert report.first_failure.step == 10  # c reaches 11 at the 11th step
+    assert "cell_clip=10.0" in report.context["artifact options that differ from the source"]
+
+
+def test_fused_artifact_keeps_its_state_between_invocations(rng):
+    """A fused op's state is a variable: invoked twice without a reset, the second run starts
+    where the first ended. observe.run resets it before every run."""
+    weights = float32_weights(rng, 5, 3)
+    content = artifact(weights, 2, 4, "fused")
+    x = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    it = observe.interpreter(content)
+    it.allocate_tensors()
+    index = it.get_input_details()[0]["index"]
+    output = it.get_output_details()[0]["index"]
+    runs = []
+    for _ in range(2):
+        it.set_tensor(index, x)
+        it.invoke()
+        runs.append(np.array(it.get_tensor(output)))
+    assert np.abs(runs[0] - runs[1]).max() > 1e-3
+    first, second = observe.run(content, x), observe.run(content, x)
+    np.testing.assert_array_equal(first["outputs"][0], second["outputs"][0])
+    np.testing.assert_array_equal(first["outputs"][0], runs[0])
+
+
+def test_keras_layer_and_model_as_source(rng):
+    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow")
+    inputs = keras.Input((5, 3), batch_size=2)
+    layer = keras.layers.LSTM(9, return_sequences=True, return_state=True)
+    model = keras.Model(inputs, layer(inputs))
+    layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                       for w in layer.get_weights()])
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    x = rng.normal(size=(2, 5, 3))
+    for source in (model, layer, lstm_ref.from_keras(layer)):
+        report = lstm_ref.compare_export(source, content, x)
+        assert report.passed, report.summary()
+        assert {"state_h", "state_c"} <= set(report.tensors)
+
+
+def test_bad_arguments(rng, tmp_path):
+    weights = float32_weights(rng, 3, 2)
+    with pytest.raises(lstm_ref.OptionError, match="artifact must be one of the kinds"):
+        lstm_ref.compare_export(weights, b"not a model at all", np.zeros((1, 2, 2)))
+    with pytest.raises(lstm_ref.OptionError, match="artifact must be one of the kinds"):
+        lstm_ref.compare_export(weights, 42, np.zeros((1, 2, 2)))
+    with pytest.raises(lstm_ref.OptionError, match="cannot be read"):
+        lstm_ref.compare_export(weights, str(tmp_path / "missing.tflite"), np.zeros((1, 2, 2)))
+    content = artifact(weights, 1, 2, "while")
+    with pytest.raises(lstm_ref.ShapeError, match="x must be"):
+        lstm_ref.compare_export(weights, content, np.zeros((1, 2, 5)))
+    with pytest.raises(lstm_ref.UnsupportedLayerError, match="no framework for builtins.object"):
+        lstm_ref.compare_export(object(), content, np.zeros((1, 2, 2)))
