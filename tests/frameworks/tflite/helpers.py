@@ -7,7 +7,7 @@ import lstm_ref
 from lstm_ref.frameworks.tflite import convert
 from tests.support.helpers import random_weights
 
-__all__ = ["float32_weights", "artifact", "swap_gates", "with_op_inputs", "with_op_options"]
+__all__ = ["artifact", "float32_weights", "swap_gates", "with_op_inputs", "with_op_options"]
 
 
 def float32_weights(rng, units, features, **options):

@@ -7,10 +7,14 @@ import pytest
 
 import lstm_ref
 from lstm_ref.frameworks.tflite import observe
-from lstm_ref.frameworks.tflite.flatbuffer import load
 from lstm_ref.frameworks.tflite.convert import edit_constant
-from tests.frameworks.tflite.helpers import (artifact, float32_weights, swap_gates,
-                                             with_op_options)
+from lstm_ref.frameworks.tflite.flatbuffer import load
+from tests.frameworks.tflite.helpers import (
+    artifact,
+    float32_weights,
+    swap_gates,
+    with_op_options,
+)
 
 # (lowering, storage, units, features, batch, time): int8 needs tensors of 1024 elements or
 # more (smaller ones stay float32): the fused op stores one (units, features) block per gate.
