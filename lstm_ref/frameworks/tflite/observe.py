@@ -243,7 +243,7 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
         part = _BoundedPart(**{f: getattr(part, f) for f in part.__dataclass_fields__},
                             extra=extra)
     differs = {k: v for k, v in read.weights.options().items()
-               if source.options().get(k) != v and k not in ("peephole", "projection")}
+               if k not in ("peephole", "projection") and source.options().get(k) != v}
     if read.weights.activation.name != source.activation.name:
         differs["activation"] = read.weights.activation.name
     info = {"artifact": f"{art.origin}: {read.where}; ops {', '.join(sorted(set(art.op_names())))}",

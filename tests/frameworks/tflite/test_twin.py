@@ -1,0 +1,121 @@
+"""from_tflite: a fused op's tensors mapped onto LSTMWeights (gate order, peepholes, the
+op's options, dequantized weights), and what it refuses."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import lstm_ref
+from lstm_ref.frameworks.tflite import observe
+from lstm_ref.frameworks.tflite.flatbuffer import load
+from lstm_ref.frameworks.tflite.twin import INPUTS, fused_ops
+from tests.frameworks.tflite.helpers import (
+    artifact,
+    float32_weights,
+    with_op_inputs,
+    with_op_options,
+)
+
+
+def _op_inputs(content):
+    (_, _, _, op), = fused_ops(content)
+    return dict(zip(INPUTS, (int(i) for i in op.inputs)))
+
+
+def test_gate_order_and_options(rng):
+    """Every gate has its own random block: the twin's kernel, recurrent kernel and bias are
+    the source's, bit for bit, only if each block went to its gate."""
+    weights = float32_weights(rng, 7, 3)
+    twin = lstm_ref.from_tflite(artifact(weights, 2, 5, "fused"))
+    np.testing.assert_array_equal(twin.weights.kernel, weights.kernel)
+    np.testing.assert_array_equal(twin.weights.recurrent_kernel, weights.recurrent_kernel)
+    np.testing.assert_array_equal(twin.weights.bias, weights.bias)
+    assert twin.weights.cell_clip == 10.0  # what the converter sets
+    assert twin.weights.activation.name == "tanh"
+    assert twin.read.formats == {"kernel": "float32", "recurrent_kernel": "float32",
+                                 "bias": "float32"}
+
+
+def test_twin_runs_as_the_artifact(rng):
+    weights = float32_weights(rng, 9, 4)
+    content = artifact(weights, 3, 6, "fused")
+    twin = lstm_ref.from_tflite(content)
+    x = rng.normal(size=(3, 6, 4)).astype(np.float32)
+    ran = observe.run(content, x, twin.read)
+    np.testing.assert_allclose(ran["outputs"][0], twin(x), atol=2e-6)
+    np.testing.assert_allclose(ran["state_c"], twin.final_state[1], atol=2e-6)
+    # ... and held to the reference as an export of its own twin: it passes.
+    assert lstm_ref.compare_export(twin, content, x).passed
+
+
+@pytest.mark.parametrize("storage,fmt", [("float16", "float16"), ("int8", "int8 per-tensor")])
+def test_dequantized_within_half_a_step(storage, fmt, rng):
+    units, features = (33, 32) if storage == "int8" else (5, 3)
+    weights = float32_weights(rng, units, features)
+    twin = lstm_ref.from_tflite(artifact(weights, 2, 3, "fused", storage))
+    assert twin.read.formats["kernel"] == fmt
+    for name in ("kernel", "recurrent_kernel"):
+        moved = np.abs(getattr(twin.weights, name) - getattr(weights, name))
+        assert moved.max() > 0
+        assert (moved <= twin.read.half_steps[name]).all()
+
+
+def test_peepholes_mapped_as_litert_computes_them(rng):
+    """Peepholes rewired onto three (units,) constants of the op: the twin reads i, f, o from
+    cell_to_input, cell_to_forget, cell_to_output, and LiteRT's run agrees with it (i and f
+    see c_{t-1}, o sees c_t)."""
+    weights = float32_weights(rng, 6, 3)
+    content = artifact(weights, 2, 5, "fused")
+    tensors = _op_inputs(content)
+    content = with_op_inputs(content, p9=tensors["forget_gate_bias"],
+                             p10=tensors["cell_gate_bias"], p11=tensors["output_gate_bias"])
+    twin = lstm_ref.from_tflite(content)
+    np.testing.assert_array_equal(twin.weights.peephole,
+                                  np.stack([twin.weights.bias[6:12], twin.weights.bias[12:18],
+                                            twin.weights.bias[18:24]]))
+    x = rng.normal(size=(2, 5, 3))
+    assert lstm_ref.compare_export(twin, content, x).passed
+    # Rotated (f, o, i): the reference and LiteRT part.
+    rotated = twin.weights.replace(peephole=twin.weights.peephole[[1, 2, 0]])
+    assert lstm_ref.compare_export(rotated, content, x).failed
+
+
+def test_edited_activation_is_read(rng):
+    content = with_op_options(artifact(float32_weights(rng, 4, 3), 1, 3, "fused"),
+                              fusedActivationFunction=1)
+    assert lstm_ref.from_tflite(content).weights.activation.name == "relu"
+
+
+def test_layer_norm_refused(rng):
+    content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
+    content = with_op_inputs(content, p21=_op_inputs(content)["forget_gate_bias"])
+    with pytest.raises(lstm_ref.UnsupportedLayerError, match="layer-norm coefficients"):
+        lstm_ref.from_tflite(content)
+
+
+def test_cifg(rng):
+    """No input-gate tensors: i = 1 - f. Read as coupled_gates="cifg" where LSTMWeights has
+    it, refused by name where it does not."""
+    content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
+    content = with_op_inputs(content, p1=-1, p5=-1, p12=-1)
+    if "coupled_gates" in inspect.signature(lstm_ref.LSTMWeights).parameters:
+        twin = lstm_ref.from_tflite(content)
+        assert twin.weights.coupled_gates == "cifg"
+        assert lstm_ref.compare_export(twin, content, rng.normal(size=(1, 3, 3))).passed
+    else:
+        with pytest.raises(lstm_ref.UnsupportedLayerError, match="CIFG"):
+            lstm_ref.from_tflite(content)
+
+
+def test_while_loop_has_no_fused_op(rng):
+    content = artifact(float32_weights(rng, 4, 3), 1, 3, "while")
+    assert "WHILE" in load(content).op_names()
+    with pytest.raises(lstm_ref.UnsupportedLayerError, match="no fused LSTM op"):
+        lstm_ref.from_tflite(content)
+
+
+def test_bad_op_index(rng):
+    content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
+    with pytest.raises(lstm_ref.OptionError, match="op must be an index from 0 to 0"):
+        lstm_ref.from_tflite(content, op=1)
