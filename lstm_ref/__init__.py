@@ -11,6 +11,7 @@ from lstm_ref.bidirectional import BidirectionalTrace, forward_bidirectional
 from lstm_ref.errors import (ActivationError, DTypeError, FrameworkMissingError,
                              InconclusiveError, LSTMRefError, OptionError, ShapeError,
                              UnsupportedLayerError, ValueRangeError)
+from lstm_ref.layer_norm import LayerNorm
 from lstm_ref.reference import Trace, forward, step
 from lstm_ref.report import Report
 from lstm_ref.stack import StackTrace, forward_stack
@@ -23,6 +24,6 @@ __all__ = ["__version__", "Activation", "assert_equivalent", "assert_gradients_e
            "FrameworkMissingError", "InconclusiveError", "LSTMRefError", "OptionError",
            "ShapeError", "UnsupportedLayerError", "ValueRangeError", "Trace", "forward", "step",
            "Report", "StackTrace", "forward_stack", "BidirectionalTrace",
-           "forward_bidirectional", "LSTMWeights"]
+           "forward_bidirectional", "LSTMWeights", "LayerNorm"]
 
 __version__ = VERSION

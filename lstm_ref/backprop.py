@@ -139,6 +139,9 @@ def gradients(x: ArrayLike, weights: LSTMWeights, d_outputs: ArrayLike | None = 
     """
     if dtype not in DTYPES:
         raise OptionError(f"dtype must be one of {DTYPES} for gradients; received {dtype!r}")
+    if getattr(weights, "layer_norm", None) is not None:
+        raise OptionError("gradients has no backward pass for layer_norm (lstm_ref.layer_norm: "
+                          "forward only); received weights with a LayerNorm")
     go_backwards = as_bool(go_backwards, "go_backwards")  # used here too, before forward's check
     trace = forward(x, weights, initial_state=initial_state, mask=mask, go_backwards=go_backwards,
                     dtype=dtype, keep="preactivations", zero_output_for_mask=zero_output_for_mask,

@@ -123,7 +123,7 @@ def to_torch(weights: Weights) -> dict[str, np.ndarray]:
     """One direction's torch.nn.LSTM parameters (weight_ih, weight_hh, bias_ih, bias_hh,
     weight_hr; absent ones omitted) from LSTMWeights; the bias goes to bias_ih."""
     _refuse(weights, "torch", ("peephole", "cell_clip", "gate_clip", "coupled_gates",
-                               "proj_clip", "output_activation"),
+                               "proj_clip", "output_activation", "layer_norm"),
             activation="tanh", recurrent_activation="sigmoid")
     weights = fold_forget_bias(weights)
     params = {"weight_ih": weights.kernel.T, "weight_hh": weights.recurrent_kernel.T}
@@ -169,7 +169,7 @@ def to_onnx(weights: Weights) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     h included; onnxruntime 1.32 leaves that c_t unclipped, so where |c_t| exceeds the clip the
     converted model, run by onnxruntime, departs from these weights' reference (see
     lstm_ref.frameworks.onnx.twin)."""
-    _refuse(weights, "onnx", ("cell_clip", "projection", "proj_clip"))
+    _refuse(weights, "onnx", ("cell_clip", "projection", "proj_clip", "layer_norm"))
     if weights.coupled_gates == "cifg":
         raise OptionError("onnx has no equivalent of coupled_gates='cifg' (i = 1 - f; ONNX's "
                           "input_forget is f = 1 - i): these weights cannot be converted to the "
@@ -220,7 +220,7 @@ def from_tf1(kernel: ArrayLike, bias: ArrayLike | None = None, w_i_diag: ArrayLi
 def to_tf1(weights: Weights) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A TF1 LSTMCell's variables (kernel, bias, w_i/f/o_diag, projection; absent ones
     omitted) and its options (forget_bias, cell_clip, proj_clip) from LSTMWeights."""
-    _refuse(weights, "tf1", ("gate_clip", "coupled_gates", "output_activation"),
+    _refuse(weights, "tf1", ("gate_clip", "coupled_gates", "output_activation", "layer_norm"),
             recurrent_activation="sigmoid")
     variables = {"kernel": reorder_gates(np.concatenate([weights.kernel,
                                                          weights.recurrent_kernel]),
@@ -242,7 +242,7 @@ def to_keras(weights: Weights) -> list[np.ndarray]:
     """[kernel, recurrent_kernel, bias] (bias only if used) as a Keras LSTM's set_weights
     takes them; a forget_bias is folded into the bias."""
     _refuse(weights, "keras", ("peephole", "cell_clip", "gate_clip", "coupled_gates",
-                               "projection", "proj_clip", "output_activation"))
+                               "projection", "proj_clip", "output_activation", "layer_norm"))
     weights = fold_forget_bias(weights)
     bias = [] if weights.bias is None else [weights.bias]
     return [weights.kernel, weights.recurrent_kernel, *bias]

@@ -20,6 +20,10 @@ with the options of LSTMWeights, where they are set (TF1's LSTMCell and ONNX's L
     m_t = o * output_activation(clip(c_t, gate_clip))    (output_activation: ONNX's h)
     h_t = clip(m_t @ projection, proj_clip)              (TF1 num_proj, PyTorch proj_size)
 
+With ``layer_norm`` (lstm_ref.layer_norm: TFLite, TF contrib) z has no bias; each gate's
+z_k, peepholes included, is normalised over the units, scaled, and then the bias is added
+(forget_bias after it); TF contrib's also normalises c_t after its clip.
+
 Masked step (mask[b, t] False), as keras.backend.rnn does: h and c keep their previous values;
 the output repeats the previous *output* (zeros before the first valid step, not h0), or is
 zero when ``zero_output_for_mask``.
@@ -36,7 +40,7 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lstm_ref import precision
+from lstm_ref import layer_norm, precision
 from lstm_ref.checks import as_bool, as_float_array, as_mask, check_size
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
@@ -66,8 +70,9 @@ class Trace:
         last_output: (B, U), what the layer returns with return_sequences=False.
         gates: {"i", "f", "c", "o"} -> (B, T, U) activations, only with keep="gates".
         preactivations: (B, T, 4U), z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias at
-            every step (gate order i, f, c, o; before forget_bias, peepholes and clips), only
-            with keep="preactivations": what the backward pass (lstm_ref.gradients) starts from.
+            every step (gate order i, f, c, o; before forget_bias, peepholes and clips; with
+            layer_norm, without the bias, which comes after the normalisation), only with
+            keep="preactivations": what the backward pass (lstm_ref.gradients) starts from.
         dtype: the name of the format the recurrence ran in ("float64", "float32", "float16"
             or "bfloat16"; bfloat16 results are float32 arrays of bfloat16 values).
     """
@@ -183,6 +188,8 @@ def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: LSTMWeights, mask: np.n
               for name, a in w.arrays.items()}
     recurrent_kernel = cast(np.ndarray, arrays["recurrent_kernel"])  # never None
     cell = Cell(w, arrays, fmt)
+    # With layer_norm the bias is added after the normalisation, in the cell.
+    project_arrays = arrays if w.layer_norm is None else {**arrays, "bias": None}
     store = keep != "final"
     seq = {"outputs": np.empty((batch, time, w.output_size), dt),
            "h": np.empty((batch, time, w.output_size), dt),
@@ -193,7 +200,7 @@ def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: LSTMWeights, mask: np.n
     z = np.empty((batch, 4 * w.units), dt)
     chunk = time if store else FINAL_CHUNK_STEPS
     for start in range(0, time, chunk):
-        projected = _project(x[:, start:start + chunk], arrays, fmt)
+        projected = _project(x[:, start:start + chunk], project_arrays, fmt)
         for j in range(projected.shape[0]):
             t = start + j
             # z = x_t W + b (projected) + h R: the matmul writes into z, the sum is in place.
@@ -248,6 +255,8 @@ class Cell:
         self.projection = arrays["projection"]
         self.forget_bias = None if not w.forget_bias else fmt.to_format(
             np.asarray(w.forget_bias, fmt.compute))
+        self.norm = None if w.layer_norm is None else layer_norm.Applied(
+            w.layer_norm, arrays["bias"], fmt.to_format, fmt.compute, fmt.round)
 
     def __call__(self, z: np.ndarray,
                  c: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -262,11 +271,16 @@ class Cell:
         (m @ projection, before proj_clip) and h. lstm_ref.gradients differentiates these."""
         w, r, units = self.w, self.r, self.w.units
         z_i, z_f, z_c, z_o = (z[:, k * units:(k + 1) * units] for k in range(4))
-        if self.forget_bias is not None:
+        norm = self.norm
+        if self.forget_bias is not None and norm is None:
             z_f = r(z_f + self.forget_bias)
         if self.peephole is not None:
             z_i = r(z_i + r(self.peephole[0] * c))
             z_f = r(z_f + r(self.peephole[1] * c))
+        if norm is not None:  # the bias, then forget_bias, after the normalisation
+            z_i, z_f, z_c = (norm.gate(v, k) for k, v in enumerate((z_i, z_f, z_c)))
+            if self.forget_bias is not None:
+                z_f = r(z_f + self.forget_bias)
         p = {"zi_raw": z_i, "zf_raw": z_f, "zc_raw": z_c}
         z_i, z_f, z_c = (self.gate_clip(v) for v in (z_i, z_f, z_c))
         # A coupled pair computes one gate and takes the other as 1 - it (the other's
@@ -281,8 +295,12 @@ class Cell:
         c_raw = c_new = r(r(f * c) + r(i * g))
         if w.cell_clip is not None:
             c_new = np.clip(c_new, -w.cell_clip, w.cell_clip)
+        if norm is not None:
+            c_new = norm.cell(c_new)
         if self.peephole is not None:
             z_o = r(z_o + r(self.peephole[2] * c_new))
+        if norm is not None:
+            z_o = norm.gate(z_o, 3)
         p.update(z_i=z_i, z_f=z_f, z_c=z_c, zo_raw=z_o, z_o=self.gate_clip(z_o), i=i, f=f, g=g,
                  c_raw=c_raw, c_new=c_new, c_out=self.gate_clip(c_new))
         p["o"] = o = self.fmt.activate(w.recurrent_activation, p["z_o"])

@@ -9,6 +9,7 @@ from lstm_ref import activations, layouts
 from lstm_ref.activations import ActivationLike
 from lstm_ref.checks import as_float_array, check_size
 from lstm_ref.errors import OptionError, ShapeError, ValueRangeError
+from lstm_ref.layer_norm import LayerNorm
 
 __all__ = ["COUPLED_GATES", "PEEPHOLE_ORDER", "LSTMWeights"]
 
@@ -47,6 +48,10 @@ class LSTMWeights:
             have to negate the computed gate's weights, which only holds for a symmetric
             recurrent activation and not to the last ulp.
         input_forget: True is ``coupled_gates="input_forget"`` (kept: the older name).
+        layer_norm: None, or a :class:`lstm_ref.layer_norm.LayerNorm`: every gate's
+            pre-activation is normalised over the units before the bias is added (TFLite's
+            layer-norm LSTM, TF contrib's LayerNormBasicLSTMCell, which also normalises c);
+            forward only: lstm_ref.gradients refuses it.
         projection: None, or (units, output_size): h_t = (o * activation(c_t)) @ projection
             (TF1's ``num_proj``, PyTorch's ``proj_size`` with weight_hr transposed).
         proj_clip: None, or the projected h_t is clipped to [-proj_clip, proj_clip]. Without a
@@ -68,7 +73,7 @@ class LSTMWeights:
                  input_forget: bool = False, projection: ArrayLike | None = None,
                  proj_clip: float | None = None,
                  output_activation: ActivationLike = None,
-                 coupled_gates: str | None = None) -> None:
+                 coupled_gates: str | None = None, layer_norm: LayerNorm | None = None) -> None:
         kernel = as_float_array(kernel, "kernel", ndim=2, axes="(features, 4 * units)")
         recurrent_kernel = as_float_array(recurrent_kernel, "recurrent_kernel", ndim=2,
                                           axes="(output_size, 4 * units)")
@@ -108,6 +113,13 @@ class LSTMWeights:
         self.gate_clip = _clip_value(gate_clip, "gate_clip")
         self.proj_clip = _clip_value(proj_clip, "proj_clip")
         self.forget_bias = _finite_float(forget_bias, "forget_bias")
+        if layer_norm is not None:
+            if not isinstance(layer_norm, LayerNorm):
+                raise OptionError(f"layer_norm must be None or an lstm_ref.layer_norm.LayerNorm; "
+                                  f"received {type(layer_norm).__name__}")
+            check_size("layer_norm", "units", layer_norm.units, units,
+                       f"units = {units} from recurrent_kernel")
+        self.layer_norm = layer_norm
         self.coupled_gates = _coupled_gates(coupled_gates, input_forget)
         # True exactly for ONNX's coupling f = 1 - i (the older boolean, still read by callers).
         self.input_forget = self.coupled_gates == "input_forget"
@@ -150,7 +162,8 @@ class LSTMWeights:
     def options(self) -> dict[str, Any]:
         """The options that differ from a plain Keras LSTM, by name (empty for a plain one)."""
         defaults = {"peephole": None, "cell_clip": None, "gate_clip": None, "forget_bias": 0.0,
-                    "coupled_gates": None, "projection": None, "proj_clip": None}
+                    "coupled_gates": None, "projection": None, "proj_clip": None,
+                    "layer_norm": None}
         changed = {}
         for name, default in defaults.items():
             value = getattr(self, name)
@@ -170,7 +183,7 @@ class LSTMWeights:
                      "peephole": self.peephole, "cell_clip": self.cell_clip,
                      "gate_clip": self.gate_clip, "forget_bias": self.forget_bias,
                      "coupled_gates": self.coupled_gates, "projection": self.projection,
-                     "proj_clip": self.proj_clip,
+                     "proj_clip": self.proj_clip, "layer_norm": self.layer_norm,
                      "output_activation": None if self.output_activation is self.activation
                      else self.output_activation}
         unknown = sorted(set(changes) - set(arguments) - {"input_forget"})

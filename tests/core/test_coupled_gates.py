@@ -14,6 +14,7 @@ import lstm_ref
 from lstm_ref import layouts, precision
 from lstm_ref.errors import OptionError
 from lstm_ref.weights import COUPLED_GATES
+from tests.support.tflite_tensors import tflite_weights
 
 
 def sigmoid(z):
@@ -134,30 +135,6 @@ def test_cifg_gradients_leave_the_unused_input_gate_blocks_at_zero(rng):
 
 
 # --- TFLite's published values -------------------------------------------------------------
-
-def tflite_weights(n_input, n_cell, input_to, recurrent_to, gate_bias, cell_to=None, **options):
-    """LSTMWeights from TFLite LSTM tensors, as tensorflow/lite/kernels/lstm_test.cc gives them:
-    ``input_to[gate]`` (n_cell, n_input) and ``recurrent_to[gate]`` (n_cell, n_output), row-major
-    flat lists (one row per cell unit: x @ W.T); ``gate_bias[gate]`` (n_cell,); ``cell_to[gate]``
-    the peephole vectors. gate is "input", "forget", "cell", "output"; with CIFG the input gate
-    has no tensors at all (zeros here: unused). TFLite has no forget_bias: the forget gate's
-    bias is a tensor like the others."""
-    names = {"i": "input", "f": "forget", "c": "cell", "o": "output"}
-
-    def blocks(tensors, shape):
-        return {gate: (np.array(tensors[name]).reshape(shape).T if name in tensors
-                       else np.zeros(shape[::-1])) for gate, name in names.items()}
-
-    kernel = layouts.join_gates(blocks(input_to, (n_cell, n_input)))
-    recurrent = layouts.join_gates(blocks(recurrent_to, (n_cell, n_cell)))
-    bias = layouts.join_gates({gate: np.array(gate_bias.get(name, np.zeros(n_cell)))
-                               for gate, name in names.items()})
-    peephole = None
-    if cell_to is not None:
-        peephole = np.stack([np.array(cell_to.get(name, np.zeros(n_cell)))
-                             for name in ("input", "forget", "output")])
-    return lstm_ref.LSTMWeights(kernel, recurrent, bias, peephole=peephole, **options)
-
 
 # Both tests feed lstm_input_ = {{2., 3., 3., 4., 1., 1.}}: one batch row, 3 steps of 2 inputs.
 TFLITE_INPUT = np.array([2.0, 3.0, 3.0, 4.0, 1.0, 1.0]).reshape(1, 3, 2)
