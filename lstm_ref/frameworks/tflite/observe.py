@@ -64,12 +64,14 @@ def _resized(it, index, shape, what):
             it.resize_tensor_input(index, list(shape), strict=False)
         except Exception as exc:
             raise ShapeError(f"{what}: the artifact's input is {current} and LiteRT cannot "
-                             f"resize it to {tuple(shape)}: {exc}") from exc
+                             f"resize it to {tuple(shape)}: {' '.join(str(exc).split())}"
+                             ) from exc
     try:
         it.allocate_tensors()
     except Exception as exc:
         raise ShapeError(f"{what}: the artifact's input is {current} and LiteRT cannot run it "
-                         f"at {tuple(shape)} (convert it at that shape): {exc}") from exc
+                         f"at {tuple(shape)} (convert it at that shape): "
+                         f"{' '.join(str(exc).split())}") from exc
 
 
 def run(artifact, x, read=None):
@@ -83,10 +85,19 @@ def run(artifact, x, read=None):
         raise UnsupportedLayerError(f"{art.origin} takes {len(details)} inputs; lstm_ref runs "
                                     "artifacts whose one input is the sequence")
     x = np.ascontiguousarray(x, np.float32)
+    converted = tuple(int(n) for n in details[0]["shape"])
     _resized(it, details[0]["index"], x.shape, "x")
     it.reset_all_variables()
     it.set_tensor(details[0]["index"], x)
-    it.invoke()
+    try:
+        it.invoke()
+    except RuntimeError as exc:
+        reason = " ".join(str(exc).split())
+        if x.shape != converted:
+            raise ShapeError(f"x: LiteRT cannot run the artifact, converted for input "
+                             f"{converted}, at {x.shape} (convert it at that shape): "
+                             f"{reason}") from exc
+        raise UnsupportedLayerError(f"LiteRT failed to run {art.origin}: {reason}") from exc
     order = _output_order(it)
     outputs = [np.array(it.get_tensor(i)) for i in order]
     state_h = state_c = None
