@@ -111,6 +111,20 @@ class LayerNorm:
     def normalizes_cell(self) -> bool:
         return self.cell_gain is not None
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when every array and epsilon are (as LSTMWeights.options compares options)."""
+        if not isinstance(other, LayerNorm):
+            return NotImplemented
+        def same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+            return (a is None and b is None) or (
+                a is not None and b is not None and np.array_equal(a, b))
+
+        return (self.epsilon == other.epsilon and same(self.gain, other.gain)
+                and same(self.cell_gain, other.cell_gain)
+                and same(self.cell_shift, other.cell_shift))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking arrays: compared, not hashed
+
     def __repr__(self) -> str:
         return (f"LayerNorm(units={self.units}, epsilon={self.epsilon:g}, "
                 f"normalizes_cell={self.normalizes_cell})")

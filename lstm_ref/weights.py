@@ -198,8 +198,13 @@ class LSTMWeights:
 
     def param_count(self) -> int:
         """Number of parameters: 4 * ((F + U) * U + U) with bias, as Keras's count_params()
-        (plus 3U with peepholes and U * P with a projection, whose h then has size P)."""
-        return sum(a.size for a in self.arrays.values() if a is not None)
+        (plus 3U with peepholes, U * P with a projection, whose h then has size P, and a
+        layer_norm's gains and shifts). The unused blocks of coupled gates are counted: they
+        are stored, though TFLite's CIFG has no tensors for them."""
+        norm = self.layer_norm
+        extra = 0 if norm is None else norm.gain.size + (
+            0 if norm.cell_gain is None else 2 * norm.cell_gain.size)
+        return sum(a.size for a in self.arrays.values() if a is not None) + extra
 
     def to_keras(self) -> list[np.ndarray]:
         """[kernel, recurrent_kernel, bias] for a Keras LSTM's set_weights (see

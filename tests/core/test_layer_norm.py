@@ -302,6 +302,13 @@ def test_weights_check_the_layer_norm(rng):
                              layer_norm=LayerNorm.tflite(np.ones((4, 4))))
     assert "layer_norm=LayerNorm(units=4, epsilon=1e-08, normalizes_cell=False)" in repr(w)
     assert w.replace(layer_norm=None).options() == {}
+    assert w.options()["layer_norm"] == LayerNorm.tflite(np.ones((4, 4)))
+    assert w.layer_norm != LayerNorm.tflite(np.full((4, 4), 2.0))
+    assert w.layer_norm != LayerNorm(np.ones((4, 4)), 1e-12)
+    assert LayerNorm.tf_contrib(np.ones((4, 4)), np.ones(4), np.zeros(4)) != w.layer_norm
+    assert w.param_count() == 2 * 16 + 4 * 16 + 4 * 4
+    contrib = w.replace(layer_norm=LayerNorm.tf_contrib(np.ones((4, 4)), np.ones(4), np.zeros(4)))
+    assert contrib.param_count() == w.param_count() + 2 * 4
 
 
 def test_the_modules_examples_run():
