@@ -166,19 +166,30 @@ class _BoundedPart(Part):
         return result
 
 
+def _arrays(weights):
+    """The weight arrays of LSTMWeights, with a layer normalisation's (4, units) gains as
+    ``layer_norm``."""
+    arrays = dict(weights.arrays)
+    norm = getattr(weights, "layer_norm", None)
+    arrays["layer_norm"] = None if norm is None else norm.gain
+    return arrays
+
+
 def _weight_expectations(source, read):
     """The weights check: name -> (actual, Expectation) for each array both have."""
-    art_arrays = read.weights.arrays
+    art_arrays, source_arrays = _arrays(read.weights), _arrays(source)
     result = {}
-    for name, expected in source.arrays.items():
+    for name, expected in source_arrays.items():
         got = art_arrays.get(name)
         if name == "bias" and expected is None and got is not None:
             expected = np.zeros_like(got)  # a bias-free LSTM exports zero biases
         if expected is None and got is None:
             continue
         if (expected is None) != (got is None):
-            raise UnsupportedLayerError(f"the source {'has' if got is None else 'has no'} "
-                                        f"{name} and the artifact {'has' if got is not None else 'has none'}")
+            raise UnsupportedLayerError(
+                f"the artifact is no export of this source: the source has "
+                f"{'a ' + name if got is None else 'no ' + name} and the artifact "
+                f"{'none' if got is None else 'has one'}")
         if np.shape(expected) != np.shape(got):
             raise ShapeError(f"the artifact's {name} has shape {np.shape(got)}; the source's "
                              f"{np.shape(expected)}")
@@ -222,6 +233,8 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
     weighed = _weight_expectations(source, read)
     changes = {k: v for k, v in read.weights.arrays.items()
                if v is not None and source.arrays.get(k) is not None}
+    if getattr(source, "layer_norm", None) is not None:
+        changes["layer_norm"] = read.weights.layer_norm
     weights = source.replace(**changes)
     x32 = x.astype(np.float32)
     result = run(art, x32, read)
@@ -254,7 +267,7 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
         part = _BoundedPart(**{f: getattr(part, f) for f in part.__dataclass_fields__},
                             extra=extra)
     differs = {k: v for k, v in read.weights.options().items()
-               if k not in ("peephole", "projection") and source.options().get(k) != v}
+               if k not in ("peephole", "projection", "layer_norm") and source.options().get(k) != v}
     if read.weights.activation.name != source.activation.name:
         differs["activation"] = read.weights.activation.name
     info = {"artifact": f"{art.origin}: {read.where}; ops {', '.join(sorted(set(art.op_names())))}",

@@ -10,9 +10,10 @@ sigmoid), cell_clip and proj_clip (0: none), time_major. They map onto
 :class:`~lstm_ref.weights.LSTMWeights` (Keras layout, gate order i, f, c, o): each gate's
 (units, features) block transposed into its columns of the kernel.
 
-What LSTMWeights cannot express is refused with a one-line error naming it: layer-norm
-coefficients, a projection bias, diagonal recurrent weights, CIFG (no input-gate tensors)
-unless LSTMWeights has ``coupled_gates="cifg"``. Quantized weights (float16, int8 with a
+Layer-norm coefficients become ``LSTMWeights(layer_norm=LayerNorm.tflite(gains))`` and CIFG
+(no input-gate tensors) ``coupled_gates="cifg"``. What LSTMWeights cannot express is refused
+with a one-line error naming it: a projection bias, diagonal recurrent weights, some
+layer-norm coefficients without the others. Quantized weights (float16, int8 with a
 scale per tensor or per channel) are dequantized to float64: the twin runs the reference on
 the weights the artifact holds.
 """
@@ -59,7 +60,7 @@ class ReadLSTM:
     Attributes:
         weights: LSTMWeights of the dequantized weights, with the op's options.
         half_steps: LSTMWeights array name ("kernel", "recurrent_kernel", "bias", "peephole",
-            "projection") -> per element, how far the format's rounding could have moved the
+            "projection"; "layer_norm" for its (4, units) gains) -> per element, how far the format's rounding could have moved the
             stored value (0 where stored in float32).
         formats: the same names -> the storage format(s) of their tensors.
         time_major: the op's input is (time, batch, features).
@@ -124,10 +125,12 @@ def read_fused(artifact, op=None):
                                         "lstm_ref reads weights stored in the model")
         return constant
 
+    cifg = tensor["input_to_input"] < 0
     present = [key for key in INPUTS[20:] if tensor[key] >= 0]
-    if present:
-        raise UnsupportedLayerError(f"{where} has layer-norm coefficients ({', '.join(present)}): "
-                                    "LSTMWeights has no layer normalization")
+    needed = list(INPUTS[21:] if cifg else INPUTS[20:])
+    if present and present != needed:
+        raise UnsupportedLayerError(f"{where} has some layer-norm coefficients ({', '.join(present)}) "
+                                    f"but not all of {', '.join(needed)}")
     if tensor["projection_bias"] >= 0:
         raise UnsupportedLayerError(f"{where} has a projection bias: LSTMWeights has none")
     if getattr(options, "diagonalRecurrentTensors", False):
@@ -138,7 +141,6 @@ def read_fused(artifact, op=None):
         raise UnsupportedLayerError(f"{where}: fused_activation_function "
                                     f"{options.fusedActivationFunction} has no lstm_ref name "
                                     f"(known: {ACTIVATIONS})")
-    cifg = tensor["input_to_input"] < 0
     blocks = {}
     for gate, word in GATES:
         for kind, key in (("kernel", f"input_to_{word}"), ("recurrent_kernel",
@@ -192,18 +194,39 @@ def read_fused(artifact, op=None):
         extra["cell_clip"] = float(options.cellClip)
     if cifg:
         extra["coupled_gates"] = "cifg"
+    if present:
+        norms = [None if tensor[f"{word}_layer_norm"] < 0 else read(f"{word}_layer_norm")
+                 for _, word in GATES]
+        extra["layer_norm"] = _layer_norm(where, [np.zeros(units) if n is None else n.values
+                                                  for n in norms])
+        halves["layer_norm"] = np.stack([np.zeros(units) if n is None else n.half_step
+                                         for n in norms])
+        formats["layer_norm"] = ", ".join(sorted({n.format for n in norms if n is not None}))
     try:
         weights = LSTMWeights(arrays["kernel"], arrays["recurrent_kernel"], arrays["bias"],
                               activation=activation, recurrent_activation="sigmoid", **extra)
     except TypeError as exc:
-        raise UnsupportedLayerError(f"{where} is a CIFG LSTM (no input-gate tensors: i = 1 - f), "
-                                    "which this LSTMWeights cannot express") from exc
+        what = ("a CIFG LSTM (no input-gate tensors: i = 1 - f)" if cifg
+                else "a layer-normalised LSTM")
+        raise UnsupportedLayerError(f"{where} is {what}, which this LSTMWeights cannot "
+                                    "express") from exc
     hybrid = any("int" in f for f in formats.values()) and art.tensor_type(
         s, tensor["input"]) == "FLOAT32"
     states = (tensor["output_state"], tensor["cell_state"])
     return ReadLSTM(weights, halves, formats, bool(options.timeMajor), where, hybrid,
                     bool(getattr(options, "asymmetricQuantizeInputs", False)),
                     states if min(states) >= 0 else None, s)
+
+
+def _layer_norm(where, rows):
+    """TFLite's layer normalisation (lstm_ref.layer_norm.LayerNorm.tflite) with gains
+    ``rows`` (i, f, c, o), or a refusal naming it where this lstm_ref has none."""
+    try:
+        from lstm_ref.layer_norm import LayerNorm
+    except ImportError as exc:
+        raise UnsupportedLayerError(f"{where} has layer-norm coefficients: this lstm_ref has "
+                                    "no layer-normalised LSTM") from exc
+    return LayerNorm.tflite(np.stack(rows))
 
 
 class TFLiteLSTMTwin:

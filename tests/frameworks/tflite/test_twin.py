@@ -87,10 +87,31 @@ def test_edited_activation_is_read(rng):
     assert lstm_ref.from_tflite(content).weights.activation.name == "relu"
 
 
-def test_layer_norm_refused(rng):
+def test_layer_norm_mapped_as_litert_computes_it(rng):
+    """Layer-norm coefficients rewired onto the op's four (units,) bias constants: the twin
+    reads them as LayerNorm.tflite gains, and LiteRT's run agrees with it."""
+    weights = float32_weights(rng, 5, 3)
+    content = artifact(weights, 2, 4, "fused")
+    tensors = _op_inputs(content)
+    gains = [tensors[f"{word}_gate_bias"] for word in ("input", "forget", "cell", "output")]
+    content = with_op_inputs(content, p20=gains[1], p21=gains[2], p22=gains[3], p23=gains[0])
+    twin = lstm_ref.from_tflite(content)
+    bias = twin.weights.bias.reshape(4, 5)
+    np.testing.assert_array_equal(twin.weights.layer_norm.gain, bias[[1, 2, 3, 0]])
+    x = rng.normal(size=(2, 4, 3))
+    assert lstm_ref.compare_export(twin, content, x).passed
+    with pytest.raises(lstm_ref.UnsupportedLayerError,
+                       match="the source has no layer_norm and the artifact has one"):
+        lstm_ref.compare_export(twin.weights.replace(layer_norm=None), content, x)
+    # Gains rotated: the reference and LiteRT part.
+    norm = type(twin.weights.layer_norm).tflite(twin.weights.layer_norm.gain[[1, 2, 3, 0]])
+    assert lstm_ref.compare_export(twin.weights.replace(layer_norm=norm), content, x).failed
+
+
+def test_partial_layer_norm_refused(rng):
     content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
     content = with_op_inputs(content, p21=_op_inputs(content)["forget_gate_bias"])
-    with pytest.raises(lstm_ref.UnsupportedLayerError, match="layer-norm coefficients"):
+    with pytest.raises(lstm_ref.UnsupportedLayerError, match="some layer-norm coefficients"):
         lstm_ref.from_tflite(content)
 
 
