@@ -64,13 +64,15 @@ def observe(cell, x, initial_state=None, mask=None, sequence_length=None, execut
     if mask is not None:
         sequence_length = mask_lengths(mask, batch, time)
     lengths = None if sequence_length is None else np.asarray(sequence_length)
-    state = twin.keras_state(initial_state, batch)
-    if state is not None:
-        state = [s.astype(twin.dtype) for s in state]
+    # The cell gets the caller's (c, h) as given; the reference gets the twin's reading of it
+    # in Keras's order: a state read in the wrong order shows as a difference, even where c
+    # and h have the same size.
+    tf1_state = None if initial_state is None else tuple(
+        np.asarray(s, twin.dtype) for s in twin.tf1_state(initial_state, batch))
+    state = twin.keras_state(tf1_state, batch)
     mask = None if lengths is None else lengths_mask(lengths, batch, time)
     # The reference validates shapes with clear messages before TensorFlow sees anything.
     forward(x, twin.weights, initial_state=state, mask=mask, keep="final")
-    tf1_state = None if state is None else (state[1], state[0])
     h, c = step_cell(cell, x, tf1_state, mask)
     outputs, (state_c, state_h) = run_sequence(cell, x, tf1_state, lengths, execution)
     context = {**twin.config, "execution": execution}

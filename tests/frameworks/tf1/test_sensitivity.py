@@ -169,3 +169,19 @@ def test_a_tf1_to_keras_port_must_fold_forget_bias(initial_state, first_step):
         assert report.passed is passes, report.summary()
         if not passes:
             assert report.first_failing_step == first_step, report.summary()
+
+
+def test_a_state_read_in_keras_order_is_flagged(monkeypatch):
+    """A twin that takes TF1's (c, h) as Keras's [h, c]: with 7 units and no projection both
+    have the same shape, so only the values tell. The cell runs on the caller's state as
+    given, the reference on the twin's reading of it: flagged at step 0."""
+    case = CASES[0]
+    assert case.num_proj is None and case.initial_state
+    cell = build_cell(case)
+    assert compare_case(cell, case).passed
+    monkeypatch.setattr(tf1.TF1CellTwin, "keras_state",
+                        lambda self, state, batch, name="initial_state": (
+                            None if state is None else list(self.tf1_state(state, batch, name))))
+    report = compare_case(cell, case)
+    assert not report.passed
+    assert report.first_failing_step == 0, report.summary()
