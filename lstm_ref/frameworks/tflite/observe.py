@@ -201,7 +201,8 @@ def _weight_expectations(source, read):
     return result
 
 
-def compare_export(source, artifact, x, tolerance=None, options=None, context=None, op=None):
+def compare_export(source, artifact, x, tolerance=None, options=None, context=None, op=None,
+                   seed=0):
     """Hold a .tflite artifact to the reference of the LSTM it was exported from.
 
     Args:
@@ -213,6 +214,7 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
             zero_output_for_mask).
         context: lines for the Report (the source's description).
         op: which fused LSTM op, where the artifact has several.
+        seed: seeds the int8 run's quantization probes (tolerances.PROBES).
 
     Returns:
         A :class:`~lstm_ref.report.Report`: the weights check and the run, one verdict.
@@ -258,10 +260,9 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
     obs = Observation(actual=actual, weights=weights, x=x32, options=options, dtype="float32")
     part = observation_part(obs, tol)
     if storage == "int8":
-        trace = forward(x32[:, ::-1] if options.get("go_backwards") else x32, weights,
-                        keep="gates")
+        ordered = x32[:, ::-1] if options.get("go_backwards") else x32
         extra = tolerances.activation_quantization_bound(
-            x32[:, ::-1] if options.get("go_backwards") else x32, weights, trace)
+            ordered, weights, forward(ordered, weights), seed=seed)
         extra = {"h": extra["h"], "c": extra["c"], "output": extra["h"],
                  "state_h": extra["h"], "state_c": extra["c"]}
         part = _BoundedPart(**{f: getattr(part, f) for f in part.__dataclass_fields__},
