@@ -10,7 +10,8 @@ What is compared (the Report's tensors):
 - ``output`` (every step's h, or the last with return_sequences=False), ``state_h`` and
   ``state_c`` where the artifact returns them or, for a fused op, leaves them in its state
   variables; and for a fused op ``h`` and ``c`` after every step, read from its state
-  variables after runs on every prefix of the input (the op resized to each length): all
+  variables after runs on every prefix of the input (the op resized to each length; for a
+  go_backwards source, every suffix, which the model reverses): all
   against the reference run with the source's semantics on the artifact's dequantized
   weights, to the bound of the weights' storage (tolerances.entry).
 
@@ -251,7 +252,7 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
         actual["state_h"], actual["state_c"] = result["state_h"], result["state_c"]
     notes = {}
     if read.states is not None and read.subgraph == 0:
-        stepped = _stepped_states(art, x32, read)
+        stepped = _stepped_states(art, x32, read, options.get("go_backwards", False))
         if stepped is None:
             notes["h, c per step"] = "not read: LiteRT cannot resize the artifact's time axis"
         else:
@@ -290,9 +291,11 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
                   context=run_report.context)
 
 
-def _stepped_states(art, x, read):
-    """(h, c) after every step, (B, T, U), from the fused op's state variables after runs on
-    every prefix of x; None where the time axis cannot be resized."""
+def _stepped_states(art, x, read, backwards=False):
+    """(h, c) after every step, (B, T, U) in processing order, from the fused op's state
+    variables after runs on every prefix of x (``backwards``: every suffix, the model
+    reversing its input as a go_backwards source does); None where the time axis cannot be
+    resized."""
     batch, time, _ = x.shape
     h = np.empty((batch, time, read.weights.output_size))
     c = np.empty((batch, time, read.weights.units))
@@ -305,7 +308,8 @@ def _stepped_states(art, x, read):
         except Exception:  # noqa: BLE001
             return None
         it.reset_all_variables()
-        it.set_tensor(index, np.ascontiguousarray(x[:, :t + 1]))
+        part = x[:, time - 1 - t:] if backwards else x[:, :t + 1]
+        it.set_tensor(index, np.ascontiguousarray(part))
         it.invoke()
         h[:, t] = it.get_tensor(read.states[0])
         c[:, t] = it.get_tensor(read.states[1])

@@ -176,3 +176,25 @@ def test_bad_arguments(rng, tmp_path):
         lstm_ref.compare_export(weights, content, np.zeros((1, 2, 5)))
     with pytest.raises(lstm_ref.UnsupportedLayerError, match="no framework for builtins.object"):
         lstm_ref.compare_export(object(), content, np.zeros((1, 2, 2)))
+
+
+@pytest.mark.parametrize("api", ["keras", "tf_keras"])
+@pytest.mark.parametrize("go_backwards,return_sequences", [(True, True), (False, False),
+                                                           (True, False)])
+def test_layer_options(api, go_backwards, return_sequences, rng):
+    """go_backwards and return_sequences=False through both lowerings (tf_keras: the fused
+    op behind REVERSE_V2 / STRIDED_SLICE; its h and c per step from suffixes of x)."""
+    keras = pytest.importorskip(api)
+    tf = pytest.importorskip("tensorflow")
+    inputs = keras.Input((6, 3), batch_size=2)
+    layer = keras.layers.LSTM(5, go_backwards=go_backwards, return_sequences=return_sequences,
+                              return_state=api == "keras")
+    model = keras.Model(inputs, layer(inputs))
+    layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                       for w in layer.get_weights()])
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    ops = load(content).op_names()
+    assert ("UNIDIRECTIONAL_SEQUENCE_LSTM" if api == "tf_keras" else "WHILE") in ops
+    report = lstm_ref.compare_export(model, content, rng.normal(size=(2, 6, 3)))
+    assert report.passed, report.summary()
+    assert report.tensors["output"].compared > 0
