@@ -234,7 +234,9 @@ class TFLiteLSTMTwin:
     the op's output, every step's h, (batch, time, output_size), or (time, batch, ...) when
     the op is time-major, as float64 NumPy computed by the reference on the artifact's
     dequantized weights; ``twin.final_state`` is then [h, c] of the last call (what the op
-    leaves in its state variables).
+    leaves in its state variables). An op with int8 weights (``read.hybrid``) also quantizes
+    its activations at run time, which the twin does not: lstm_ref.compare_export bounds
+    that departure (lstm_ref.frameworks.tflite.tolerances).
 
     Attributes:
         read: the :class:`ReadLSTM` (weights, their storage formats and resolution, options).

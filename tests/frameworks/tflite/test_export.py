@@ -172,6 +172,8 @@ def test_bad_arguments(rng, tmp_path):
     with pytest.raises(lstm_ref.OptionError, match="cannot be read"):
         lstm_ref.compare_export(weights, str(tmp_path / "missing.tflite"), np.zeros((1, 2, 2)))
     content = artifact(weights, 1, 2, "while")
+    with pytest.raises(lstm_ref.OptionError, match="tolerance must be None"):
+        lstm_ref.compare_export(weights, content, np.zeros((1, 2, 2)), tolerance=1e-3)
     with pytest.raises(lstm_ref.ShapeError, match="x must be"):
         lstm_ref.compare_export(weights, content, np.zeros((1, 2, 5)))
     with pytest.raises(lstm_ref.UnsupportedLayerError, match="no framework for builtins.object"):
@@ -198,3 +200,13 @@ def test_layer_options(api, go_backwards, return_sequences, rng):
     report = lstm_ref.compare_export(model, content, rng.normal(size=(2, 6, 3)))
     assert report.passed, report.summary()
     assert report.tensors["output"].compared > 0
+
+
+def test_assert_export_equivalent(rng):
+    weights = float32_weights(rng, 4, 3)
+    x = rng.normal(size=(2, 3, 3))
+    report = lstm_ref.assert_export_equivalent(weights, artifact(weights, 2, 3, "while"), x)
+    assert report.passed
+    with pytest.raises(AssertionError, match="weights.kernel"):
+        lstm_ref.assert_export_equivalent(weights, artifact(swap_gates(weights, "c", "o"),
+                                                            2, 3, "while"), x)
