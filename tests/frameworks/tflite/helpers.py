@@ -66,3 +66,41 @@ def with_op_options(content, **options):
     for name, value in options.items():
         setattr(op.builtinOptions, name, value)
     return pack(art.model)
+
+
+def with_projection(content, projection, recurrent):
+    """The artifact's fused op given a projection: ``projection`` (output_size, units) as a
+    new projection_weights constant, ``recurrent`` {gate word: (units, output_size)} as its
+    recurrent_to_* weights, and the h state and the output resized to output_size."""
+    from lstm_ref.frameworks.tflite.flatbuffer import pack, schema
+
+    art, op = _fused_op(content)
+    model, subgraph = art.model, art.model.subgraphs[0]
+    inputs = np.array(op.inputs, np.int32)
+    size = projection.shape[0]
+
+    def put(index, array):
+        tensor = subgraph.tensors[index]
+        tensor.shape = np.array(array.shape, np.int32)
+        tensor.shapeSignature = None
+        buffer = schema().BufferT()
+        buffer.data = np.frombuffer(np.asarray(array, np.float32).tobytes(), np.uint8).copy()
+        model.buffers.append(buffer)
+        tensor.buffer = len(model.buffers) - 1
+
+    for position, word in ((5, "input"), (6, "forget"), (7, "cell"), (8, "output")):
+        put(int(inputs[position]), recurrent[word])
+    tensor = schema().TensorT()
+    tensor.name = b"projection_weights"
+    tensor.type = 0  # FLOAT32
+    subgraph.tensors.append(tensor)
+    put(len(subgraph.tensors) - 1, projection)
+    inputs[16] = len(subgraph.tensors) - 1
+    op.inputs = inputs
+    state = subgraph.tensors[int(inputs[18])]
+    state.shape = np.array([state.shape[0], size], np.int32)
+    state.shapeSignature = None
+    out = subgraph.tensors[int(op.outputs[0])]
+    out.shape = np.array([*out.shape[:-1], size], np.int32)
+    out.shapeSignature = None
+    return pack(model)

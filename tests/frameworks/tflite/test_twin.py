@@ -15,6 +15,7 @@ from tests.frameworks.tflite.helpers import (
     float32_weights,
     with_op_inputs,
     with_op_options,
+    with_projection,
 )
 
 
@@ -140,3 +141,26 @@ def test_bad_op_index(rng):
     content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
     with pytest.raises(lstm_ref.OptionError, match="op must be an index from 0 to 0"):
         lstm_ref.from_tflite(content, op=1)
+
+
+def test_projection_mapped_as_litert_computes_it(rng):
+    """A projection grafted onto the op (projection_weights (output_size, units), recurrent
+    weights (units, output_size), h resized): the twin reads Keras's (units, output_size)
+    projection, and LiteRT's run agrees with it, proj_clip included."""
+    units, features, size = 6, 3, 4
+    content = artifact(float32_weights(rng, units, features), 2, 5, "fused")
+    projection = rng.normal(0, 0.5, (size, units)).astype(np.float32)
+    recurrent = {word: rng.normal(0, 0.5, (units, size)).astype(np.float32)
+                 for word in ("input", "forget", "cell", "output")}
+    content = with_projection(content, projection, recurrent)
+    twin = lstm_ref.from_tflite(content)
+    np.testing.assert_array_equal(twin.weights.projection, projection.T)
+    np.testing.assert_array_equal(twin.weights.recurrent_kernel[:, units:2 * units],
+                                  recurrent["forget"].T)
+    x = rng.normal(size=(2, 5, features))
+    report = lstm_ref.compare_export(twin, content, x)
+    assert report.passed and "weights.projection" in report.tensors
+    clipped = with_op_options(content, projClip=0.1)
+    assert lstm_ref.from_tflite(clipped).weights.proj_clip == pytest.approx(0.1)
+    assert lstm_ref.compare_export(lstm_ref.from_tflite(clipped), clipped, x).passed
+    assert lstm_ref.compare_export(twin, clipped, x).failed
