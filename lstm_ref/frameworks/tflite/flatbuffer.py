@@ -108,6 +108,17 @@ class Artifact:
                 return op
         return None
 
+    def _buffer_data(self, index):
+        """A buffer's bytes: inside the flatbuffer, or after it (``offset``/``size``, as
+        the converter stores the buffers of large models)."""
+        buffer = self.model.buffers[index]
+        if buffer.data is not None and len(buffer.data):
+            return buffer.data
+        offset, size = int(getattr(buffer, "offset", 0) or 0), int(getattr(buffer, "size", 0) or 0)
+        if offset > 1 and size > 0:
+            return np.frombuffer(self.content[offset:offset + size], np.uint8)
+        return None
+
     def constant(self, subgraph, index):
         """Tensor ``index`` of ``subgraph`` as a :class:`Constant`, following a DEQUANTIZE
         back to the constant it widens; None when it is no constant (an activation, a
@@ -118,7 +129,7 @@ class Artifact:
                 return None
             index = int(op.inputs[0])
         tensor = self.model.subgraphs[subgraph].tensors[index]
-        data = self.model.buffers[tensor.buffer].data if tensor.buffer else None
+        data = self._buffer_data(tensor.buffer) if tensor.buffer else None
         if data is None or len(data) == 0 or tensor.isVariable:
             return None
         kind = self._tensor_types[tensor.type]
