@@ -4,8 +4,8 @@ from lstm_ref._version import VERSION
 from lstm_ref.activations import Activation
 from lstm_ref.api import (assert_equivalent, assert_export_equivalent,
                           assert_gradients_equivalent, compare, compare_export,
-                          compare_gradients, from_keras, from_onnx, from_tf1_cell, from_tflite,
-                          from_torch)
+                          compare_gradients, from_flax, from_keras, from_onnx, from_tf1_cell,
+                          from_tflite, from_torch)
 from lstm_ref.backprop import Gradients, gradients
 from lstm_ref.bidirectional import BidirectionalTrace, forward_bidirectional
 from lstm_ref.errors import (ActivationError, DTypeError, FrameworkMissingError,
@@ -19,7 +19,7 @@ from lstm_ref.weights import LSTMWeights
 
 __all__ = ["__version__", "Activation", "assert_equivalent", "assert_gradients_equivalent",
            "compare", "compare_gradients", "from_keras", "from_onnx", "from_tf1_cell",
-           "from_torch", "from_tflite", "compare_export", "assert_export_equivalent",
+           "from_torch", "from_tflite", "from_flax", "compare_export", "assert_export_equivalent",
            "Gradients", "gradients", "ActivationError", "DTypeError",
            "FrameworkMissingError", "InconclusiveError", "LSTMRefError", "OptionError",
            "ShapeError", "UnsupportedLayerError", "ValueRangeError", "Trace", "forward", "step",

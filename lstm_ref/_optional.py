@@ -14,7 +14,8 @@ __all__ = ["require", "EXTRAS"]
 # The package -> the extra that installs it, where the caller does not say.
 EXTRAS = {"keras": "keras", "tensorflow": "keras", "tf_keras": "tf_keras", "torch": "torch",
           "onnx": "onnx", "onnxruntime": "onnx", "ai_edge_litert": "tflite",
-          "flatbuffers": "tflite", "allpairspy": "keras", "matplotlib": "report"}
+          "flatbuffers": "tflite", "allpairspy": "keras", "matplotlib": "report",
+          "jax": "flax", "flax": "flax"}
 
 
 def require(package, extra=None):

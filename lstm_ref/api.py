@@ -22,7 +22,8 @@ from lstm_ref.tolerance import Tolerance
 
 __all__ = ["compare", "assert_equivalent", "compare_gradients", "assert_gradients_equivalent",
            "check_verdict", "check_tolerance", "from_keras", "from_torch", "from_onnx",
-           "from_tf1_cell", "from_tflite", "compare_export", "assert_export_equivalent",
+           "from_tf1_cell", "from_tflite", "from_flax", "compare_export",
+           "assert_export_equivalent",
            "ARTIFACT_KINDS", "GRADIENTS_SUPPORTED", "Twin"]
 
 # A reference twin: called with the framework object's arguments, it returns the same
@@ -43,7 +44,8 @@ def compare(layer: object, x: ArrayLike, initial_state: Sequence[Any] | None = N
 
     Args:
         layer: a framework LSTM, built: a Keras 3 or tf_keras LSTM, RNN(LSTMCell), stacked
-            cells, Bidirectional or model; a TF1 cell; a torch.nn.LSTM / LSTMCell; an ONNX model.
+            cells, Bidirectional or model; a TF1 cell; a torch.nn.LSTM / LSTMCell; an ONNX model;
+            a flax.nnx.RNN over an LSTMCell / OptimizedLSTMCell, or such a cell.
         x: (batch, time, features) input (torch and ONNX: in the module's own layout).
         initial_state: None, or [h0, c0] ([h_f, c_f, h_b, c_b] for a Bidirectional).
         mask: None or (batch, time) booleans.
@@ -52,7 +54,9 @@ def compare(layer: object, x: ArrayLike, initial_state: Sequence[Any] | None = N
             "predict"`` (how the whole layer is run; its cell is always stepped); for torch
             ``lengths=`` (packed sequences); for TF1 cells ``sequence_length=`` and
             ``execution="eager"|"function"|"session"|"keras_rnn"``; for ONNX ``node=``,
-            ``sequence_lens=``, ``semantics=``.
+            ``sequence_lens=``, ``semantics=``; for Flax ``seq_lengths=``, ``time_major=``,
+            ``reverse=``, ``keep_order=``, ``precision=`` (and ``initial_state`` is the carry
+            ``(c, h)``).
 
     Returns:
         A :class:`~lstm_ref.report.Report`: PASSED, FAILED or INCONCLUSIVE (nothing could be
@@ -248,6 +252,7 @@ def from_keras(layer: object) -> Twin:
                                                       "dynamic_rnn runs it"),
             "lstm_ref.frameworks.torch": ("a torch module", "lstm_ref.from_torch(module)"),
             "lstm_ref.frameworks.onnx": ("an ONNX model", "lstm_ref.from_onnx(model)"),
+            "lstm_ref.frameworks.flax": ("a Flax module", "lstm_ref.from_flax(module)"),
         }[framework.__name__]
         raise UnsupportedLayerError(f"{type(layer).__name__} is {kind}, not a Keras layer: its "
                                     f"twin is {twin}")
@@ -297,6 +302,23 @@ def from_tf1_cell(cell: object) -> Twin:
     from lstm_ref.frameworks import tf1
 
     twin: Twin = tf1.from_tf1_cell(cell)
+    return twin
+
+
+def from_flax(module: object) -> Twin:
+    """The reference twin of a flax.nnx.RNN over an nnx.LSTMCell or OptimizedLSTMCell
+    (``twin(inputs, initial_carry=None, seq_lengths=None, ...)`` returns what the RNN returns),
+    or of such a cell (``twin(carry, inputs)`` returns ``((c, h), h)``); carries are ``(c,
+    h)``, c first, as Flax's.
+
+    Example:
+        >>> rnn = nnx.RNN(nnx.LSTMCell(3, 5, rngs=nnx.Rngs(0)))         # doctest: +SKIP
+        >>> lstm_ref.from_flax(rnn)(np.ones((2, 7, 3))).shape         # doctest: +SKIP
+        (2, 7, 5)
+    """
+    from lstm_ref.frameworks import flax
+
+    twin: Twin = flax.from_flax(module)
     return twin
 
 

@@ -1,5 +1,5 @@
 """One subpackage per framework, each imported only when an object of its framework comes:
-``keras`` (Keras 3 and tf_keras layers), ``tf1`` (TF1 cells), ``torch``, ``onnx``; and
+``keras`` (Keras 3 and tf_keras layers), ``tf1`` (TF1 cells), ``torch``, ``onnx``, ``flax``; and
 ``tensorflow``, what the TensorFlow-based ones share (stepping a cell, tf_keras's API).
 
 The framework subpackages never import each other (an import-linter contract). This module
@@ -13,7 +13,8 @@ from lstm_ref.errors import UnsupportedLayerError
 __all__ = ["FRAMEWORKS", "framework_of"]
 
 # The top-level package of an object's class (or of a base class) -> the subpackage for it.
-FRAMEWORKS = {"keras": "keras", "tf_keras": "keras", "torch": "torch", "onnx": "onnx"}
+FRAMEWORKS = {"keras": "keras", "tf_keras": "keras", "torch": "torch", "onnx": "onnx",
+              "flax": "flax"}
 
 
 def framework_of(obj):
@@ -30,4 +31,5 @@ def framework_of(obj):
             return importlib.import_module(f"lstm_ref.frameworks.{name}")
     raise UnsupportedLayerError(
         f"no framework for {type(obj).__module__}.{type(obj).__qualname__}; supported: Keras 3 "
-        "and tf_keras LSTM layers and models, TF1 LSTM cells, torch.nn.LSTM, ONNX models")
+        "and tf_keras LSTM layers and models, TF1 LSTM cells, torch.nn.LSTM, ONNX models, "
+        "Flax NNX LSTM cells and RNNs")
