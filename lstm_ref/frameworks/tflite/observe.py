@@ -242,6 +242,7 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
     x32 = x.astype(np.float32)
     result = run(art, x32, read)
     outputs = result["outputs"]
+    _check_ran_whole(outputs[0], x32.shape, art)
     actual = {"output": outputs[0]}
     if len(outputs) == 3:
         actual["state_h"], actual["state_c"] = outputs[1], outputs[2]
@@ -289,6 +290,18 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
     return Report(tensors={**weight_report.tensors, **run_report.tensors},
                   tolerance=run_report.tolerance, time=run_report.time,
                   context=run_report.context)
+
+
+def _check_ran_whole(output, shape, art):
+    """ShapeError unless the artifact's output covers the whole input: LiteRT resizes a
+    WHILE-loop artifact's input to more steps than it was converted for and runs it, but
+    the loop's trip count stays the converted one."""
+    batch, time, _ = shape
+    got = np.shape(output)
+    if got[0] != batch or (len(got) == 3 and got[1] != time):
+        steps = f"{got[1]} of the input's {time} steps" if len(got) == 3 else f"shape {got}"
+        raise ShapeError(f"x: {art.origin} ran {steps} (output {got} for input {shape}): an "
+                         "artifact converted for another shape; convert it at this one")
 
 
 def _stepped_states(art, x, read, backwards=False):

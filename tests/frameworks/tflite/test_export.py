@@ -210,3 +210,15 @@ def test_assert_export_equivalent(rng):
     with pytest.raises(AssertionError, match="weights.kernel"):
         lstm_ref.assert_export_equivalent(weights, artifact(swap_gates(weights, "c", "o"),
                                                             2, 3, "while"), x)
+
+
+def test_while_loop_resized_in_time_is_refused(rng):
+    """LiteRT resizes a WHILE-loop artifact's input to more steps and runs it, but the loop
+    keeps its converted trip count: 4 of 7 steps computed, said, not compared."""
+    weights = float32_weights(rng, 5, 3)
+    content = artifact(weights, 2, 4, "while")
+    with pytest.raises(lstm_ref.ShapeError, match="ran 4 of the input's 7 steps"):
+        lstm_ref.compare_export(weights, content, rng.normal(size=(2, 7, 3)))
+    # The fused op resizes in time and computes every step.
+    assert lstm_ref.compare_export(weights, artifact(weights, 2, 4, "fused"),
+                                   rng.normal(size=(2, 7, 3))).passed
