@@ -349,7 +349,7 @@ def from_tflite(path_or_bytes: object, op: int | None = None) -> Twin:
 
 
 def compare_export(source: object, artifact: object, x: ArrayLike,
-                   tolerance: Tolerance | None = None, op: int | None = None) -> Report:
+                   tolerance: Tolerance | None = None) -> Report:
     """Hold an exported artifact to the reference of the LSTM it was exported from.
 
     The expected values are the reference's with the *source's* semantics (activations,
@@ -367,15 +367,15 @@ def compare_export(source: object, artifact: object, x: ArrayLike,
         x: (batch, time, features) input; the artifact is resized to it where it can be.
         tolerance: a Tolerance for the run instead of its weight storage's entry
             (lstm_ref.frameworks.tflite.tolerances).
-        op: which fused LSTM op of the artifact, where it has several.
 
     Returns:
         A :class:`~lstm_ref.report.Report`.
 
     Raises:
         OptionError: an artifact of no known kind (the message lists them);
-        UnsupportedLayerError: a source that is not one LSTM, or an artifact whose LSTM
-            cannot be read; ShapeError: sizes that do not fit.
+        UnsupportedLayerError: a source that is not one LSTM, an artifact of several
+            LSTMs (a stack, a Bidirectional), or one whose LSTM cannot be read; ShapeError:
+            sizes that do not fit, an input the artifact cannot be run at.
 
     Example:
         >>> lstm_ref.compare_export(layer, "lstm.tflite", x).verdict   # doctest: +SKIP
@@ -387,7 +387,7 @@ def compare_export(source: object, artifact: object, x: ArrayLike,
 
     if tflite.is_tflite(artifact):
         report: Report = tflite.compare_export(weights, artifact, x, tolerance=tolerance,
-                                               options=options, context=context, op=op)
+                                               options=options, context=context)
         return report
     kinds = "; ".join(f"{k}: {v}" for k, v in ARTIFACT_KINDS.items())
     raise OptionError(f"artifact must be one of the kinds compare_export reads ({kinds}); "
@@ -395,12 +395,12 @@ def compare_export(source: object, artifact: object, x: ArrayLike,
 
 
 def assert_export_equivalent(source: object, artifact: object, x: ArrayLike,
-                             tolerance: Tolerance | None = None, op: int | None = None,
+                             tolerance: Tolerance | None = None,
                              allow_inconclusive: bool = False) -> Report:
     """:func:`compare_export`, raising if the verdict is not PASSED (see
     :func:`check_verdict`); returns the Report."""
     __tracebackhide__ = True
-    return check_verdict(compare_export(source, artifact, x, tolerance, op), allow_inconclusive)
+    return check_verdict(compare_export(source, artifact, x, tolerance), allow_inconclusive)
 
 
 def _export_source(source: object) -> tuple[Any, dict[str, Any], dict[str, Any]]:

@@ -131,12 +131,20 @@ def _natural(name):
     return (head, int(name[len(head):]) if name[len(head):] else -1)
 
 
-def read_artifact(artifact, units, features, op=None):
-    """The artifact's LSTM as a ReadLSTM: its fused op (lstm_ref.frameworks.tflite.twin), or
-    the weights of its WHILE-loop lowering (lstm_ref.frameworks.tflite.loop)."""
+def read_artifact(artifact, units, features):
+    """The artifact's one LSTM as a ReadLSTM: its fused op (lstm_ref.frameworks.tflite.twin),
+    or the weights of its WHILE-loop lowering (lstm_ref.frameworks.tflite.loop). An artifact
+    of several (a stack, a Bidirectional: one op or loop each) is refused."""
     art = load(artifact)
-    if fused_ops(art):
-        return read_fused(art, op)
+    fused = fused_ops(art)
+    loops = art.op_names().count("WHILE")
+    if len(fused) + loops > 1:
+        raise UnsupportedLayerError(f"{art.origin} holds {len(fused)} fused LSTM op(s) and "
+                                    f"{loops} WHILE loop(s): compare_export compares an "
+                                    "artifact of one LSTM (from_tflite(path, op=k) mirrors "
+                                    "each fused op)")
+    if fused:
+        return read_fused(art)
     if any(name == "WHILE" for name in art.op_names()):
         return read_loop(art, units, features)
     raise UnsupportedLayerError(f"{art.origin} has neither a fused LSTM op nor a WHILE loop; "
@@ -202,8 +210,7 @@ def _weight_expectations(source, read):
     return result
 
 
-def compare_export(source, artifact, x, tolerance=None, options=None, context=None, op=None,
-                   seed=0):
+def compare_export(source, artifact, x, tolerance=None, options=None, context=None, seed=0):
     """Hold a .tflite artifact to the reference of the LSTM it was exported from.
 
     Args:
@@ -214,7 +221,6 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
         options: the source's further forward() options (go_backwards,
             zero_output_for_mask).
         context: lines for the Report (the source's description).
-        op: which fused LSTM op, where the artifact has several.
         seed: seeds the int8 run's quantization probes (tolerances.PROBES).
 
     Returns:
@@ -228,7 +234,7 @@ def compare_export(source, artifact, x, tolerance=None, options=None, context=No
     if x.ndim != 3 or x.shape[2] != source.features:
         raise ShapeError(f"x must be (batch, time, {source.features}) for the source's "
                          f"{source.features} features; received shape {x.shape}")
-    read = read_artifact(art, source.units, source.features, op)
+    read = read_artifact(art, source.units, source.features)
     if read.time_major:
         raise UnsupportedLayerError(f"{read.where} is time-major; compare_export runs "
                                     "batch-major artifacts (from_tflite mirrors it)")

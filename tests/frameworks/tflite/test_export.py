@@ -222,3 +222,21 @@ def test_while_loop_resized_in_time_is_refused(rng):
     # The fused op resizes in time and computes every step.
     assert lstm_ref.compare_export(weights, artifact(weights, 2, 4, "fused"),
                                    rng.normal(size=(2, 7, 3))).passed
+
+
+def test_artifact_of_two_lstms_is_refused(rng):
+    """A stack converts to two fused ops: compare_export refuses it by name; from_tflite
+    mirrors each op."""
+    tf_keras = pytest.importorskip("tf_keras")
+    tf = pytest.importorskip("tensorflow")
+    inputs = tf_keras.Input((5, 3), batch_size=2)
+    first = tf_keras.layers.LSTM(4, return_sequences=True)
+    model = tf_keras.Model(inputs, tf_keras.layers.LSTM(4)(first(inputs)))
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    weights = lstm_ref.from_keras(first).weights
+    with pytest.raises(lstm_ref.UnsupportedLayerError, match="2 fused LSTM op"):
+        lstm_ref.compare_export(weights, content, rng.normal(size=(2, 5, 3)))
+    with pytest.raises(lstm_ref.OptionError, match="pass op="):
+        lstm_ref.from_tflite(content)
+    np.testing.assert_array_equal(lstm_ref.from_tflite(content, op=0).weights.kernel,
+                                  weights.kernel)
