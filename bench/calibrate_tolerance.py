@@ -5,7 +5,7 @@ through the same path as ``compare`` (the layer's cell stepped, the layer called
 reference and its probes from ``compare.run_reference``), and for every element of every
 tensor records what the bound
 
-    |err| <= max(A * eps, K * kappa_t * eps) + R * eps * |ref|
+    |err| <= max(A * eps, K * kappa * eps) + R * eps * |ref|
 
 needs. For each floor (A, R) it prints the smallest scale K that passes *every* element of
 every case; then it checks the table's own entry: false failures (must be 0) and the largest
@@ -86,8 +86,9 @@ def entry(dtype, cudnn, **replaced):
 
 def measure(case, dtype, tol, cudnn=False):
     """(K needed for each floor, K needed per deviation band, the largest relative deviation
-    of the probes over the compared elements, the report) for one case. Each row's kappa is
-    its own (lstm_ref.tolerance.conditioning); only the elements the engine compares count."""
+    of the probes over the compared elements, the report) for one case. Each element's kappa
+    is the engine's (lstm_ref.tolerance.conditioning: its row's, the grid's kernels being
+    dense); only the elements the engine compares count."""
     eps = tol.eps
     layer = keras_cases.build_case_layer(case, dtype=dtype,
                                          **({"use_cudnn": True} if cudnn else {}))
@@ -140,13 +141,13 @@ def measure(case, dtype, tol, cudnn=False):
             excess = err - r * eps * magnitude
             over = compared & (excess > a * eps)
             if over.any():
-                k = (excess / (np.maximum(kappa, 1e-30)[:, :, None] * eps))[over].max()
+                k = (excess / (np.maximum(kappa, 1e-30) * eps))[over].max()
                 needs[(a, r)] = max(needs[(a, r)], float(k))
         row_compared = compared.any(axis=2)
         strayed = max(strayed, float(np.where(row_compared, deviation, 0.0).max(initial=0.0)))
         excess = err - tol.rtol * magnitude  # the table's floor, per deviation band
         k = np.where(compared & (excess > tol.atol),
-                     excess / (np.maximum(kappa, 1e-30)[:, :, None] * eps), 0)
+                     excess / (np.maximum(kappa, 1e-30) * eps), 0)
         k_row_step = k.max(axis=2)
         band = np.searchsorted(BANDS, deviation)
         for index, edge in enumerate(BANDS):

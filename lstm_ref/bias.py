@@ -74,11 +74,13 @@ def carried(reference):
     return np.broadcast_to(same[:, :, None], reference.shape)
 
 
-def resolved(reference, step_atol):
+def resolved(reference, atol):
     """(B, S, U) booleans: the elements large enough to weigh in a step's drift, |reference|
-    >= RESOLVED times their row's absolute floor at that step (``step_atol``, (B, S))."""
+    >= RESOLVED times their absolute bound (``atol``: (B, S, U), each element's, or (B, S),
+    each row's at each step)."""
+    atol = np.asarray(atol)
     with np.errstate(invalid="ignore"):
-        return np.abs(reference) >= RESOLVED * np.asarray(step_atol)[:, :, None]
+        return np.abs(reference) >= RESOLVED * (atol if atol.ndim == 3 else atol[:, :, None])
 
 
 def probe_drift(reference, probe, eps, weight=None):

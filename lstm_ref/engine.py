@@ -36,6 +36,7 @@ __all__ = ["TENSORS", "REFERENCE_OF", "Observation", "Expectation", "Part", "non
            "tensor_expectations", "compare_parts", "check_tensors", "check_trace",
            "check_observation", "run_reference", "observation_part", "stack_reach",
            "sequence_expectation", "row_cuts", "last_step", "combine", "default_entry",
+           "unit_groups",
            "DRIFT_NOTE", "Report", "Mismatch",
            "TensorReport", "ALL_STEPS"]
 
@@ -224,15 +225,16 @@ def _status(values, cut, code, tainted):
     return status
 
 
-def sequence_expectation(values, probe, tol, cut, code, tainted=None):
+def sequence_expectation(values, probe, tol, cut, code, tainted=None, groups=None):
     """The Expectation of one (B, T, U) sequence given its rows' cuts (see
     lstm_ref.tolerance.row_horizons): its bound scaled by the probes (``probe``: the same
-    tensor of the stacked probe run, or None for the floor alone)."""
+    tensor of the stacked probe run, or None for the floor alone) of the units coupled to
+    each element (``groups``, see lstm_ref.tolerance.conditioning)."""
     values = np.asarray(values, np.float64)
-    step_atol = tol.step_atol(values, probe)
-    bound = tol.element_bound(values, step_atol)
+    atol = tol.element_atol(values, probe, groups)
+    bound = tol.element_bound(values, atol)
     status = _status(values, cut, code, tainted)
-    weighed = ~carried(values) & resolved(values, step_atol)
+    weighed = ~carried(values) & resolved(values, atol)
     drift = bias_bound(values, probe, tol, (status == COMPARED) & weighed)
     return Expectation(values, np.arange(values.shape[1]), bound, status, drift=drift,
                        weighed=weighed)
@@ -256,7 +258,7 @@ def row_cuts(reference, probe, tol, tainted=None, fields=("h", "c", "outputs")):
 
 
 def tensor_expectations(reference, probe, tol, return_sequences=True, layer_tol=None,
-                        tainted=None):
+                        tainted=None, groups=None):
     """The Expectation of every tensor in TENSORS for one run of the reference.
 
     Args:
@@ -269,6 +271,7 @@ def tensor_expectations(reference, probe, tol, return_sequences=True, layer_tol=
         layer_tol: the Tolerance of what the whole layer returns (output, state_h, state_c)
             when it differs from the stepped cell's (cuDNN); None: ``tol`` for all.
         tainted: the steps a non-finite input reaches (:func:`nonfinite_reach`), or None.
+        groups: the units' coupled groups (:func:`unit_groups`), or None: one group.
 
     Returns:
         dict name -> :class:`Expectation`.
@@ -280,7 +283,7 @@ def tensor_expectations(reference, probe, tol, return_sequences=True, layer_tol=
         field_name = REFERENCE_OF[name]
         probed = None if probe is None else getattr(probe, field_name)
         expectation = sequence_expectation(getattr(reference, field_name), probed, entry, cut,
-                                           code, tainted)
+                                           code, tainted, groups)
         if name in FINAL or (name == "output" and not return_sequences):
             expectation = last_step(expectation)
         result[name] = expectation
@@ -312,6 +315,7 @@ class Part:
         names: TENSORS name -> the whole name it has in the report, where not
             ``prefix.name`` (torch's ``layer0.forward.h_n``, a stack's last ``output``).
         notes: shown in the report's context (what this part does not check, and why).
+        groups: the units' coupled groups (:func:`unit_groups`), or None: one group.
     """
 
     actual: dict
@@ -324,6 +328,7 @@ class Part:
     tainted: np.ndarray | None = None
     names: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def name(self, tensor):
         if tensor in self.names:
@@ -333,7 +338,8 @@ class Part:
     def expectations(self):
         """TENSORS name -> Expectation (all of them, shown or not: derived tensors need them)."""
         return tensor_expectations(self.reference, self.probe, self.tolerance,
-                                   self.return_sequences, self.layer_tolerance, self.tainted)
+                                   self.return_sequences, self.layer_tolerance, self.tainted,
+                                   self.groups)
 
 
 def compare_parts(parts, derived=None, derived_actual=None, context=None, order="forward",
@@ -460,7 +466,17 @@ def observation_part(observation, tolerance=None, prefix="", names=None):
     return Part(actual=obs.actual, reference=reference, probe=probe, tolerance=tol,
                 prefix=prefix, layer_tolerance=layer_tol,
                 return_sequences=output is None or np.ndim(output) == 3, tainted=tainted,
-                names=names or {}, notes=notes)
+                names=names or {}, notes=notes, groups=unit_groups(obs.weights))
+
+
+def unit_groups(weights):
+    """The groups of units that ``weights`` (an LSTMWeights) couple, as
+    lstm_ref.tolerance.coupled_groups gives them, or None where every unit is coupled to
+    every other: any dense recurrent kernel, a projection or a layer normalisation (both mix
+    every unit)."""
+    if weights.projection is not None or getattr(weights, "layer_norm", None) is not None:
+        return None
+    return tolerances.coupled_groups(weights.recurrent_kernel, weights.units)
 
 
 # The context key under which a check says its step drift was not checked.
@@ -486,19 +502,20 @@ def check_observation(observation, tolerance=None):
     return compare_parts([part], context=context)
 
 
-def check_trace(actual, reference, probe, tol, context=None, layer_tol=None, tainted=None):
+def check_trace(actual, reference, probe, tol, context=None, layer_tol=None, tainted=None,
+                groups=None):
     """Compare a framework's tensors with one reference run (Trace) and its probes: a Report.
 
     Args:
         actual: tensor name (see TENSORS) -> array from the framework; "output" may be
             (B, T, U) (return_sequences) or (B, U).
-        reference, probe, tol, layer_tol, tainted: see :func:`tensor_expectations`.
+        reference, probe, tol, layer_tol, tainted, groups: see :func:`tensor_expectations`.
         context: dict shown in the summary to reproduce the case.
     """
     output = actual.get("output")
     part = Part(actual=actual, reference=reference, probe=probe, tolerance=tol,
                 layer_tolerance=layer_tol, tainted=tainted,
-                return_sequences=output is None or np.ndim(output) == 3)
+                return_sequences=output is None or np.ndim(output) == 3, groups=groups)
     return compare_parts([part], context=context)
 
 

@@ -15,7 +15,9 @@ possibly cancelled, value. For what sums over steps (h0, c0, the weights) the fl
 rounding carried through the sum: A eps * (the largest adjoint) * reach, reach the sum of
 |what each dz_t is multiplied by| (lstm_ref.backprop.Gradients.reach).
 
-Every row is judged on its own: kappa, scale and the horizons are per row. A gradient is
+Every row is judged on its own: kappa, scale and the horizons are per row (each element of
+dh_t is a sum over every unit's dz_{t+1}, dh_t = dz_{t+1} W^T, so it rounds relative to the
+row's adjoints, as the floor's scale_t says). A gradient is
 only as determined as the forward pass: a row whose forward probes leave their horizon at
 any step has none of its gradients compared; a row's gradient probes' own horizon ends the
 comparison of its dh, dc, dx at that step and below, and of its dh0, dc0. The weights'
@@ -195,7 +197,8 @@ def gradient_expectations(reference: Gradients, probe: Gradients, tol: tolerance
     steps = np.arange(time)
     for name, (values, probed) in pairs.items():
         kappa = tolerances.conditioning(back(values), back(probed), eps_probe)[:, ::-1]
-        atol = np.maximum(tol.atol * np.maximum(scale, TINY), tol.scale * kappa * tol.eps)
+        atol = np.maximum(tol.atol * np.maximum(scale, TINY)[:, :, None],
+                          tol.scale * kappa * tol.eps)
         status = np.where(steps[None, :] <= cut_step[:, None], cut_code[:, None], COMPARED)
         status = np.where(forward_cut[:, None], FORWARD_UNDETERMINED, status)
         status = _exact(np.broadcast_to(status[:, :, None], values.shape), values, tainted)

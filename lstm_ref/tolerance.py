@@ -5,9 +5,11 @@ The reference runs in float64. A framework's low-precision result departs from i
 rounding, amplified by the conditioning of the recurrence (saturated gates damp errors;
 relu/elu activations, tanh gates and long sequences can amplify them). One fixed atol cannot
 be tight on well-conditioned cases and sound on ill-conditioned ones, so the bound is
-measured on the case itself. For every row b (rows are independent sequences) and step t:
+measured on the case itself, for every element: row b (rows are independent sequences), step t
+and unit u:
 
-    kappa[b, t] = max over steps s <= t, probes p, units u of |probe[p, b, s, u] - ref[b, s, u]| / eps(P)
+    kappa[b, t, u] = max over steps s <= t, probes p and the units v coupled to u
+                     of |probe[p, b, s, v] - ref[b, s, v]| / eps(P)
 
 where the *probes* are the reference itself re-run in the entry's probe format P (the
 layer's own: float32, float16 / bfloat16 emulated as lstm_ref.precision says, or for a
@@ -20,11 +22,17 @@ Plain float64 probes of a float64 layer would compute what the reference compute
 bit, which is why float64's probes round every operation. The element-wise bound for a
 framework computing in dtype D is then
 
-    |framework - reference| <= max(atol, scale * kappa[b, t] * eps(D)) + rtol * |reference|
+    |framework - reference| <= max(atol, scale * kappa[b, t, u] * eps(D)) + rtol * |reference|
 
 The running max makes the bound non-decreasing in t, like the error it bounds; the floor
-(atol, rtol) covers steps where the probes happen to round luckily. Nothing in another row
-widens or shrinks a row's bound.
+(atol, rtol) covers steps where the probes happen to round luckily. Coupled units share
+their rounding: an ulp in one reaches the others through the recurrent kernel, and a value
+that cancels (c = f c + i g near 0) carries the ulps of its terms, which its own sixteen
+probes can miss, so an element takes the largest deviation over the units coupled to it
+(:func:`coupled_groups`: with a dense recurrent kernel, its whole row). A unit no weight
+couples to it never widens its bound, nor does anything in another row, nor anything
+non-finite. A bound from an element's own probes alone, or from the units of its size alone,
+has false failures (docs/calibration/2026-12-03-per-element.md).
 
 From the first step of a row where the format cannot determine the answer, no bound means
 anything, and the row's steps from there are not compared (:func:`row_horizons`): where a
@@ -42,7 +50,8 @@ import numpy as np
 from lstm_ref import precision, report
 
 __all__ = ["PROBE_DTYPE", "PROBES", "HORIZON", "OVERFLOW_MARGIN", "EPS32", "EPS64", "EPS16",
-           "EPSBF16", "Tolerance", "conditioning", "probe_batch", "row_horizons"]
+           "EPSBF16", "Tolerance", "conditioning", "coupled_groups", "group_max", "probe_batch",
+           "row_horizons"]
 
 PROBE_DTYPE = "float32"  # the probes' format unless an entry names another
 PROBES = 16
@@ -61,9 +70,9 @@ class Tolerance:
         dtype: the framework's compute dtype.
         atol: floor of the absolute bound.
         rtol: relative bound, times |reference|.
-        scale: multiplier of the conditioning estimate kappa_t * eps(dtype).
+        scale: multiplier of the conditioning estimate kappa * eps(dtype).
         reason: why these numbers.
-        probe: the format the probes run in (kappa_t is counted in its eps).
+        probe: the format the probes run in (kappa is counted in its eps).
         horizon: the probes' largest deviation, relative to the step's largest value, up to
             which a step is compared (see :func:`horizon_step`).
         relative_floor: the floor is ``atol * scale`` (the values' size), not ``atol``: for
@@ -83,59 +92,112 @@ class Tolerance:
     relative_floor: bool = False
     bias_floor: float | None = None
     bias_scale: float = 8.0
-
     @property
     def eps(self):
         return precision.get(self.dtype).eps
 
-    def step_atol(self, reference, probe):
-        """The absolute bound of every row at every step, (B, T), for one (B, T, U) tensor.
+    def element_atol(self, reference, probe, groups=None):
+        """The absolute bound of every element, (B, T, U), of one (B, T, U) tensor.
 
         Args:
             reference: the float64 reference's values of the tensor.
             probe: the same tensor from the stacked probe run (see :func:`probe_batch`), or
                 None for no scaling (the floor alone).
         """
-        kappa = conditioning(reference, probe, precision.get(self.probe).eps)
+        kappa = conditioning(reference, probe, precision.get(self.probe).eps, groups)
         return np.maximum(self.atol, self.scale * kappa * self.eps)
 
-    def element_bound(self, values, step_atol):
-        """The bound of every element of (B, S, U) reference ``values``, given the (B, S)
-        absolute bound of each row at each step: step_atol + rtol * |value| (a non-finite
-        value is compared exactly or not at all, lstm_ref.engine: its bound is NaN)."""
+    def element_bound(self, values, atol):
+        """The bound of every element of (B, S, U) reference ``values``, given the absolute
+        bound ``atol`` of each element ((B, S, U)) or of each row at each step ((B, S)):
+        atol + rtol * |value| (a non-finite value is compared exactly or not at all,
+        lstm_ref.engine: its bound is NaN)."""
         with np.errstate(invalid="ignore"):
             magnitude = np.where(np.isfinite(values), np.abs(values), np.nan)
-        return np.asarray(step_atol)[:, :, None] + self.rtol * magnitude
+        atol = np.asarray(atol)
+        return (atol if atol.ndim == 3 else atol[:, :, None]) + self.rtol * magnitude
 
     def describe(self):
         floor = f"{self.atol:.1e}" + (" * scale_t" if self.relative_floor else "")
         drift = ("" if self.bias_floor is None else
                  f"; step drift <= max({self.bias_floor:g}, {self.bias_scale:g} * the probes') "
                  "* eps")
-        return (f"{self.dtype}: |err| <= max({floor}, {self.scale:g} * kappa_t * "
+        return (f"{self.dtype}: |err| <= max({floor}, {self.scale:g} * kappa * "
                 f"{self.eps:.2e}) + {self.rtol:.1e} * |ref|{drift}")
 
 
-def conditioning(reference, probe, eps=EPS32):
-    """kappa (B, T): for every row, the probes' largest deviation from the reference up to
-    step t, in ``eps`` (the eps of the probes' format). Each row's from its own elements:
-    rows are independent sequences, so nothing in another row widens or shrinks it.
+def conditioning(reference, probe, eps=EPS32, groups=None):
+    """kappa (B, T, U), in ``eps`` (the eps of the probes' format): for every element, the
+    largest deviation of the probes from the reference up to step t over the units of its
+    row coupled to it (``groups``). Nothing in another row, or in a unit of another group,
+    and nothing non-finite takes part.
 
     Args:
         reference: (B, T, U) float64 values of one tensor.
         probe: (PROBES * B, T, U), the same tensor from the stacked probe run (see
             :func:`probe_batch`), or None (kappa = 0: the floor alone).
         eps: the eps of the format the probes ran in.
+        groups: None (every unit of a row coupled to every other: the row's largest), or
+            (U,) integer labels, units of one label coupled (:func:`coupled_groups`).
     """
     if probe is None:
-        return np.zeros(reference.shape[:2])
+        return np.zeros(reference.shape)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, dropped next
         diff = np.abs(probe.reshape(-1, *reference.shape).astype(np.float64) - reference)
     # Non-finite positions are compared exactly or not at all (lstm_ref.engine): they say
     # nothing about conditioning.
-    diff = np.where(np.isfinite(diff), diff, 0.0)
+    diff = np.where(np.isfinite(diff), diff, 0.0).max(axis=0)
+    if groups is None:
+        largest = np.broadcast_to(diff.max(axis=2, keepdims=True), diff.shape)
+    else:
+        largest = group_max(diff, groups)
     with np.errstate(over="ignore"):  # values near float64's max: inf, past the horizon anyway
-        return np.maximum.accumulate(diff.max(axis=(0, 3)), axis=1) / eps
+        return np.maximum.accumulate(largest, axis=1) / eps
+
+
+def group_max(values, groups):
+    """(B, T, U): for every element of ``values``, the largest over the units of its group
+    (``groups``: (U,) labels)."""
+    groups = np.asarray(groups)
+    if groups.shape != values.shape[2:]:
+        raise ValueError(f"groups must have shape ({values.shape[2]},), one label per unit; "
+                         f"received shape {groups.shape}")
+    order = np.argsort(groups, kind="stable")
+    labels = groups[order]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    largest = np.maximum.reduceat(values[:, :, order], starts, axis=2)
+    return largest[:, :, np.searchsorted(labels[starts], groups)]
+
+
+def coupled_groups(recurrent_kernel, units, output_size=None):
+    """(units,) labels of the groups of units that a (output_size, 4 * units) recurrent kernel
+    couples (two units are coupled when one's h feeds a gate of the other, directly or through
+    others), or None when they are one group, as with any dense kernel. A group's rounding
+    never reaches another group: the framework computes each unit's pre-activations from the
+    h of the units that feed it only.
+
+    Only for weights whose h is the units' own (no projection: a projection mixes every unit
+    into h, one group; so does a layer normalisation).
+
+    >>> import numpy as np
+    >>> kernel = np.zeros((3, 12)); kernel[0, [1, 4]] = 1.0  # unit 0 feeds unit 1's i and f
+    >>> coupled_groups(kernel, 3).tolist()
+    [0, 0, 2]
+    >>> coupled_groups(np.ones((3, 12)), 3) is None
+    True
+    """
+    kernel = np.asarray(recurrent_kernel)
+    if output_size is not None and output_size != units:
+        return None
+    feeds = (kernel.reshape(units, 4, units) != 0).any(axis=1)  # feeds[v, u]: h_v -> unit u
+    linked = feeds | feeds.T | np.eye(units, dtype=bool)
+    labels = np.arange(units)
+    while True:  # each pass takes the smallest label among neighbours: components' minima
+        spread = np.where(linked, labels[:, None], units).min(axis=0)
+        if (spread == labels).all():
+            break
+        labels = spread
+    return None if (labels == 0).all() else labels
 
 
 def probe_batch(x, initial_state, mask, dtype=PROBE_DTYPE):

@@ -54,7 +54,8 @@ CUDNN = {
 # Gradients (lstm_ref.gradient_check): the same bound, with the floor relative to the size of
 # the adjoints (dh, dc, dx from the last step down to t), carried through the sums for h0, c0
 # and the weights, since gradients have no natural scale of 1 as h and c do; kappa runs from
-# the last step down.
+# the last step down. Each gradient element is a sum over the row's units (dh_t = dz_{t+1}
+# W^T), so it rounds relative to the row's adjoints: its kappa is the row's.
 GRADIENTS = {
     "float32": Tolerance(
         "float32", atol=4 * EPS32, rtol=4 * EPS32, scale=16.0, relative_floor=True,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lstm_ref
 from lstm_ref import precision, report, tolerance, tolerance_table
@@ -164,7 +166,7 @@ def test_one_rows_probes_do_not_widen_another_rows_bound(traces):
     actual["c"][0, 5, 0] += 1e-5  # an error in row 0 well over row 0's own bound
     result = check_trace(actual, exact, probe, tol)
     assert result.failed and result.first_failure.batch == 0, result.summary()
-    bounds = tol.element_bound(exact.c, tol.step_atol(exact.c, probe.c))
+    bounds = tol.element_bound(exact.c, tol.element_atol(exact.c, probe.c))
     row0 = bounds[0].max()
     assert row0 < 1e-5 < bounds[1, 5].max()
     assert probe.c.shape[0] == tolerance.PROBES * batch and before.max() < bounds[1].max()
@@ -181,17 +183,59 @@ def test_wrong_shapes_are_clear(traces):
 def test_the_bound_grows_with_the_probe_deviation(traces):
     exact, probe = traces
     tol = tolerance_table.lookup("float32")
-    atol = tol.step_atol(exact.c, probe.c)
-    assert atol.shape == exact.c.shape[:2]
+    atol = tol.element_atol(exact.c, probe.c)
+    assert atol.shape == exact.c.shape
     assert (np.diff(atol, axis=1) >= 0).all() and (atol[:, 0] >= tol.atol).all()
-    # An ill-conditioned case (a probe copy strays 1000x further) gets a 1000x wider bound.
+    # An ill-conditioned case (a probe copy strays 1000x further) gets a 1000x wider bound;
+    # the units of a row, all of one scale here, share the row's largest deviation.
     deviation = probe.c.reshape(-1, *exact.c.shape) - exact.c
     far = (exact.c + 1000 * deviation).reshape(probe.c.shape)
-    wide = tol.step_atol(exact.c, far)
+    wide = tol.element_atol(exact.c, far)
     for row in range(exact.c.shape[0]):
         assert wide[row, -1] == pytest.approx(
             1000 * tol.scale * np.abs(deviation[:, row]).max(), rel=1e-6)
-    assert (tol.step_atol(exact.c, None) == tol.atol).all()
+    assert (tol.element_atol(exact.c, None) == tol.atol).all()
+
+
+def test_units_no_weight_couples_keep_their_own_bound():
+    """Unit 0 strays by 1 (as a unit at 1e6 does); unit 1, coupled to it, shares its kappa
+    (coupled rounding: a value that cancels carries its terms' ulps); unit 2, which no weight
+    couples to either, keeps its own. Without groups, the row's."""
+    eps = tolerance.EPS32
+    reference = np.array([[[1e6, 0.5, -0.4], [2e6, 0.6, 0.3]]])  # (B, T, U) = (1, 2, 3)
+    probes = np.repeat(reference[None], tolerance.PROBES, axis=0)
+    probes[3, 0, 0, 0] += 1.0
+    probes[7, 0, 1, 2] -= 3 * eps
+    stacked = probes.reshape(-1, 2, 3)
+    kappa = tolerance.conditioning(reference, stacked, eps, groups=np.array([0, 0, 2]))
+    assert kappa[0, :, :2] == pytest.approx(np.full((2, 2), 1 / eps))
+    assert kappa[0, :, 2] == pytest.approx([0, 3])
+    row = tolerance.conditioning(reference, stacked, eps)
+    assert row[0] == pytest.approx(np.full((2, 3), 1 / eps))
+
+
+def test_coupled_groups_follow_the_recurrent_kernel():
+    units = 5
+    kernel = np.zeros((units, 4 * units))
+    kernel[1, 3 * units + 2] = 0.5  # h_1 feeds unit 2's output gate
+    kernel[2, 0 * units + 4] = -1.0  # h_2 feeds unit 4's input gate: 1, 2, 4 coupled
+    assert tolerance.coupled_groups(kernel, units).tolist() == [0, 1, 1, 3, 1]
+    kernel[3, units + 0] = 2.0  # h_3 feeds unit 0's forget gate
+    assert tolerance.coupled_groups(kernel, units).tolist() == [0, 1, 1, 0, 1]
+    kernel[0, 2 * units + 1] = 1e-30  # any nonzero weight couples: one group
+    assert tolerance.coupled_groups(kernel, units) is None
+    assert tolerance.coupled_groups(np.ones((3, 4 * units)), units, output_size=3) is None
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_group_max_is_the_max_over_each_group(batch, time, units, seed):
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0, 1, (batch, time, units))
+    groups = rng.integers(0, 3, units) * 7
+    got = tolerance.group_max(values, groups)
+    for b, t, u in np.ndindex(batch, time, units):
+        assert got[b, t, u] == values[b, t][groups == groups[u]].max()
 
 
 @pytest.mark.parametrize("fmt", ["float32", "float16", "bfloat16"])

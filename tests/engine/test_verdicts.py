@@ -13,7 +13,8 @@ import pytest
 import lstm_ref
 from lstm_ref import report, tolerance, tolerance_table
 from lstm_ref.api import check_verdict
-from lstm_ref.engine import Expectation, check_tensors, check_trace, nonfinite_reach
+from lstm_ref.engine import (Expectation, check_tensors, check_trace, nonfinite_reach,
+                             unit_groups)
 from lstm_ref.errors import InconclusiveError
 from lstm_ref.gradient_check import (GradientObservation, check_gradient_observation,
                                      gradient_expectations, probe_gradients)
@@ -379,11 +380,6 @@ def test_a_merge_that_overflows_from_finite_directions_is_undetermined(rng):
     assert check_tensors({"output": got}, {"output": merged}, None, 3).failed
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="kappa is the largest deviation over the row's units "
-                          "(lstm_ref.tolerance.conditioning): unit 0's, at values near 1e11, "
-                          "sets unit 1's bound to 4e7 although no weight couples them; a kappa "
-                          "per element needs the tolerance re-calibrated; strict, so a fix shows")
 def test_garbage_in_a_unit_next_to_a_huge_independent_unit_fails():
     """Two units of an exponential cell that share nothing (no recurrent weight, unit 1's
     gates read nothing): unit 0 is 3.6e11 at step 0, unit 1 is 0.82. Garbage (12345) in unit
@@ -395,8 +391,10 @@ def test_garbage_in_a_unit_next_to_a_huge_independent_unit_fails():
     assert exact.h[0, 0, 0] > 1e11 and exact.h[0, 0, 1] < 1
     actual = {"h": exact.h.copy(), "c": exact.c}
     actual["h"][0, 0, 1] = 12345.0
-    result = check_trace(actual, exact, probe, tolerance_table.lookup("float32"))
-    assert result.failed, result.summary()
+    groups = unit_groups(w)
+    assert groups.tolist() == [0, 1]
+    result = check_trace(actual, exact, probe, tolerance_table.lookup("float32"), groups=groups)
+    assert result.failed and result.first_failure.unit == 1, result.summary()
 
 
 def test_nan_from_a_nan_input_that_fills_whole_steps_agrees(rng):
