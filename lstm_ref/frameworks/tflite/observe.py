@@ -204,7 +204,12 @@ def _weight_expectations(source, read):
                              f"{np.shape(expected)}")
         shaped = lambda a: np.asarray(a, np.float64).reshape(
             (1, 1, -1) if np.ndim(a) == 1 else (np.shape(a)[0], 1, -1))
-        half = read.half_steps.get(name, np.zeros(np.shape(got)))
+        half = np.asarray(read.half_steps.get(name, np.zeros(np.shape(got))), np.float64)
+        # A float64 source rounds to the float32 the converter starts from: half a float32
+        # spacing where the source is not a float32 value (none where it is).
+        expected = np.asarray(expected, np.float64)
+        wide = expected.astype(np.float32).astype(np.float64) != expected
+        half = half + np.where(wide, 0.5 * np.spacing(np.abs(expected).astype(np.float32)), 0.0)
         result[f"weights.{name}"] = (shaped(got), Expectation(
             shaped(expected), np.array([ALL_STEPS]), shaped(half), axes=("row", "column")))
     return result

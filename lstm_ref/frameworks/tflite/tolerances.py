@@ -24,7 +24,8 @@ __all__ = ["ARITHMETIC", "PROBES", "SCALE", "WEIGHTS", "activation_quantization_
            "entry", "quantized"]
 
 WEIGHTS = {
-    "float32": "stored as the source's float32: equal, bit for bit",
+    "float32": "stored as float32: equal to the source's, bit for bit, where it is a float32 "
+               "value; within half a float32 spacing where it is wider",
     "float16": "rounded to nearest float16: within half the spacing of float16 at the stored "
                "value",
     "int8": "q = round(w / scale) with the stored scale (per tensor or per channel): within "

@@ -15,6 +15,7 @@ from tests.frameworks.tflite.helpers import (
     swap_gates,
     with_op_options,
 )
+from tests.support.helpers import random_weights
 
 # (lowering, storage, units, features, batch, time): int8 needs tensors of 1024 elements or
 # more (smaller ones stay float32): the fused op stores one (units, features) block per gate.
@@ -240,3 +241,21 @@ def test_artifact_of_two_lstms_is_refused(rng):
         lstm_ref.from_tflite(content)
     np.testing.assert_array_equal(lstm_ref.from_tflite(content, op=0).weights.kernel,
                                   weights.kernel)
+
+
+def test_float64_source_and_one_ulp_edit(rng):
+    """A float64 source's weights are held within the float32 rounding the export starts
+    from; a float32 source's bit for bit: one ulp moved in one weight fails."""
+    wide = random_weights(rng, 5, 3)
+    x = rng.normal(size=(2, 4, 3))
+    assert lstm_ref.compare_export(wide, artifact(wide, 2, 4, "while"), x).passed
+    weights = float32_weights(rng, 5, 3)
+    content = artifact(weights, 2, 4, "while")
+    name = next(t for t in _tensor_names(content) if t.endswith("MatMul"))
+
+    def one_ulp(stored):
+        stored.reshape(-1)[7] = np.nextafter(stored.reshape(-1)[7], np.float32(np.inf))
+        return stored
+
+    report = lstm_ref.compare_export(weights, edit_constant(content, name, one_ulp), x)
+    assert report.failed and report.first_failure.tensor == "weights.kernel"
