@@ -60,6 +60,12 @@ def read_loop(artifact, units, features):
                 if constant is not None and constant.values.shape == (4 * units,):
                     found.setdefault("bias", []).append(constant)
     missing = [k for k in ("kernel", "recurrent_kernel") if k not in found]
+    if missing and {"VAR_HANDLE", "READ_VARIABLE"} <= set(art.op_names()):
+        raise UnsupportedLayerError(f"{art.origin} holds its weights in resource variables "
+                                    "(VAR_HANDLE, READ_VARIABLE: a conversion from a concrete "
+                                    "function), not as constants lstm_ref can read, and "
+                                    "LiteRT does not initialize them; convert the Keras model "
+                                    "(TFLiteConverter.from_keras_model)")
     if missing:
         raise UnsupportedLayerError(f"{where} has no FULLY_CONNECTED weight of shape "
                                     f"{(4 * units, features) if 'kernel' in missing else (4 * units, units)} "

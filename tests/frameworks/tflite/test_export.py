@@ -259,3 +259,23 @@ def test_float64_source_and_one_ulp_edit(rng):
 
     report = lstm_ref.compare_export(weights, edit_constant(content, name, one_ulp), x)
     assert report.failed and report.first_failure.tensor == "weights.kernel"
+
+
+def test_weights_in_resource_variables_refused(rng):
+    """A Keras 3 layer converted from a concrete function keeps its weights in resource
+    variables (VAR_HANDLE, READ_VARIABLE, BATCH_MATMUL in the loop), which LiteRT leaves
+    uninitialized: refused by name."""
+    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow")
+    layer = keras.layers.LSTM(5, return_sequences=True)
+    layer.build((2, 4, 3))
+
+    @tf.function(input_signature=[tf.TensorSpec((2, 4, 3), tf.float32)])
+    def call(x):
+        return layer(x)
+
+    content = tf.lite.TFLiteConverter.from_concrete_functions(
+        [call.get_concrete_function()], layer).convert()
+    assert {"WHILE", "VAR_HANDLE", "BATCH_MATMUL"} <= set(load(content).op_names())
+    with pytest.raises(lstm_ref.UnsupportedLayerError, match="resource variables"):
+        lstm_ref.compare_export(layer, content, rng.normal(size=(2, 4, 3)))
