@@ -34,6 +34,7 @@ MARKERS = {
     "torch": "runs torch",
     "onnx": "runs onnxruntime",
     "tflite": "runs LiteRT (ai_edge_litert) on .tflite artifacts",
+    "flax": "runs JAX and Flax NNX",
 }
 
 

@@ -20,7 +20,7 @@ def set_weights(cell, kernel, recurrent_kernel, bias):
     dtype = cell.param_dtype
 
     def put(param, value):
-        param.value = jax.numpy.asarray(np.ascontiguousarray(value), dtype)
+        param.set_value(jax.numpy.asarray(np.ascontiguousarray(value), dtype))
 
     if isinstance(cell, nnx.OptimizedLSTMCell):
         put(cell.dense_i.kernel, kernel)
