@@ -434,7 +434,7 @@ def _load_keras(path: str) -> Any:
         raise OptionError(f"SOURCE {path!r} is not a file (expected a .keras model)")
     try:
         return keras.saving.load_model(path, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a bad file
+    except Exception as exc:  # Keras raises many kinds for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OptionError(f"SOURCE {path!r} cannot be loaded as a Keras model: {first}") from exc
 
