@@ -323,7 +323,13 @@ def from_flax(module: object) -> Twin:
 
 
 # The artifact kinds compare_export reads: kind -> what it is.
-ARTIFACT_KINDS = {"tflite": "a TFLite / LiteRT flatbuffer (.tflite path or its bytes)"}
+ARTIFACT_KINDS = {
+    "tflite": "a TFLite / LiteRT flatbuffer (.tflite path or its bytes)",
+    "savedmodel": "a TensorFlow SavedModel (a directory with saved_model.pb: Keras "
+                  "model.export, tf.saved_model.save), or what tf.saved_model.load returned",
+    "onnx": "an ONNX model of LSTM nodes (.onnx path, its bytes or an onnx.ModelProto: "
+            "torch.onnx.export, tf2onnx), run by onnxruntime",
+}
 
 
 def from_tflite(path_or_bytes: object, op: int | None = None) -> Twin:
@@ -362,9 +368,15 @@ def compare_export(source: object, artifact: object, x: ArrayLike,
 
     Args:
         source: what was exported: a built Keras LSTM layer or a model with one LSTM layer,
-            its twin (``lstm_ref.from_keras``), or LSTMWeights.
-        artifact: the export: a .tflite path or its bytes (see :data:`ARTIFACT_KINDS`).
-        x: (batch, time, features) input; the artifact is resized to it where it can be.
+            its twin (``lstm_ref.from_keras``), or LSTMWeights; for an ONNX artifact also a
+            torch.nn.LSTM (any num_layers, bidirectional, batch_first; no proj_size) or its
+            twin (``lstm_ref.from_torch``).
+        artifact: the export (see :data:`ARTIFACT_KINDS`): a .tflite path or its bytes; a
+            SavedModel directory (Keras ``model.export``, ``tf.saved_model.save``) or the
+            loaded object, run through ``serving_default`` (else Keras's ``serve``); an
+            ONNX model (.onnx path, bytes, ModelProto) with one LSTM node per source layer.
+        x: (batch, time, features) input ((time, batch, features) for a torch source without
+            batch_first); the artifact is resized to it where it can be.
         tolerance: a Tolerance for the run instead of its weight storage's entry
             (lstm_ref.frameworks.tflite.tolerances).
 
@@ -382,12 +394,24 @@ def compare_export(source: object, artifact: object, x: ArrayLike,
         'PASSED'
     """
     check_tolerance(tolerance)
-    weights, options, context = _export_source(source)
-    from lstm_ref.frameworks import tflite
+    from lstm_ref.frameworks import savedmodel, tflite
+    from lstm_ref.frameworks.onnx import export as onnx_export
 
+    report: Report
+    if onnx_export.is_onnx(artifact):
+        layers, batch_first, backwards, context, dtype = _export_layers(source)
+        report = onnx_export.compare_export(layers, artifact, x, tolerance=tolerance,
+                                            batch_first=batch_first, go_backwards=backwards,
+                                            context=context, source_dtype=dtype)
+        return report
+    weights, options, context = _export_source(source)
     if tflite.is_tflite(artifact):
-        report: Report = tflite.compare_export(weights, artifact, x, tolerance=tolerance,
-                                               options=options, context=context)
+        report = tflite.compare_export(weights, artifact, x, tolerance=tolerance,
+                                       options=options, context=context)
+        return report
+    if savedmodel.is_savedmodel(artifact):
+        report = savedmodel.compare_export(weights, artifact, x, tolerance=tolerance,
+                                           options=options, context=context)
         return report
     kinds = "; ".join(f"{k}: {v}" for k, v in ARTIFACT_KINDS.items())
     raise OptionError(f"artifact must be one of the kinds compare_export reads ({kinds}); "
@@ -401,6 +425,36 @@ def assert_export_equivalent(source: object, artifact: object, x: ArrayLike,
     :func:`check_verdict`); returns the Report."""
     __tracebackhide__ = True
     return check_verdict(compare_export(source, artifact, x, tolerance), allow_inconclusive)
+
+
+def _export_layers(source: object) -> tuple[list[Any], bool, bool, dict[str, Any], Any]:
+    """(per layer a tuple of LSTMWeights, batch_first, go_backwards, context, the source's
+    parameter dtype or None) of an ONNX
+    export's ``source``: a torch.nn.LSTM or its twin (:func:`from_torch`); else one LSTM as
+    :func:`_export_source` reads it (batch first, as Keras)."""
+    from lstm_ref.weights import LSTMWeights
+
+    if isinstance(source, dict):
+        raise OptionError("source is a dict (a state dict?): build the torch.nn.LSTM it belongs "
+                          "to and load it (module.load_state_dict(state)), then pass the module")
+    twin: Any = source
+    if type(source).__module__.split(".")[0] == "torch":
+        twin = from_torch(source)
+    layers = getattr(twin, "layers", None)
+    if (isinstance(layers, list) and layers and hasattr(twin, "batch_first")
+            and all(isinstance(pair, tuple) and all(isinstance(w, LSTMWeights) for w in pair)
+                    for pair in layers)):
+        if getattr(twin, "proj_size", 0):
+            raise UnsupportedLayerError("source has proj_size: an ONNX LSTM node has no "
+                                        "projection, so no export of it holds one")
+        return (list(layers), bool(twin.batch_first), False,
+                {"source": str(getattr(twin, "config", {}).get("module", repr(twin)))},
+                getattr(twin, "dtype", None))
+    weights, options, context = _export_source(source)
+    if options.get("zero_output_for_mask"):
+        raise UnsupportedLayerError("source: an LSTM inside a Bidirectional (zero_output_for_mask)"
+                                    " is not one layer's export")
+    return [(weights,)], True, options["go_backwards"], context, None
 
 
 def _export_source(source: object) -> tuple[Any, dict[str, Any], dict[str, Any]]:
