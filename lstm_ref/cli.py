@@ -8,7 +8,8 @@
     lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
     lstm-ref convert SOURCE DESTINATION --from LAYOUT --to LAYOUT [--layer N] [--reverse]
     lstm-ref check-export SOURCE ARTIFACT [--input NPY | --batch B --time T --seed N]
-                          [--json PATH] [-v]
+                          [--json PATH] [-v] [--batch-first --input-size F --hidden-size H
+                          --num-layers L --bidirectional]
 
 ``verify`` runs a framework's grid against the reference, prints a line per case that did
 not pass (every case with -v) and a summary table. Exit codes, everywhere: 0 every case
@@ -124,17 +125,30 @@ def parser() -> argparse.ArgumentParser:
     convert.add_argument("--reverse", action="store_true",
                          help="torch / onnx: the backward direction")
     export = commands.add_parser(
-        "check-export", help="hold an exported artifact (.tflite) to the reference of the "
-                             "Keras LSTM it was exported from", epilog=EXIT_CODES)
+        "check-export", help="hold an exported artifact (.tflite, SavedModel, .onnx) to the "
+                             "reference of the LSTM it was exported from", epilog=EXIT_CODES)
     export.add_argument("source", help="the exported model: a .keras file with one LSTM layer "
-                                       "(loaded with safe_mode=True)")
-    export.add_argument("artifact", help="the export: a .tflite file")
+                                       "(loaded with safe_mode=True), or a torch.nn.LSTM's "
+                                       "state dict (.pt, read with weights_only=True; for an "
+                                       ".onnx artifact)")
+    export.add_argument("artifact", help="the export: a .tflite file, a SavedModel directory "
+                                         "or a .onnx file")
+    shape = export.add_argument_group(
+        "a .pt source's nn.LSTM", "read from the state dict; given ones are checked against it")
+    shape.add_argument("--input-size", type=int, help="the module's input_size")
+    shape.add_argument("--hidden-size", type=int, help="the module's hidden_size")
+    shape.add_argument("--num-layers", type=int, help="the module's num_layers")
+    shape.add_argument("--bidirectional", action="store_true", default=None,
+                       help="the module is bidirectional")
+    shape.add_argument("--batch-first", action="store_true",
+                       help="the module is batch_first: its input (and the artifact's) is "
+                            "(batch, time, features), not (time, batch, features)")
     export.add_argument("--input", metavar="NPY", help="the input, (batch, time, features) in "
                                                        "a .npy file (default: drawn at random)")
     export.add_argument("--batch", type=int, help="rows of the drawn input (default: the "
-                                                  "artifact's input shape)")
+                                                  "artifact's input shape; 2 where it is open)")
     export.add_argument("--time", type=int, help="steps of the drawn input (default: the "
-                                                 "artifact's input shape)")
+                                                 "artifact's input shape; 5 where it is open)")
     export.add_argument("--seed", type=int, default=0, help="seed of the drawn input (default 0)")
     export.add_argument("--json", metavar="PATH", help="write the report as JSON")
     export.add_argument("-v", "--verbose", action="store_true",
@@ -385,12 +399,20 @@ def run_check_export(args: argparse.Namespace, out: TextIO | None = None) -> int
     import json
 
     from lstm_ref.api import compare_export
-    from lstm_ref.frameworks.tflite.observe import input_shape
 
     out = out or sys.stdout
     if args.json is not None:
         files.check_file_target(args.json, "--json")
-    model = _load_keras(args.source)
+    batch_axis = 0
+    if str(args.source).endswith(".pt"):
+        model = _load_torch(args)
+        batch_axis = 0 if args.batch_first else 1
+    else:
+        for option in ("input_size", "hidden_size", "num_layers", "bidirectional"):
+            if getattr(args, option):
+                raise OptionError(f"--{option.replace('_', '-')} applies to a .pt source; "
+                                  f"SOURCE is {args.source!r}")
+        model = _load_keras(args.source)
     if args.input is not None:
         try:
             x = np.load(args.input, allow_pickle=False)
@@ -399,15 +421,18 @@ def run_check_export(args: argparse.Namespace, out: TextIO | None = None) -> int
                               f"{exc}") from exc
         origin = f"--input {args.input}"
     else:
-        shape = input_shape(args.artifact)
-        if len(shape) != 3:
+        shape = _artifact_input_shape(args.artifact)
+        if len(shape) != 3 or shape[2] is None:
             raise OptionError(f"the artifact's input has shape {shape}, not (batch, time, "
                               "features): give --input")
-        batch, time_steps = args.batch or shape[0], args.time or shape[1]
+        batch = args.batch or shape[batch_axis] or 2
+        time_steps = args.time or shape[1 - batch_axis] or 5
         for value, name in ((batch, "--batch"), (time_steps, "--time")):
             if value < 1:
                 raise OptionError(f"{name} must be at least 1; received {value}")
-        x = np.random.default_rng(args.seed).normal(size=(batch, time_steps, shape[2]))
+        size = [0, 0, shape[2]]
+        size[batch_axis], size[1 - batch_axis] = batch, time_steps
+        x = np.random.default_rng(args.seed).normal(size=tuple(size))
         origin = f"drawn: normal, seed {args.seed}, shape {x.shape}"
     report = compare_export(model, args.artifact, x)
     report.context["input"] = origin
@@ -422,6 +447,49 @@ def run_check_export(args: argparse.Namespace, out: TextIO | None = None) -> int
     if report.passed:
         return EXIT_OK
     return EXIT_FAILED if report.failed else EXIT_INCONCLUSIVE
+
+
+def _artifact_input_shape(artifact: str) -> tuple[int | None, ...]:
+    """The shape of the artifact's input (None where it is open), by its kind; OptionError
+    naming the kinds check-export reads for anything else."""
+    from lstm_ref.api import ARTIFACT_KINDS
+    from lstm_ref.frameworks import savedmodel, tflite
+    from lstm_ref.frameworks.onnx import export as onnx_export
+
+    if onnx_export.is_onnx(artifact):
+        return onnx_export.input_shape(artifact)
+    if tflite.is_tflite(artifact):
+        from lstm_ref.frameworks.tflite.observe import input_shape
+
+        return input_shape(artifact)
+    if savedmodel.is_savedmodel(artifact):
+        return savedmodel.input_shape(artifact)
+    kinds = "; ".join(f"{k}: {v}" for k, v in ARTIFACT_KINDS.items())
+    raise OptionError(f"ARTIFACT {artifact!r} is not a TFLite flatbuffer, a SavedModel directory "
+                      f"or an ONNX model (the kinds check-export reads: {kinds})")
+
+
+def _load_torch(args: argparse.Namespace) -> Any:
+    """The torch.nn.LSTM whose state dict is at ``args.source`` (torch.load with
+    weights_only=True), shaped as it says and checked against the shape options given."""
+    from lstm_ref._optional import require
+    from lstm_ref.frameworks.torch.state import module_from_state_dict
+
+    torch = require("torch", "torch")
+    path = args.source
+    if not os.path.isfile(path):
+        raise OptionError(f"SOURCE {path!r} is not a file (expected a .pt state dict)")
+    try:
+        # weights_only: the file is read as data, never as code to run
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises pickle, zip and runtime errors
+        raise OptionError(f"SOURCE {path!r} is not a readable torch state dict, as "
+                          "torch.save(module.state_dict()) writes") from exc
+    if not isinstance(state, dict):
+        raise OptionError(f"SOURCE {path!r} holds a {type(state).__name__}, not a state dict")
+    return module_from_state_dict(dict(state), batch_first=args.batch_first,
+                                  input_size=args.input_size, hidden_size=args.hidden_size,
+                                  num_layers=args.num_layers, bidirectional=args.bidirectional)
 
 
 def _load_keras(path: str) -> Any:

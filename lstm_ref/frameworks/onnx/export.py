@@ -45,7 +45,7 @@ from lstm_ref.tolerance import probe_batch
 from lstm_ref.tolerance_table import lookup
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["compare_export", "is_onnx", "lstm_nodes"]
+__all__ = ["compare_export", "input_shape", "is_onnx", "lstm_nodes"]
 
 DIRECTIONS = ("forward", "backward")
 # The bytes a serialized ModelProto starts with: field 1 (ir_version, a varint).
@@ -67,6 +67,19 @@ def is_onnx(obj):
         except Exception:  # noqa: BLE001 - not a ModelProto
             return False
     return False
+
+
+def input_shape(artifact):
+    """The shape of the model's one graph input (None where a dimension is symbolic)."""
+    model = onnx_graph.load(artifact)
+    fixed = {t.name for t in model.graph.initializer}
+    feeds = [i for i in model.graph.input if i.name not in fixed]
+    if len(feeds) != 1:
+        raise UnsupportedLayerError(f"the artifact takes {len(feeds)} inputs "
+                                    f"({[i.name for i in feeds]}); lstm_ref runs artifacts whose "
+                                    "one input is the sequence")
+    dims = feeds[0].type.tensor_type.shape.dim
+    return tuple(int(d.dim_value) if d.HasField("dim_value") else None for d in dims)
 
 
 def lstm_nodes(model):
@@ -178,15 +191,19 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
                          f"shape {x.shape}")
     x32 = x.astype(np.float32)
     x64 = np.asarray(x32 if batch_first else x32.transpose(1, 0, 2), np.float64)
-    weighed, artifact_layers, described = {}, [], []
+    weighed, artifact_layers, described, directions = {}, [], [], []
     for k, (node, pair) in enumerate(zip(nodes, layers)):
         twin = OnnxLSTMTwin(onnx_graph.read_node(model, node.name))
         described.append(twin.node.describe())
-        want = ("bidirectional" if len(pair) == 2 else "reverse" if go_backwards else "forward")
-        if twin.node.attributes["direction"] != want:
-            raise UnsupportedLayerError(f"layer {k}: the artifact's LSTM node is "
-                                        f"{twin.node.attributes['direction']}; the source's "
-                                        f"layer is {want}")
+        # A go_backwards source exports as a reverse node, or (tf2onnx) as a forward node
+        # fed the reversed sequence (ReverseSequence): the run tells whether it is fed so.
+        want = (("bidirectional",) if len(pair) == 2 else ("reverse", "forward")
+                if go_backwards else ("forward",))
+        direction = twin.node.attributes["direction"]
+        if direction not in want:
+            raise UnsupportedLayerError(f"layer {k}: the artifact's LSTM node is {direction}; "
+                                        f"the source's layer is {' or '.join(want)}")
+        directions.append(direction)
         read = twin.weights
         names = DIRECTIONS[:len(pair)] if len(pair) == 2 else (
             ("backward",) if go_backwards else ("forward",))
@@ -251,7 +268,9 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
         for d in range(len(pair)):
             backward = d == 1 or go_backwards
             prefix = f"layer{k}.{'backward' if backward else 'forward'}"
-            h = Y[d][:, ::-1] if backward else Y[d]  # processing order
+            # Y is in time order: a backward direction's processing order is reversed (a
+            # forward node fed the reversed sequence already holds it).
+            h = Y[d][:, ::-1] if directions[k] != "forward" and backward else Y[d]
             parts.append(Part(actual={"h": h, "state_h": Y_h[d], "state_c": Y_c[d]},
                               reference=references[k][d], probe=probes[k][d], tolerance=tol,
                               prefix=prefix, tainted=reach[k][d],
@@ -266,7 +285,9 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
 
     def derived(expected):
         outputs = [expected[i]["output"] for i in last]
-        outputs = [o.flipped() if (i > 0 or go_backwards) else o for i, o in enumerate(outputs)]
+        # A bidirectional pair's output is in time order; a go_backwards layer's (Keras) in
+        # its processing order, as each direction's Trace.
+        outputs = [o.flipped() if i > 0 else o for i, o in enumerate(outputs)]
         return {"output": Expectation.concatenate(outputs)}
 
     onnx_version = getattr(onnx, "__version__", "?")
@@ -279,8 +300,8 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
                              "onnxruntime's float32 LSTM: the table's float32 entry",
             "expected": "the reference stack with the source's semantics on the artifact's "
                         "weights, in float64, each layer reading the reference's previous one",
-            "steps": "layer*.forward.h, output: time order; layer*.backward.h: that "
-                     "direction's processing order (time reversed)",
+            "steps": "layer*.forward.h: time order; layer*.backward.h: that direction's "
+                     "processing order (time reversed); output: as the source returns it",
             "versions": f"onnx {onnx_version}, onnxruntime {ort_version} ({PROVIDER})",
             **({} if derived_actual["output"] is not None else
                {"output": f"not compared: the graph's first output has shape {out.shape}, not "

@@ -7,6 +7,11 @@ The face the package-level API dispatches to (lstm_ref.api): :func:`compare_expo
 signature's variables, running it, the comparison).
 """
 
-from lstm_ref.frameworks.savedmodel.observe import ENDPOINTS, compare_export, is_savedmodel
+from lstm_ref.frameworks.savedmodel.observe import (
+    ENDPOINTS,
+    compare_export,
+    input_shape,
+    is_savedmodel,
+)
 
-__all__ = ["ENDPOINTS", "compare_export", "is_savedmodel"]
+__all__ = ["ENDPOINTS", "compare_export", "input_shape", "is_savedmodel"]

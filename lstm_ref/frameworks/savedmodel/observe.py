@@ -29,7 +29,8 @@ from lstm_ref.report import ALL_STEPS, Report
 from lstm_ref.tolerance_table import lookup
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["ENDPOINTS", "compare_export", "endpoint", "is_savedmodel", "load", "variables"]
+__all__ = ["ENDPOINTS", "compare_export", "endpoint", "input_shape", "is_savedmodel", "load",
+           "variables"]
 
 # The endpoints tried, in order: the serving signature every SavedModel exported for serving
 # has, and the ``serve`` function Keras's model.export adds.
@@ -141,14 +142,25 @@ def weight_expectations(source, arrays):
     return result
 
 
-def _run(name, function, x32):
-    tf = _tf()
+def _spec(name, function):
     args, kwargs = function.structured_input_signature
     specs = list(kwargs.values()) if kwargs else [s for s in args if s is not None]
     if len(specs) != 1:
         raise UnsupportedLayerError(f"the SavedModel's {name!r} takes {len(specs)} inputs; "
                                     "lstm_ref runs endpoints whose one input is the sequence")
-    spec = specs[0]
+    return specs[0], kwargs
+
+
+def input_shape(artifact, endpoint_name=None):
+    """The shape of the endpoint's input (None where it is open)."""
+    loaded = load(artifact) if isinstance(artifact, (str, os.PathLike)) else artifact
+    spec, _ = _spec(*endpoint(loaded, endpoint_name))
+    return tuple(spec.shape.as_list())
+
+
+def _run(name, function, x32):
+    tf = _tf()
+    spec, kwargs = _spec(name, function)
     if not spec.shape.is_compatible_with(x32.shape):
         raise ShapeError(f"x has shape {x32.shape}; the SavedModel's {name!r} takes "
                          f"{tuple(spec.shape.as_list())} (None: any size)")
