@@ -265,6 +265,13 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
         else:  # Y (B, T, D, H) -> (D, B, T, H); Y_h (B, D, H) -> (D, B, H)
             Y, Y_h, Y_c = (np.asarray(Y).transpose(2, 0, 1, 3),
                            np.asarray(Y_h).transpose(1, 0, 2), np.asarray(Y_c).transpose(1, 0, 2))
+        ran = tuple(np.shape(Y)[1:3])
+        if ran != x64.shape[:2]:
+            axes = "(batch, time, features)" if batch_first else "(time, batch, features)"
+            raise ShapeError(f"x: the artifact's LSTM node {k} ran {ran[1]} steps of {ran[0]} "
+                             f"rows, where the source reads x {tuple(x.shape)} as {axes}: "
+                             f"{x64.shape[1]} steps of {x64.shape[0]} rows (is the source's "
+                             "batch_first the artifact's?)")
         for d in range(len(pair)):
             backward = d == 1 or go_backwards
             prefix = f"layer{k}.{'backward' if backward else 'forward'}"
