@@ -385,9 +385,11 @@ def compare_export(source: object, artifact: object, x: ArrayLike,
 
     Raises:
         OptionError: an artifact of no known kind (the message lists them);
-        UnsupportedLayerError: a source that is not one LSTM, an artifact of several
-            LSTMs (a stack, a Bidirectional), or one whose LSTM cannot be read; ShapeError:
-            sizes that do not fit, an input the artifact cannot be run at.
+        UnsupportedLayerError: a source that is not one LSTM (for ONNX: not one nn.LSTM),
+            a TFLite or SavedModel artifact of several LSTMs (a stack, a Bidirectional), an
+            ONNX one whose LSTM nodes are not the source's layers, or one whose LSTM cannot
+            be read; ShapeError: sizes that do not fit, an input the artifact cannot be run
+            at (or, for ONNX, laid out otherwise than the source's ``batch_first``).
 
     Example:
         >>> lstm_ref.compare_export(layer, "lstm.tflite", x).verdict   # doctest: +SKIP
