@@ -15,8 +15,10 @@ What is compared (the Report's tensors):
   wider); ``.peephole`` where either has one; ``weights.layer{k}.initial_h`` / ``initial_c``
   where the node holds its initial states as constants: zero, as the source starts;
 - ``layer{k}.{direction}.h`` (the node's Y: h after every step, in that direction's
-  processing order), ``.h_n``, ``.c_n`` (its Y_h, Y_c), and ``output`` (the graph's first
-  output, the module's output, time order): against the reference stack
+  processing order), ``.h_n``, ``.c_n`` (the graph's second and third outputs where they
+  are the states, torch's h_n, c_n or Keras's state_h, state_c; else the node's Y_h, Y_c),
+  and ``output`` (the graph's first output: the whole sequence, or its last step): against
+  the reference stack
   (lstm_ref.stack.forward_stack) run on the artifact's weights with the source's semantics,
   layer k reading the reference's own layer k - 1, to the table's float32 entry scaled by
   probes of the whole stack (as lstm_ref.frameworks.torch.observe holds a module).
@@ -33,6 +35,8 @@ from lstm_ref.engine import (
     Part,
     check_tensors,
     compare_parts,
+    last_step,
+    nonfinite_reach,
     stack_reach,
 )
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
@@ -147,6 +151,20 @@ def _session(model, outputs):
                                     f"{' '.join(str(exc).split())[:300]}") from exc
 
 
+def _graph_states(returned, count, batch, units):
+    """(h, c): per LSTM run (layer and direction, in h_n's order), the state the graph
+    returns as its second and third outputs (torch: h_n, c_n (count, batch, hidden); one
+    Keras layer: state_h, state_c (batch, units)); None where it returns no such states."""
+    if len(returned) < 2:
+        return None
+    h, c = (np.asarray(a) for a in returned[:2])
+    if len(set(units)) == 1 and h.shape == c.shape == (count, batch, units[0]):
+        return list(h), list(c)
+    if count == 1 and h.shape == c.shape == (batch, units[0]):
+        return [h], [c]
+    return None
+
+
 def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_backwards=False,
                    context=None, source_dtype=None):
     """Hold an ONNX artifact of LSTM nodes to the reference of the source it was exported from.
@@ -230,14 +248,16 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
                                     f"({[i.name for i in feeds]}); lstm_ref runs artifacts whose "
                                     "one input is the sequence")
     extra = [name for node in nodes for name in list(node.output)[:3]]
-    first_output = model.graph.output[0].name
+    returned = [o.name for o in model.graph.output]  # what the model gives its user
     sess = _session(model, extra)
     try:
-        values = sess.run([first_output, *extra], {feeds[0].name: x32})
+        values = sess.run([*returned, *extra], {feeds[0].name: x32})
     except Exception as exc:  # noqa: BLE001
         raise ShapeError(f"x: onnxruntime cannot run the artifact at shape {x32.shape}: "
                          f"{' '.join(str(exc).split())[:300]}") from exc
-    module_output, per_node = values[0], values[1:]
+    module_output, per_node = values[0], values[len(returned):]
+    graph_states = _graph_states(values[1:len(returned)], sum(len(p) for p in artifact_layers),
+                                 x64.shape[0], [w.units for p in artifact_layers for w in p])
     tol = tolerance if tolerance is not None else lookup("float32")
     reference = forward_stack(x64, artifact_layers, zero_output_for_mask=True) if not (
         go_backwards) else None
@@ -249,7 +269,7 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
         px, _, _ = probe_batch(x64, None, None, tol.probe)
         probe = forward(px, weights, go_backwards=True, dtype=tol.probe)
         references, probes = [[ref]], [[probe]]
-        reach = [[None]]
+        reach = [[nonfinite_reach(x64, go_backwards=True)]]
     else:
         px, _, _ = probe_batch(x64, None, None, tol.probe)
         probed = forward_stack(px, artifact_layers, dtype=tol.probe, zero_output_for_mask=True)
@@ -278,7 +298,10 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
             # Y is in time order: a backward direction's processing order is reversed (a
             # forward node fed the reversed sequence already holds it).
             h = Y[d][:, ::-1] if directions[k] != "forward" and backward else Y[d]
-            parts.append(Part(actual={"h": h, "state_h": Y_h[d], "state_c": Y_c[d]},
+            index = len(parts)
+            state_h, state_c = ((Y_h[d], Y_c[d]) if graph_states is None else
+                                (graph_states[0][index], graph_states[1][index]))
+            parts.append(Part(actual={"h": h, "state_h": state_h, "state_c": state_c},
                               reference=references[k][d], probe=probes[k][d], tolerance=tol,
                               prefix=prefix, tainted=reach[k][d],
                               names={"state_h": f"{prefix}.h_n", "state_c": f"{prefix}.c_n"}))
@@ -286,16 +309,19 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
     out = np.asarray(module_output)
     if not batch_first and out.ndim == 3:
         out = out.transpose(1, 0, 2)
-    expected_shape = (x64.shape[0], x64.shape[1],
-                      sum(w.output_size for w in artifact_layers[-1]))
-    derived_actual = {"output": out if out.shape == expected_shape else None}
+    width = sum(w.output_size for w in artifact_layers[-1])
+    expected_shape = (x64.shape[0], x64.shape[1], width)
+    # The whole sequence, or (return_sequences=False) the last step's output.
+    whole = out.shape == expected_shape
+    derived_actual = {"output": out if whole or out.shape == (x64.shape[0], width) else None}
 
     def derived(expected):
         outputs = [expected[i]["output"] for i in last]
         # A bidirectional pair's output is in time order; a go_backwards layer's (Keras) in
         # its processing order, as each direction's Trace.
         outputs = [o.flipped() if i > 0 else o for i, o in enumerate(outputs)]
-        return {"output": Expectation.concatenate(outputs)}
+        joined = Expectation.concatenate(outputs)
+        return {"output": joined if whole else last_step(joined)}
 
     onnx_version = getattr(onnx, "__version__", "?")
     ort_version = require("onnxruntime", "onnx").__version__
@@ -310,9 +336,11 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
             "steps": "layer*.forward.h: time order; layer*.backward.h: that direction's "
                      "processing order (time reversed); output: as the source returns it",
             "versions": f"onnx {onnx_version}, onnxruntime {ort_version} ({PROVIDER})",
+            "h_n, c_n": ("the LSTM nodes' Y_h, Y_c (the graph returns no states)"
+                         if graph_states is None else "the graph's second and third outputs"),
             **({} if derived_actual["output"] is not None else
                {"output": f"not compared: the graph's first output has shape {out.shape}, not "
-                          f"{expected_shape}"}),
+                          f"{expected_shape} or {(x64.shape[0], width)}"}),
             **(context or {})}
     run_report = compare_parts(parts, derived, derived_actual, context=info)
     weight_report = check_tensors({k: v[0] for k, v in weighed.items()},

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.keras
 
 # (units, features, batch, time, layer options): 9 and 17 straddle a vector width.
 CASES = [(9, 3, 2, 4, {"return_sequences": True}),
-         (17, 4, 3, 5, {"return_sequences": True, "go_backwards": True})]
+         (17, 4, 3, 5, {"return_sequences": True, "go_backwards": True}),
+         (9, 3, 2, 4, {"return_state": True})]
 
 
 def case_id(case):
@@ -50,6 +51,8 @@ def test_tf2onnx_passes(case, rng):
              f"weights.layer0.{direction}.kernel", f"weights.layer0.{direction}.bias"]
     for name in shown:  # not vacuous
         assert report.tensors[name].compared == report.tensors[name].size > 0, name
+    states = "the graph's second" if case[4].get("return_state") else "the LSTM nodes'"
+    assert report.context["h_n, c_n"].startswith(states)
 
 
 def test_tf_keras_conversion_passes(rng):

@@ -82,6 +82,7 @@ def test_torch_export_passes(case, rng):
     for name in shown:  # not vacuous: every element of every tensor compared
         assert report.tensors[name].compared == report.tensors[name].size > 0, name
     assert all(report.tensors[n].max_abs.max() == 0 for n in shown if n.startswith("weights."))
+    assert report.context["h_n, c_n"] == "the graph's second and third outputs"
 
 
 @pytest.mark.slow
