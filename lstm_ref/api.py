@@ -394,24 +394,29 @@ def compare_export(source: object, artifact: object, x: ArrayLike,
     Example:
         >>> lstm_ref.compare_export(layer, "lstm.tflite", x).verdict   # doctest: +SKIP
         'PASSED'
+        >>> lstm_ref.compare_export(model, "exported/", x).verdict     # doctest: +SKIP
+        'PASSED'
+        >>> lstm_ref.compare_export(torch_lstm, "lstm.onnx", x).verdict  # doctest: +SKIP
+        'PASSED'
     """
     check_tolerance(tolerance)
     from lstm_ref.frameworks import savedmodel, tflite
     from lstm_ref.frameworks.onnx import export as onnx_export
 
     report: Report
+    if tflite.is_tflite(artifact):  # first: its file identifier is definite
+        weights, options, context = _export_source(source)
+        report = tflite.compare_export(weights, artifact, x, tolerance=tolerance,
+                                       options=options, context=context)
+        return report
     if onnx_export.is_onnx(artifact):
         layers, batch_first, backwards, context, dtype = _export_layers(source)
         report = onnx_export.compare_export(layers, artifact, x, tolerance=tolerance,
                                             batch_first=batch_first, go_backwards=backwards,
                                             context=context, source_dtype=dtype)
         return report
-    weights, options, context = _export_source(source)
-    if tflite.is_tflite(artifact):
-        report = tflite.compare_export(weights, artifact, x, tolerance=tolerance,
-                                       options=options, context=context)
-        return report
     if savedmodel.is_savedmodel(artifact):
+        weights, options, context = _export_source(source)
         report = savedmodel.compare_export(weights, artifact, x, tolerance=tolerance,
                                            options=options, context=context)
         return report

@@ -456,12 +456,12 @@ def _artifact_input_shape(artifact: str) -> tuple[int | None, ...]:
     from lstm_ref.frameworks import savedmodel, tflite
     from lstm_ref.frameworks.onnx import export as onnx_export
 
-    if onnx_export.is_onnx(artifact):
-        return onnx_export.input_shape(artifact)
     if tflite.is_tflite(artifact):
         from lstm_ref.frameworks.tflite.observe import input_shape
 
         return input_shape(artifact)
+    if onnx_export.is_onnx(artifact):
+        return onnx_export.input_shape(artifact)
     if savedmodel.is_savedmodel(artifact):
         return savedmodel.input_shape(artifact)
     kinds = "; ".join(f"{k}: {v}" for k, v in ARTIFACT_KINDS.items())
