@@ -144,7 +144,10 @@ def parser() -> argparse.ArgumentParser:
                        help="the module is batch_first: its input (and the artifact's) is "
                             "(batch, time, features), not (time, batch, features)")
     export.add_argument("--input", metavar="NPY", help="the input, (batch, time, features) in "
-                                                       "a .npy file (default: drawn at random)")
+                                                       "a .npy file ((time, batch, features) "
+                                                       "for a .pt source without "
+                                                       "--batch-first; default: drawn at "
+                                                       "random)")
     export.add_argument("--batch", type=int, help="rows of the drawn input (default: the "
                                                   "artifact's input shape; 2 where it is open)")
     export.add_argument("--time", type=int, help="steps of the drawn input (default: the "
@@ -408,7 +411,8 @@ def run_check_export(args: argparse.Namespace, out: TextIO | None = None) -> int
         model = _load_torch(args)
         batch_axis = 0 if args.batch_first else 1
     else:
-        for option in ("input_size", "hidden_size", "num_layers", "bidirectional"):
+        for option in ("input_size", "hidden_size", "num_layers", "bidirectional",
+                       "batch_first"):
             if getattr(args, option):
                 raise OptionError(f"--{option.replace('_', '-')} applies to a .pt source; "
                                   f"SOURCE is {args.source!r}")
