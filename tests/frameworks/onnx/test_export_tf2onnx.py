@@ -73,3 +73,17 @@ def test_edited_initializer_fails(rng):
     report = lstm_ref.compare_export(model, proto, rng.normal(size=(2, 4, 3)))
     assert report.failed
     assert report.first_failure.tensor == "weights.layer0.forward.bias"
+
+
+def test_nonzero_initial_state_fails(rng):
+    """The node's initial_h initializer set to 0.1 at one element: the source starts from
+    zeros, the artifact does not."""
+    model, _, proto = converted(rng, CASES[0])
+    node = next(n for n in proto.graph.node if n.op_type == "LSTM")
+    tensor = next(t for t in proto.graph.initializer if t.name == node.input[5])
+    array = onnx.numpy_helper.to_array(tensor).copy()
+    array.reshape(-1)[3] = 0.1
+    tensor.CopyFrom(onnx.numpy_helper.from_array(array, tensor.name))
+    report = lstm_ref.compare_export(model, proto, rng.normal(size=(2, 4, 3)))
+    assert report.failed
+    assert report.first_failure.tensor == "weights.layer0.initial_h"
