@@ -2,7 +2,7 @@
 
 from lstm_ref._version import VERSION
 from lstm_ref.activations import Activation
-from lstm_ref.api import (assert_equivalent, assert_export_equivalent,
+from lstm_ref.api import (ARTIFACT_KINDS, assert_equivalent, assert_export_equivalent,
                           assert_gradients_equivalent, compare, compare_export,
                           compare_gradients, from_flax, from_keras, from_onnx, from_tf1_cell,
                           from_tflite, from_torch)
@@ -20,7 +20,7 @@ from lstm_ref.weights import LSTMWeights
 __all__ = ["__version__", "Activation", "assert_equivalent", "assert_gradients_equivalent",
            "compare", "compare_gradients", "from_keras", "from_onnx", "from_tf1_cell",
            "from_torch", "from_tflite", "from_flax", "compare_export", "assert_export_equivalent",
-           "Gradients", "gradients", "ActivationError", "DTypeError",
+           "ARTIFACT_KINDS", "Gradients", "gradients", "ActivationError", "DTypeError",
            "FrameworkMissingError", "InconclusiveError", "LSTMRefError", "OptionError",
            "ShapeError", "UnsupportedLayerError", "ValueRangeError", "Trace", "forward", "step",
            "Report", "StackTrace", "forward_stack", "BidirectionalTrace",
