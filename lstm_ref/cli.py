@@ -50,7 +50,7 @@ DTYPES = tuple(dict.fromkeys(KERAS_DTYPES + FRAMEWORKS["torch"].dtypes))
 # Cases per grid (small / default / full) of each framework, as the grids build them (a test
 # holds these figures to the grids: they are here so that --help needs no grid built).
 GRID_SIZES = {"keras": (31, 43, 1016), "tf_keras": (31, 43, 331), "tf1": (28, 49, 837),
-              "torch": (11, 37, 736), "onnx": (18, 38, 742)}
+              "torch": (11, 37, 736), "onnx": (18, 38, 742), "flax": (8, 13, 84)}
 GRID_HELP = "cases per grid (small / default / full): " + "; ".join(
     f"{name} {' / '.join(map(str, sizes))}" for name, sizes in GRID_SIZES.items())
 

@@ -58,6 +58,10 @@ class Framework:
             from lstm_ref.frameworks.torch.cases import run_case
 
             return run_case(case, dtype=dtype)
+        if self.name == "flax":
+            from lstm_ref.frameworks.flax.cases import run_case
+
+            return run_case(case, dtype=dtype)
         from lstm_ref.frameworks.onnx.cases import run_case
 
         return run_case(case)
@@ -87,6 +91,8 @@ FRAMEWORKS = {
                        "torch.nn.LSTM"),
     "onnx": Framework("onnx", "lstm_ref.grids.onnx", ("float32",), "onnx",
                       ("onnx", "onnxruntime"), "ONNX LSTM nodes in onnxruntime"),
+    "flax": Framework("flax", "lstm_ref.grids.flax", ("float32", "float64"), "flax",
+                      ("flax", "jax", "jaxlib"), "Flax NNX LSTMCell / OptimizedLSTMCell"),
 }
 
 
