@@ -1,5 +1,10 @@
 """Artifacts for the TFLite tests: float32 weights drawn per gate (the converter stores
-float32), converted at the case's fixed shape."""
+float32), converted at the case's fixed shape. TensorFlow's converter takes seconds per
+artifact, so tests that need "an artifact of this lowering, storage and shape with random
+per-gate weights" share one conversion per key (:func:`shared_artifact`)."""
+
+import functools
+import zlib
 
 import numpy as np
 
@@ -7,7 +12,8 @@ import lstm_ref
 from lstm_ref.frameworks.tflite import convert
 from tests.support.helpers import random_weights
 
-__all__ = ["artifact", "float32_weights", "swap_gates", "with_op_inputs", "with_op_options"]
+__all__ = ["artifact", "float32_weights", "shared_artifact", "swap_gates", "with_op_inputs",
+           "with_op_options", "with_projection"]
 
 
 def float32_weights(rng, units, features, **options):
@@ -20,6 +26,27 @@ def float32_weights(rng, units, features, **options):
 
 def artifact(weights, batch, time, lowering, storage="float32", **options):
     return convert.keras_lstm_artifact(weights, batch, time, lowering, storage, **options)
+
+
+def shared_artifact(units, features, batch, time, lowering, storage="float32", **options):
+    """(weights, content): float32 weights drawn from a generator seeded from the key
+    (units, features, batch, time, lowering, storage, options), so the same on every call and
+    in every process, and the artifact converted from them, once per key and process. The
+    weights are drawn afresh on each call (the caller may change its arrays); the content is
+    bytes, immutable, and every editing helper returns new bytes."""
+    key = (units, features, batch, time, lowering, storage, tuple(sorted(options.items())))
+    return _weights_of(key), _content_of(key)
+
+
+def _weights_of(key):
+    units, features = key[:2]
+    return float32_weights(np.random.default_rng(zlib.crc32(repr(key).encode())), units, features)
+
+
+@functools.cache
+def _content_of(key):
+    batch, time, lowering, storage, options = key[2:]
+    return artifact(_weights_of(key), batch, time, lowering, storage, **dict(options))
 
 
 def swap_gates(weights, a, b):

@@ -2,6 +2,7 @@
 run; --json."""
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -12,12 +13,16 @@ from tests.frameworks.tflite.helpers import swap_gates
 keras = pytest.importorskip("keras")
 
 
-@pytest.fixture
-def saved(tmp_path, rng):
-    """A .keras model of one LSTM, its .tflite export, and an export of swapped gates."""
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A .keras model of one LSTM, its .tflite export, and an export of swapped gates: made
+    once for the module (read only; each test writes to its own tmp_path), with weights from
+    a fixed seed."""
     import lstm_ref
     from lstm_ref.frameworks.tflite.convert import convert_model
 
+    tmp_path = tmp_path_factory.mktemp("saved")
+    rng = np.random.default_rng(zlib.crc32(b"tests/frameworks/tflite/test_cli.py::saved"))
     inputs = keras.Input((4, 3), batch_size=2)
     layer = keras.layers.LSTM(5, return_sequences=True, return_state=True)
     model = keras.Model(inputs, layer(inputs))
@@ -31,8 +36,8 @@ def saved(tmp_path, rng):
     return tmp_path
 
 
-def test_passes(saved, capsys):
-    out = saved / "report.json"
+def test_passes(saved, tmp_path, capsys):
+    out = tmp_path / "report.json"
     code = main(["check-export", str(saved / "lstm.keras"), str(saved / "lstm.tflite"),
                  "--json", str(out)])
     assert code == EXIT_OK, capsys.readouterr().out
@@ -42,15 +47,15 @@ def test_passes(saved, capsys):
     assert "weights.kernel" in data["tensors"]
 
 
-def test_input_file(saved, rng, capsys):
-    np.save(saved / "x.npy", rng.normal(size=(2, 4, 3)))
+def test_input_file(saved, tmp_path, rng, capsys):
+    np.save(tmp_path / "x.npy", rng.normal(size=(2, 4, 3)))
     code = main(["check-export", str(saved / "lstm.keras"), str(saved / "lstm.tflite"),
-                 "--input", str(saved / "x.npy")])
+                 "--input", str(tmp_path / "x.npy")])
     assert code == EXIT_OK
     # The WHILE loop is converted for (2, 4, 3): LiteRT resizes its input but cannot run it.
-    np.save(saved / "x.npy", rng.normal(size=(3, 6, 3)))
+    np.save(tmp_path / "x.npy", rng.normal(size=(3, 6, 3)))
     code = main(["check-export", str(saved / "lstm.keras"), str(saved / "lstm.tflite"),
-                 "--input", str(saved / "x.npy")])
+                 "--input", str(tmp_path / "x.npy")])
     assert code == EXIT_ERROR
     assert "convert it at that shape" in capsys.readouterr().err
 

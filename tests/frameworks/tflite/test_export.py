@@ -1,6 +1,10 @@
 """compare_export on Keras LSTMs converted to TFLite both ways the converter lowers them (the
 fused op, the WHILE loop), with float32, float16 and int8 (dynamic range) weights; and the
-planted bugs it must fail: a swapped gate, an edited weight, an edited op option."""
+planted bugs it must fail: a swapped gate, an edited weight, an edited op option.
+
+The converter takes seconds per artifact: tests share one conversion per (shape, lowering,
+storage) through shared_artifact, and a swapped gate is planted in the source held against
+an unmodified artifact (the same mismatch as an artifact converted from swapped weights)."""
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ from lstm_ref.frameworks.tflite.flatbuffer import load
 from tests.frameworks.tflite.helpers import (
     artifact,
     float32_weights,
+    shared_artifact,
     swap_gates,
     with_op_options,
 )
@@ -19,6 +24,7 @@ from tests.support.helpers import random_weights
 
 # (lowering, storage, units, features, batch, time): int8 needs tensors of 1024 elements or
 # more (smaller ones stay float32): the fused op stores one (units, features) block per gate.
+# The other tests reuse these shapes (and their conversions) where the shape is not the point.
 CASES = [
     ("while", "float32", 9, 3, 9, 5),
     ("while", "float16", 17, 4, 2, 6),
@@ -38,8 +44,7 @@ def case_id(case):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_export_passes(case, rng):
     lowering, storage, units, features, batch, time = case
-    weights = float32_weights(rng, units, features)
-    content = artifact(weights, batch, time, lowering, storage)
+    weights, content = shared_artifact(units, features, batch, time, lowering, storage)
     assert OPS[lowering] in load(content).op_names()
     read = observe.read_artifact(content, units, features)
     assert observe.storage_of(read) == storage, read.formats  # the storage is really there
@@ -60,13 +65,19 @@ def test_export_passes(case, rng):
         assert max(t.worst.error / t.worst.bound for t in run) > 0.1
 
 
+def _case(lowering, storage):
+    """The (units, features, batch, time) of the CASES entry of this lowering and storage."""
+    return next(case[2:] for case in CASES if case[:2] == (lowering, storage))
+
+
 @pytest.mark.parametrize("lowering,storage", [("while", "float32"), ("fused", "float16"),
                                               ("fused", "int8")])
 def test_swapped_gates_fail(lowering, storage, rng):
-    units, features = (33, 32) if storage == "int8" else (9, 3)
-    weights = float32_weights(rng, units, features)
-    content = artifact(swap_gates(weights, "i", "f"), 2, 5, lowering, storage)
-    report = lstm_ref.compare_export(weights, content, rng.normal(size=(2, 5, features)))
+    """Gates i and f swapped between the source and the artifact (planted in the source)."""
+    units, features, batch, time = _case(lowering, storage)
+    weights, content = shared_artifact(units, features, batch, time, lowering, storage)
+    report = lstm_ref.compare_export(swap_gates(weights, "i", "f"), content,
+                                     rng.normal(size=(batch, time, features)))
     assert report.failed
     assert report.first_failure.tensor == "weights.kernel"
 
@@ -76,9 +87,9 @@ def test_swapped_gates_fail(lowering, storage, rng):
     ("fused", "float16", "arith.constant5"), ("fused", "int8", "tfl.pseudo_qconst5")])
 def test_edited_weight_fails(lowering, storage, name, rng):
     """One stored weight moved by one step of its format (int8: one q; float: 1e-3)."""
-    units, features = (17, 16) if lowering == "while" else (33, 32) if storage == "int8" else (9, 3)
-    weights = float32_weights(rng, units, features)
-    content = artifact(weights, 2, 4, lowering, storage)
+    # The while loop at 17 x 16 in both storages (int8 needs 1024 elements), as before.
+    units, features, batch, time = _case(lowering, "int8" if lowering == "while" else storage)
+    weights, content = shared_artifact(units, features, batch, time, lowering, storage)
     tensor = next(t for t in _tensor_names(content) if t.endswith(name))
 
     def edit(stored):
@@ -88,7 +99,7 @@ def test_edited_weight_fails(lowering, storage, name, rng):
         return stored
 
     report = lstm_ref.compare_export(weights, edit_constant(content, tensor, edit),
-                                     rng.normal(size=(2, 4, features)))
+                                     rng.normal(size=(batch, time, features)))
     assert report.failed, report.summary()
     assert report.first_failure.tensor.startswith("weights.")
     assert report.tensors[report.first_failure.tensor].failures == 1
@@ -102,10 +113,11 @@ def _tensor_names(content):
 @pytest.mark.parametrize("storage", ["float32", "int8"])
 def test_edited_option_fails_the_run(storage, rng):
     """Weights intact, the op computing otherwise (its cell clip cut to 0.05): the run fails."""
-    units, features = (33, 32) if storage == "int8" else (9, 3)
-    weights = float32_weights(rng, units, features)
-    content = with_op_options(artifact(weights, 2, 6, "fused", storage), cellClip=0.05)
-    report = lstm_ref.compare_export(weights, content, rng.normal(size=(2, 6, features)) * 3)
+    units, features, batch, time = (33, 32, 2, 4) if storage == "int8" else (9, 3, 2, 6)
+    weights, content = shared_artifact(units, features, batch, time, "fused", storage)
+    content = with_op_options(content, cellClip=0.05)
+    report = lstm_ref.compare_export(weights, content,
+                                     rng.normal(size=(batch, time, features)) * 3)
     assert report.failed
     assert not report.first_failure.tensor.startswith("weights.")
     assert report.tensors["weights.kernel"].passed
@@ -130,9 +142,8 @@ def test_fused_op_clips_the_cell_state_keras_does_not(rng):
 def test_fused_artifact_keeps_its_state_between_invocations(rng):
     """A fused op's state is a variable: invoked twice without a reset, the second run starts
     where the first ended. observe.run resets it before every run."""
-    weights = float32_weights(rng, 5, 3)
-    content = artifact(weights, 2, 4, "fused")
-    x = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    _, content = shared_artifact(9, 3, 2, 6, "fused")
+    x = rng.normal(size=(2, 6, 3)).astype(np.float32)
     it = observe.interpreter(content)
     it.allocate_tensors()
     index = it.get_input_details()[0]["index"]
@@ -165,14 +176,13 @@ def test_keras_layer_and_model_as_source(rng):
 
 
 def test_bad_arguments(rng, tmp_path):
-    weights = float32_weights(rng, 3, 2)
+    weights, content = shared_artifact(3, 2, 1, 2, "while")
     with pytest.raises(lstm_ref.OptionError, match="artifact must be one of the kinds"):
         lstm_ref.compare_export(weights, b"not a model at all", np.zeros((1, 2, 2)))
     with pytest.raises(lstm_ref.OptionError, match="artifact must be one of the kinds"):
         lstm_ref.compare_export(weights, 42, np.zeros((1, 2, 2)))
     with pytest.raises(lstm_ref.OptionError, match="cannot be read"):
         lstm_ref.compare_export(weights, str(tmp_path / "missing.tflite"), np.zeros((1, 2, 2)))
-    content = artifact(weights, 1, 2, "while")
     with pytest.raises(lstm_ref.OptionError, match="tolerance must be None"):
         lstm_ref.compare_export(weights, content, np.zeros((1, 2, 2)), tolerance=1e-3)
     with pytest.raises(lstm_ref.ShapeError, match="x must be"):
@@ -204,25 +214,23 @@ def test_layer_options(api, go_backwards, return_sequences, rng):
 
 
 def test_assert_export_equivalent(rng):
-    weights = float32_weights(rng, 4, 3)
+    weights, content = shared_artifact(4, 3, 2, 3, "while")
     x = rng.normal(size=(2, 3, 3))
-    report = lstm_ref.assert_export_equivalent(weights, artifact(weights, 2, 3, "while"), x)
+    report = lstm_ref.assert_export_equivalent(weights, content, x)
     assert report.passed
-    with pytest.raises(AssertionError, match="weights.kernel"):
-        lstm_ref.assert_export_equivalent(weights, artifact(swap_gates(weights, "c", "o"),
-                                                            2, 3, "while"), x)
+    with pytest.raises(AssertionError, match="weights.kernel"):  # gates c, o swapped
+        lstm_ref.assert_export_equivalent(swap_gates(weights, "c", "o"), content, x)
 
 
 def test_while_loop_resized_in_time_is_refused(rng):
     """LiteRT resizes a WHILE-loop artifact's input to more steps and runs it, but the loop
     keeps its converted trip count: 4 of 7 steps computed, said, not compared."""
-    weights = float32_weights(rng, 5, 3)
-    content = artifact(weights, 2, 4, "while")
+    weights, content = shared_artifact(5, 3, 2, 4, "while")
     with pytest.raises(lstm_ref.ShapeError, match="ran 4 of the input's 7 steps"):
         lstm_ref.compare_export(weights, content, rng.normal(size=(2, 7, 3)))
-    # The fused op resizes in time and computes every step.
-    assert lstm_ref.compare_export(weights, artifact(weights, 2, 4, "fused"),
-                                   rng.normal(size=(2, 7, 3))).passed
+    # The fused op (converted for 6 steps) resizes in time and computes every step.
+    weights, content = shared_artifact(9, 3, 2, 6, "fused")
+    assert lstm_ref.compare_export(weights, content, rng.normal(size=(2, 7, 3))).passed
 
 
 def test_artifact_of_two_lstms_is_refused(rng):
@@ -249,8 +257,7 @@ def test_float64_source_and_one_ulp_edit(rng):
     wide = random_weights(rng, 5, 3)
     x = rng.normal(size=(2, 4, 3))
     assert lstm_ref.compare_export(wide, artifact(wide, 2, 4, "while"), x).passed
-    weights = float32_weights(rng, 5, 3)
-    content = artifact(weights, 2, 4, "while")
+    weights, content = shared_artifact(5, 3, 2, 4, "while")
     name = next(t for t in _tensor_names(content) if t.endswith("MatMul"))
 
     def one_ulp(stored):

@@ -1,5 +1,9 @@
 """from_tflite: a fused op's tensors mapped onto LSTMWeights (gate order, peepholes, the
-op's options, dequantized weights), and what it refuses."""
+op's options, dequantized weights), and what it refuses.
+
+The converter takes seconds per artifact: tests share conversions through shared_artifact,
+most of them one fused float32 op at 9 units (straddling a vector width), 3 features,
+batch 2, 6 steps (FUSED), the others test_export's shapes."""
 
 import inspect
 
@@ -11,12 +15,13 @@ from lstm_ref.frameworks.tflite import observe
 from lstm_ref.frameworks.tflite.flatbuffer import load
 from lstm_ref.frameworks.tflite.twin import INPUTS, fused_ops
 from tests.frameworks.tflite.helpers import (
-    artifact,
-    float32_weights,
+    shared_artifact,
     with_op_inputs,
     with_op_options,
     with_projection,
 )
+
+FUSED = (9, 3, 2, 6, "fused")  # units, features, batch, time, lowering
 
 
 def _op_inputs(content):
@@ -24,11 +29,11 @@ def _op_inputs(content):
     return dict(zip(INPUTS, (int(i) for i in op.inputs)))
 
 
-def test_gate_order_and_options(rng):
+def test_gate_order_and_options():
     """Every gate has its own random block: the twin's kernel, recurrent kernel and bias are
     the source's, bit for bit, only if each block went to its gate."""
-    weights = float32_weights(rng, 7, 3)
-    twin = lstm_ref.from_tflite(artifact(weights, 2, 5, "fused"))
+    weights, content = shared_artifact(*FUSED)
+    twin = lstm_ref.from_tflite(content)
     np.testing.assert_array_equal(twin.weights.kernel, weights.kernel)
     np.testing.assert_array_equal(twin.weights.recurrent_kernel, weights.recurrent_kernel)
     np.testing.assert_array_equal(twin.weights.bias, weights.bias)
@@ -39,10 +44,9 @@ def test_gate_order_and_options(rng):
 
 
 def test_twin_runs_as_the_artifact(rng):
-    weights = float32_weights(rng, 9, 4)
-    content = artifact(weights, 3, 6, "fused")
+    _, content = shared_artifact(17, 5, 9, 6, "fused")
     twin = lstm_ref.from_tflite(content)
-    x = rng.normal(size=(3, 6, 4)).astype(np.float32)
+    x = rng.normal(size=(9, 6, 5)).astype(np.float32)
     ran = observe.run(content, x, twin.read)
     np.testing.assert_allclose(ran["outputs"][0], twin(x), atol=2e-6)
     np.testing.assert_allclose(ran["state_c"], twin.final_state[1], atol=2e-6)
@@ -51,10 +55,10 @@ def test_twin_runs_as_the_artifact(rng):
 
 
 @pytest.mark.parametrize("storage,fmt", [("float16", "float16"), ("int8", "int8 per-tensor")])
-def test_dequantized_within_half_a_step(storage, fmt, rng):
-    units, features = (33, 32) if storage == "int8" else (5, 3)
-    weights = float32_weights(rng, units, features)
-    twin = lstm_ref.from_tflite(artifact(weights, 2, 3, "fused", storage))
+def test_dequantized_within_half_a_step(storage, fmt):
+    shape = (33, 32, 2, 4) if storage == "int8" else (9, 3, 2, 5)
+    weights, content = shared_artifact(*shape, "fused", storage)
+    twin = lstm_ref.from_tflite(content)
     assert twin.read.formats["kernel"] == fmt
     for name in ("kernel", "recurrent_kernel"):
         moved = np.abs(getattr(twin.weights, name) - getattr(weights, name))
@@ -66,40 +70,38 @@ def test_peepholes_mapped_as_litert_computes_them(rng):
     """Peepholes rewired onto three (units,) constants of the op: the twin reads i, f, o from
     cell_to_input, cell_to_forget, cell_to_output, and LiteRT's run agrees with it (i and f
     see c_{t-1}, o sees c_t)."""
-    weights = float32_weights(rng, 6, 3)
-    content = artifact(weights, 2, 5, "fused")
+    units, features, batch, time, _ = FUSED
+    _, content = shared_artifact(*FUSED)
     tensors = _op_inputs(content)
     content = with_op_inputs(content, p9=tensors["forget_gate_bias"],
                              p10=tensors["cell_gate_bias"], p11=tensors["output_gate_bias"])
     twin = lstm_ref.from_tflite(content)
-    np.testing.assert_array_equal(twin.weights.peephole,
-                                  np.stack([twin.weights.bias[6:12], twin.weights.bias[12:18],
-                                            twin.weights.bias[18:24]]))
-    x = rng.normal(size=(2, 5, 3))
+    bias = twin.weights.bias.reshape(4, units)
+    np.testing.assert_array_equal(twin.weights.peephole, np.stack([bias[1], bias[2], bias[3]]))
+    x = rng.normal(size=(batch, time, features))
     assert lstm_ref.compare_export(twin, content, x).passed
     # Rotated (f, o, i): the reference and LiteRT part.
     rotated = twin.weights.replace(peephole=twin.weights.peephole[[1, 2, 0]])
     assert lstm_ref.compare_export(rotated, content, x).failed
 
 
-def test_edited_activation_is_read(rng):
-    content = with_op_options(artifact(float32_weights(rng, 4, 3), 1, 3, "fused"),
-                              fusedActivationFunction=1)
+def test_edited_activation_is_read():
+    content = with_op_options(shared_artifact(*FUSED)[1], fusedActivationFunction=1)
     assert lstm_ref.from_tflite(content).weights.activation.name == "relu"
 
 
 def test_layer_norm_mapped_as_litert_computes_it(rng):
     """Layer-norm coefficients rewired onto the op's four (units,) bias constants: the twin
     reads them as LayerNorm.tflite gains, and LiteRT's run agrees with it."""
-    weights = float32_weights(rng, 5, 3)
-    content = artifact(weights, 2, 4, "fused")
+    units, features, batch, time, _ = FUSED
+    _, content = shared_artifact(*FUSED)
     tensors = _op_inputs(content)
     gains = [tensors[f"{word}_gate_bias"] for word in ("input", "forget", "cell", "output")]
     content = with_op_inputs(content, p20=gains[1], p21=gains[2], p22=gains[3], p23=gains[0])
     twin = lstm_ref.from_tflite(content)
-    bias = twin.weights.bias.reshape(4, 5)
+    bias = twin.weights.bias.reshape(4, units)
     np.testing.assert_array_equal(twin.weights.layer_norm.gain, bias[[1, 2, 3, 0]])
-    x = rng.normal(size=(2, 4, 3))
+    x = rng.normal(size=(batch, time, features))
     assert lstm_ref.compare_export(twin, content, x).passed
     with pytest.raises(lstm_ref.UnsupportedLayerError,
                        match="the source has no layer_norm and the artifact has one"):
@@ -109,8 +111,8 @@ def test_layer_norm_mapped_as_litert_computes_it(rng):
     assert lstm_ref.compare_export(twin.weights.replace(layer_norm=norm), content, x).failed
 
 
-def test_partial_layer_norm_refused(rng):
-    content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
+def test_partial_layer_norm_refused():
+    _, content = shared_artifact(*FUSED)
     content = with_op_inputs(content, p21=_op_inputs(content)["forget_gate_bias"])
     with pytest.raises(lstm_ref.UnsupportedLayerError, match="some layer-norm coefficients"):
         lstm_ref.from_tflite(content)
@@ -119,26 +121,28 @@ def test_partial_layer_norm_refused(rng):
 def test_cifg(rng):
     """No input-gate tensors: i = 1 - f. Read as coupled_gates="cifg" where LSTMWeights has
     it, refused by name where it does not."""
-    content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
+    _, features, batch, time, _ = FUSED
+    _, content = shared_artifact(*FUSED)
     content = with_op_inputs(content, p1=-1, p5=-1, p12=-1)
     if "coupled_gates" in inspect.signature(lstm_ref.LSTMWeights).parameters:
         twin = lstm_ref.from_tflite(content)
         assert twin.weights.coupled_gates == "cifg"
-        assert lstm_ref.compare_export(twin, content, rng.normal(size=(1, 3, 3))).passed
+        assert lstm_ref.compare_export(twin, content,
+                                       rng.normal(size=(batch, time, features))).passed
     else:
         with pytest.raises(lstm_ref.UnsupportedLayerError, match="CIFG"):
             lstm_ref.from_tflite(content)
 
 
-def test_while_loop_has_no_fused_op(rng):
-    content = artifact(float32_weights(rng, 4, 3), 1, 3, "while")
+def test_while_loop_has_no_fused_op():
+    _, content = shared_artifact(4, 3, 2, 3, "while")
     assert "WHILE" in load(content).op_names()
     with pytest.raises(lstm_ref.UnsupportedLayerError, match="no fused LSTM op"):
         lstm_ref.from_tflite(content)
 
 
-def test_bad_op_index(rng):
-    content = artifact(float32_weights(rng, 4, 3), 1, 3, "fused")
+def test_bad_op_index():
+    _, content = shared_artifact(*FUSED)
     with pytest.raises(lstm_ref.OptionError, match="op must be an index from 0 to 0"):
         lstm_ref.from_tflite(content, op=1)
 
@@ -147,8 +151,9 @@ def test_projection_mapped_as_litert_computes_it(rng):
     """A projection grafted onto the op (projection_weights (output_size, units), recurrent
     weights (units, output_size), h resized): the twin reads Keras's (units, output_size)
     projection, and LiteRT's run agrees with it, proj_clip included."""
-    units, features, size = 6, 3, 4
-    content = artifact(float32_weights(rng, units, features), 2, 5, "fused")
+    units, features, batch, time, _ = FUSED
+    size = 4
+    _, content = shared_artifact(*FUSED)
     projection = rng.normal(0, 0.5, (size, units)).astype(np.float32)
     recurrent = {word: rng.normal(0, 0.5, (units, size)).astype(np.float32)
                  for word in ("input", "forget", "cell", "output")}
@@ -157,7 +162,7 @@ def test_projection_mapped_as_litert_computes_it(rng):
     np.testing.assert_array_equal(twin.weights.projection, projection.T)
     np.testing.assert_array_equal(twin.weights.recurrent_kernel[:, units:2 * units],
                                   recurrent["forget"].T)
-    x = rng.normal(size=(2, 5, features))
+    x = rng.normal(size=(batch, time, features))
     report = lstm_ref.compare_export(twin, content, x)
     assert report.passed and "weights.projection" in report.tensors
     clipped = with_op_options(content, projClip=0.1)
