@@ -47,7 +47,7 @@ def convert_model(model, storage="float32"):
 
 
 def keras_lstm_artifact(weights, batch, time, lowering="while", storage="float32",
-                        return_sequences=True, return_state=None):
+                        return_sequences=True, return_state=None, go_backwards=False):
     """The .tflite bytes of a model of one LSTM layer with ``weights`` (plain Keras options:
     activations, bias) over (batch, time, features) inputs of fixed size.
 
@@ -57,6 +57,7 @@ def keras_lstm_artifact(weights, batch, time, lowering="while", storage="float32
         storage: "float32", "float16" or "int8" (dynamic range).
         return_state: the layer's; default True for "while" (the states are outputs) and
             False for "fused".
+        return_sequences, go_backwards: the layer's.
     """
     if lowering not in LOWERINGS:
         raise OptionError(f"lowering must be one of {LOWERINGS}; received {lowering!r}")
@@ -72,7 +73,7 @@ def keras_lstm_artifact(weights, batch, time, lowering="while", storage="float32
     layer = keras.layers.LSTM(weights.units, activation=weights.activation.name,
                               recurrent_activation=weights.recurrent_activation.name,
                               use_bias=weights.use_bias, return_sequences=return_sequences,
-                              return_state=return_state)
+                              return_state=return_state, go_backwards=go_backwards)
     model = keras.Model(inputs, layer(inputs))
     layer.set_weights([np.asarray(a, np.float32) for a in weights.to_keras()])
     content = convert_model(model, storage)
