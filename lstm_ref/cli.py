@@ -1,8 +1,8 @@
 """The lstm-ref command line.
 
-    lstm-ref verify [--framework keras|tf_keras|tf1|torch|onnx] [--grid small|default|full]
-                    [--only PATTERN] [--dtype DTYPE] [--seed N] [--list] [--json PATH]
-                    [--junit-xml PATH] [--report DIR] [-v]
+    lstm-ref verify [--framework keras|tf_keras|tf1|torch|onnx|flax|export]
+                    [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [--seed N]
+                    [--list] [--json PATH] [--junit-xml PATH] [--report DIR] [-v]
     lstm-ref golden record PATH [--grid G] [--only PATTERN] [--dtype DTYPE]
     lstm-ref golden check PATH [--json PATH] [--junit-xml PATH]
     lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
@@ -50,7 +50,8 @@ DTYPES = tuple(dict.fromkeys(KERAS_DTYPES + FRAMEWORKS["torch"].dtypes))
 # Cases per grid (small / default / full) of each framework, as the grids build them (a test
 # holds these figures to the grids: they are here so that --help needs no grid built).
 GRID_SIZES = {"keras": (31, 43, 1016), "tf_keras": (31, 43, 331), "tf1": (28, 49, 837),
-              "torch": (11, 37, 736), "onnx": (18, 38, 742), "flax": (8, 13, 84)}
+              "torch": (11, 37, 736), "onnx": (18, 38, 742), "flax": (8, 13, 84),
+              "export": (9, 9, 37)}
 GRID_HELP = "cases per grid (small / default / full): " + "; ".join(
     f"{name} {' / '.join(map(str, sizes))}" for name, sizes in GRID_SIZES.items())
 

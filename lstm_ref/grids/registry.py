@@ -62,6 +62,10 @@ class Framework:
             from lstm_ref.frameworks.flax.cases import run_case
 
             return run_case(case, dtype=dtype)
+        if self.name == "export":  # the storage is the case's; the artifacts run in float32
+            from lstm_ref.grids.export import run_case
+
+            return run_case(case)
         from lstm_ref.frameworks.onnx.cases import run_case
 
         return run_case(case)
@@ -93,6 +97,11 @@ FRAMEWORKS = {
                       ("onnx", "onnxruntime"), "ONNX LSTM nodes in onnxruntime"),
     "flax": Framework("flax", "lstm_ref.grids.flax", ("float32", "float64"), "flax",
                       ("flax", "jax", "jaxlib"), "Flax NNX LSTMCell / OptimizedLSTMCell"),
+    # A case of a kind whose packages are missing (tf2onnx, torch) cannot run: it errors.
+    "export": Framework("export", "lstm_ref.grids.export", ("float32",), "tflite",
+                        ("tensorflow", "keras", "tf_keras", "ai-edge-litert", "tf2onnx",
+                         "torch", "onnx", "onnxruntime"),
+                        "deployed artifacts: TFLite, SavedModel, tf2onnx, torch.onnx.export"),
 }
 
 
