@@ -5,6 +5,8 @@ one sweep and summary.
 - :mod:`~lstm_ref.grids.allpairs`: the all-pairs covering arrays every grid is built from;
 - :mod:`~lstm_ref.grids.keras`, ``tf1``, ``torch``, ``onnx``: each framework's cases (NumPy
   only: a case is sizes, options and its seeded random draws);
+- :mod:`~lstm_ref.grids.export`: deployed artifacts (TFLite, SavedModel, tf2onnx,
+  torch.onnx.export), its cases and the runner that exports and compares one;
 - :mod:`~lstm_ref.grids.registry`: framework name -> its cases and how to run one;
 - :mod:`~lstm_ref.grids.sweep`: run a grid, and the summary of a run.
 """

@@ -12,7 +12,7 @@ from lstm_ref.frameworks.onnx.export import compare_export
 from lstm_ref.layouts import from_torch
 from lstm_ref.weights import LSTMWeights
 
-__all__ = ["keras_lstm_tf2onnx", "torch_lstm_onnx", "run_export_case"]
+__all__ = ["keras_lstm_tf2onnx", "run_export_case", "torch_layers", "torch_lstm_onnx"]
 
 # The opset both exporters are asked for (one every onnxruntime of the onnx extra runs).
 OPSET = 17
@@ -78,9 +78,9 @@ def run_export_case(case, planted=False):
                              "converted by tf2onnx"}
         return compare_export([(case.weights(),)], proto, x, batch_first=True,
                               go_backwards=case.go_backwards, context=context)
-    options = dict(input_size=case.features, hidden_size=case.units,
-                   num_layers=case.num_layers, bidirectional=case.bidirectional,
-                   batch_first=case.batch_first)
+    options = {"input_size": case.features, "hidden_size": case.units,
+               "num_layers": case.num_layers, "bidirectional": case.bidirectional,
+               "batch_first": case.batch_first}
     proto = torch_lstm_onnx(case.torch_parameters(swapped=planted), x, **options)
     context = {"source": f"torch.nn.LSTM({options}), exported by torch.onnx.export"}
     return compare_export(torch_layers(case.torch_parameters(), case.num_layers,

@@ -116,3 +116,19 @@ def test_full_covers_every_pair_a_kind_can_take():
                 if (u, v) not in seen:  # only a pair no case could take
                     assert not any(grid.possible({**row, a: u, b: v}) for row in rows), (
                         a, u, b, v)
+
+
+def test_verify_runs_the_grid(tmp_path):
+    """``lstm-ref verify --framework export`` takes the grid from the registry and runs its
+    cases through run_case."""
+    from lstm_ref import cli
+    from lstm_ref.grids import registry
+
+    assert registry.grid_cases("export", "full") == grid.cases("full")
+    case = next(c for c in DEFAULT if c.kind == "savedmodel")
+    needs(case)
+    path = tmp_path / "run.json"
+    code = cli.main(["verify", "--framework", "export", "--only", case.id, "--json", str(path),
+                     "-q"])
+    assert code == cli.EXIT_OK
+    assert f'"{case.id}"' in path.read_text()
