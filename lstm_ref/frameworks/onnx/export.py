@@ -43,8 +43,9 @@ from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
 from lstm_ref.frameworks.onnx import graph as onnx_graph
 from lstm_ref.frameworks.onnx.observe import PROVIDER
 from lstm_ref.frameworks.onnx.twin import OnnxLSTMTwin
-from lstm_ref.report import ALL_STEPS, Report
+from lstm_ref.report import Report
 from lstm_ref.stack import forward_stack
+from lstm_ref.stored_weights import stored_expectation, weight_expectations
 from lstm_ref.tolerance import probe_batch
 from lstm_ref.tolerance_table import lookup
 from lstm_ref.weights import LSTMWeights
@@ -99,37 +100,9 @@ def lstm_nodes(model):
 def _weight_checks(prefix, source, artifact, exact=False):
     """report name -> (actual, Expectation) of one direction's arrays (``exact``: equal
     everywhere, for a float32 source whose bias is a float64 sum of float32 values)."""
-    result = {}
-    for name in ("kernel", "recurrent_kernel", "bias", "peephole"):
-        expected, got = source.arrays.get(name), artifact.arrays.get(name)
-        if expected is None and got is not None and not np.any(got):
-            expected = np.zeros_like(got)  # a bias-free source exports zero biases
-        if got is None and expected is not None and not np.any(expected):
-            got = np.zeros_like(expected)
-        if expected is None and got is None:
-            continue
-        if (expected is None) != (got is None):
-            raise UnsupportedLayerError(f"{prefix}: the artifact is no export of this source: "
-                                        f"the source has {'a' if got is None else 'no'} {name} "
-                                        f"and the artifact {'none' if got is None else 'one'}")
-        if np.shape(expected) != np.shape(got):
-            raise ShapeError(f"{prefix}: the artifact's {name} has shape {np.shape(got)}; the "
-                             f"source's {np.shape(expected)}")
-        result[f"weights.{prefix}.{name}"] = _exact(got, expected, exact)
-    return result
-
-
-def _exact(got, expected, exact=False):
-    """(actual, Expectation): equal where ``expected`` is a float32 value (or everywhere,
-    ``exact``), within half a float32 spacing where it is wider (what storing it as float32
-    may do)."""
-    expected = np.asarray(expected, np.float64)
-    wide = (expected.astype(np.float32).astype(np.float64) != expected) & (not exact)
-    half = np.where(wide, 0.5 * np.spacing(np.abs(expected).astype(np.float32)), 0.0)
-    shaped = lambda a: np.asarray(a, np.float64).reshape(  # noqa: E731
-        (1, 1, -1) if np.ndim(a) <= 1 else (np.shape(a)[0], 1, -1))
-    return shaped(got), Expectation(shaped(expected), np.array([ALL_STEPS]),
-                                    shaped(half).astype(np.float64), axes=("row", "column"))
+    return weight_expectations(source.arrays, artifact.arrays,
+                               ("kernel", "recurrent_kernel", "bias", "peephole"),
+                               prefix=prefix, exact=exact)
 
 
 def _session(model, outputs):
@@ -237,9 +210,8 @@ def compare_export(layers, artifact, x, tolerance=None, batch_first=True, go_bac
         for key in ("initial_h", "initial_c"):
             if key in twin.node.constants:
                 value = np.asarray(twin.node.constants[key], np.float64)
-                weighed[f"weights.layer{k}.{key}"] = _exact(value.reshape(value.shape[0], -1),
-                                                            np.zeros((value.shape[0],
-                                                                      value[0].size)))
+                weighed[f"weights.layer{k}.{key}"] = stored_expectation(
+                    value.reshape(value.shape[0], -1), np.zeros((value.shape[0], value[0].size)))
         artifact_layers.append(tuple(chosen))
     feeds = [i for i in model.graph.input if i.name not in {t.name for t in
                                                               model.graph.initializer}]

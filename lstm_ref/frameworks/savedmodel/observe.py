@@ -23,9 +23,10 @@ import numpy as np
 
 from lstm_ref._optional import require
 from lstm_ref.checks import describe
-from lstm_ref.engine import Expectation, Observation, check_tensors, compare_parts, observation_part
+from lstm_ref.engine import Observation, check_tensors, compare_parts, observation_part
 from lstm_ref.errors import OptionError, ShapeError, UnsupportedLayerError
-from lstm_ref.report import ALL_STEPS, Report
+from lstm_ref import stored_weights
+from lstm_ref.report import Report
 from lstm_ref.tolerance_table import lookup
 from lstm_ref.weights import LSTMWeights
 
@@ -116,30 +117,9 @@ def variables(function):
 def weight_expectations(source, arrays):
     """The weights check: report name -> (actual, Expectation) of each of ``arrays`` (float32
     values read from the artifact) against the source's LSTMWeights: equal where the source
-    is a float32 value, within half a float32 spacing where it is wider."""
-    result = {}
-    for name in WEIGHT_NAMES:
-        expected, got = source.arrays.get(name), arrays.get(name)
-        if name == "bias" and expected is None and got is not None:
-            expected = np.zeros_like(got)  # a bias-free layer's export holds none; be lenient
-        if expected is None and got is None:
-            continue
-        if (expected is None) != (got is None):
-            raise UnsupportedLayerError(f"the artifact is no export of this source: the source "
-                                        f"has {'a' if got is None else 'no'} {name} and the "
-                                        f"artifact {'none' if got is None else 'one'}")
-        if np.shape(expected) != np.shape(got):
-            raise ShapeError(f"the artifact's {name} has shape {np.shape(got)}; the source's "
-                             f"{np.shape(expected)}")
-        expected = np.asarray(expected, np.float64)
-        wide = expected.astype(np.float32).astype(np.float64) != expected
-        half = np.where(wide, 0.5 * np.spacing(np.abs(expected).astype(np.float32)), 0.0)
-        shaped = lambda a: np.asarray(a, np.float64).reshape(  # noqa: E731
-            (1, 1, -1) if np.ndim(a) == 1 else (np.shape(a)[0], 1, -1))
-        result[f"weights.{name}"] = (shaped(got), Expectation(
-            shaped(expected), np.array([ALL_STEPS]), shaped(half).astype(np.float64),
-            axes=("row", "column")))
-    return result
+    is a float32 value, within half a float32 spacing where it is wider
+    (lstm_ref.stored_weights)."""
+    return stored_weights.weight_expectations(source.arrays, arrays, WEIGHT_NAMES)
 
 
 def _spec(name, function):

@@ -38,7 +38,8 @@ from lstm_ref.frameworks.tflite.flatbuffer import load
 from lstm_ref.frameworks.tflite.loop import read_loop
 from lstm_ref.frameworks.tflite.twin import fused_ops, read_fused
 from lstm_ref.reference import forward
-from lstm_ref.report import ALL_STEPS, Report
+from lstm_ref.stored_weights import weight_expectations
+from lstm_ref.report import Report
 from lstm_ref.weights import LSTMWeights
 
 __all__ = ["compare_export", "input_shape", "interpreter", "read_artifact", "run", "storage_of"]
@@ -185,34 +186,11 @@ def _arrays(weights):
 
 
 def _weight_expectations(source, read):
-    """The weights check: name -> (actual, Expectation) for each array both have."""
-    art_arrays, source_arrays = _arrays(read.weights), _arrays(source)
-    result = {}
-    for name, expected in source_arrays.items():
-        got = art_arrays.get(name)
-        if name == "bias" and expected is None and got is not None:
-            expected = np.zeros_like(got)  # a bias-free LSTM exports zero biases
-        if expected is None and got is None:
-            continue
-        if (expected is None) != (got is None):
-            raise UnsupportedLayerError(
-                f"the artifact is no export of this source: the source has "
-                f"{'a ' + name if got is None else 'no ' + name} and the artifact "
-                f"{'none' if got is None else 'has one'}")
-        if np.shape(expected) != np.shape(got):
-            raise ShapeError(f"the artifact's {name} has shape {np.shape(got)}; the source's "
-                             f"{np.shape(expected)}")
-        shaped = lambda a: np.asarray(a, np.float64).reshape(
-            (1, 1, -1) if np.ndim(a) == 1 else (np.shape(a)[0], 1, -1))
-        half = np.asarray(read.half_steps.get(name, np.zeros(np.shape(got))), np.float64)
-        # A float64 source rounds to the float32 the converter starts from: half a float32
-        # spacing where the source is not a float32 value (none where it is).
-        expected = np.asarray(expected, np.float64)
-        wide = expected.astype(np.float32).astype(np.float64) != expected
-        half = half + np.where(wide, 0.5 * np.spacing(np.abs(expected).astype(np.float32)), 0.0)
-        result[f"weights.{name}"] = (shaped(got), Expectation(
-            shaped(expected), np.array([ALL_STEPS]), shaped(half), axes=("row", "column")))
-    return result
+    """The weights check: name -> (actual, Expectation) for each array both have, within the
+    storage's half steps (lstm_ref.stored_weights)."""
+    arrays = _arrays(source)
+    return weight_expectations(arrays, _arrays(read.weights), tuple(arrays),
+                               half_steps=read.half_steps)
 
 
 def compare_export(source, artifact, x, tolerance=None, options=None, context=None, seed=0):
