@@ -43,10 +43,12 @@ def test_flax_rnn_matches_the_reference(case, dtype):
 
 
 def test_float64_errors_are_at_float64_rounding(grid_name):
-    """float64 under x64 computes in float64: its worst error is a millionth of float32's."""
+    """float64 under x64 computes in float64: its worst error is a millionth of float32's
+    (on the small grid's first two cases: the grid tests hold every case to its dtype's
+    bound already)."""
     worst = {}
     for dtype in grid_flax.DTYPES:
-        reports = [flax_cases.run_case(case, dtype) for case in grid_flax.cases("small")]
+        reports = [flax_cases.run_case(case, dtype) for case in grid_flax.cases("small")[:2]]
         assert all(r.passed for r in reports)
         worst[dtype] = max(t.worst.error for r in reports for t in r.tensors.values())
     assert 0 < worst["float64"] < worst["float32"] * 1e-6, worst
