@@ -20,7 +20,7 @@ ci/runs), LSTM_REF_GRID (default "default"), LSTM_REF_DTYPE (float32), LSTM_REF_
 LSTM_REF_PYTHON (3.11).
 
 Each conformance-X session runs the equivalence suite's grids at their full tier (every
-framework's tests/frameworks/*/test_grid*.py, pytest --grid=full) against that TensorFlow, on
+framework's tests/frameworks/*/test_grid.py, deployed artifacts' included, pytest --grid=full) against that TensorFlow, on
 one shard of N (pytest-split, by the durations stored in .test_durations; xdist on every
 core), and writes runs/conformance-tfX-K-of-N.xml (JUnit). conformance-merge merges a
 version's N shard files into runs/conformance-tfX.xml with one verdict (ci/merge_junit.py):
@@ -110,7 +110,8 @@ for _version in MATRIX:
 
 # The conformance run: every framework's grid at its full tier.
 CONFORMANCE_TESTS = ("tests/frameworks/keras/test_grid.py", "tests/frameworks/tf1/test_grid.py",
-                     "tests/frameworks/torch/test_grid.py", "tests/frameworks/onnx/test_grid.py")
+                     "tests/frameworks/torch/test_grid.py", "tests/frameworks/onnx/test_grid.py",
+                     "tests/frameworks/flax/test_grid.py", "tests/frameworks/export/test_grid.py")
 TORCH = "torch==2.13.0"  # the CPU build (an unpinned torch from PyPI pulls CUDA's, several GB)
 TORCH_INDEX = os.environ.get("LSTM_REF_TORCH_INDEX", "https://download.pytorch.org/whl/cpu")
 # The test extra without what pins a released TensorFlow (tf_keras: the TF1 grid skips).
@@ -142,7 +143,7 @@ def _make_conformance_session(version):
         if version == "nightly":  # the test extra would ask for a released tensorflow again
             session.install(*NIGHTLY_TEST_TOOLS)
         else:
-            session.install(f"{ROOT}[test,torch]")
+            session.install(f"{ROOT}[test,torch,tflite,flax]")
         out = Path(_runs(session))
         out.mkdir(parents=True, exist_ok=True)
         session.chdir(ROOT)  # the tests import tests.support from the checkout
