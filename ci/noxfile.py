@@ -20,8 +20,8 @@ ci/runs), LSTM_REF_GRID (default "default"), LSTM_REF_DTYPE (float32), LSTM_REF_
 LSTM_REF_PYTHON (3.11).
 
 Each conformance-X session runs the equivalence suite's grids at their full tier (every
-framework's tests/frameworks/*/test_grid.py, deployed artifacts' included, pytest --grid=full) against that TensorFlow, on
-one shard of N (pytest-split, by the durations stored in .test_durations; xdist on every
+framework's tests/frameworks/*/test_grid.py, deployed artifacts' included, pytest
+--grid=full) against that TensorFlow, on one shard of N (pytest-split, by the durations stored in .test_durations; xdist on every
 core), and writes runs/conformance-tfX-K-of-N.xml (JUnit). conformance-merge merges a
 version's N shard files into runs/conformance-tfX.xml with one verdict (ci/merge_junit.py):
 a missing shard is exit 2, never a pass. LSTM_REF_TORCH_INDEX: where torch's CPU wheel comes
