@@ -2,10 +2,10 @@
 ``--grid`` names, running a case and failing with its report, and the checks every grid's
 ids, seeds and sizes are held to."""
 
-from itertools import product
+from itertools import combinations, product
 
 __all__ = ["parametrize_cases", "assert_case_passes", "assert_ids_and_seeds_are_unique",
-           "sizes_of", "every_combination"]
+           "sizes_of", "every_combination", "assert_every_pair_covered"]
 
 
 def parametrize_cases(cases):
@@ -43,3 +43,16 @@ def sizes_of(cases, names):
 def every_combination(sizes):
     """Every tuple of sizes that ``sizes`` ({name: values}) can make."""
     return set(product(*sizes.values()))
+
+
+def assert_every_pair_covered(name, cases, parameters, value=getattr, impossible=()):
+    """Every pair of values of every two of ``parameters`` ({name: values}) is taken by some
+    case (all-pairs), but the pairs in ``impossible`` ((a, u, b, v) tuples) that no case can
+    be; ``value(case, parameter)`` reads a case's value. ``name`` names the grid in the error."""
+    for a, b in combinations(parameters, 2):
+        have = {(value(c, a), value(c, b)) for c in cases}
+        possible = {(u, v) for u, v in product(parameters[a], parameters[b])
+                    if (a, u, b, v) not in impossible}
+        missing = possible - have
+        assert not missing, (f"grid {name}: pairs of {a} and {b} never tested: "
+                             f"{sorted(missing)[:5]}")

@@ -8,7 +8,7 @@ case id, seed, module and a reproducer.
 """
 
 from collections import OrderedDict
-from itertools import combinations, product
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -17,11 +17,11 @@ jax = pytest.importorskip("jax")
 nnx = pytest.importorskip("flax.nnx")
 pytest.importorskip("allpairspy")
 
-import lstm_ref  # noqa: E402
 from lstm_ref.frameworks.flax import cases as flax_cases  # noqa: E402
 from lstm_ref.grids import GRIDS  # noqa: E402
 from lstm_ref.grids import flax as grid_flax  # noqa: E402
-from tests.support.grids import (assert_case_passes, assert_ids_and_seeds_are_unique,  # noqa: E402
+from tests.support.grids import (assert_case_passes, assert_every_pair_covered,  # noqa: E402
+                                 assert_ids_and_seeds_are_unique,
                                  every_combination, sizes_of)
 
 
@@ -61,12 +61,7 @@ GRID_PARAMETERS = {name: OrderedDict(sizes, **grid_flax.OPTIONS) for name, sizes
 
 @pytest.mark.parametrize("name", GRIDS)
 def test_every_pair_of_values_is_covered(name):
-    cases = grid_flax.cases(name)
-    parameters = GRID_PARAMETERS[name]
-    for a, b in combinations(parameters, 2):
-        have = {(getattr(c, a), getattr(c, b)) for c in cases}
-        missing = set(product(parameters[a], parameters[b])) - have
-        assert not missing, f"grid {name}: pairs of {a} and {b} never tested: {sorted(missing)[:5]}"
+    assert_every_pair_covered(name, grid_flax.cases(name), GRID_PARAMETERS[name])
 
 
 def test_full_grid_has_every_combination_of_sizes():

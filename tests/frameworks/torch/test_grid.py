@@ -9,7 +9,7 @@ torch --dtype float64`` prints the worst figures.
 """
 
 from collections import OrderedDict
-from itertools import combinations, product
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -26,7 +26,8 @@ from lstm_ref.frameworks.torch import cases as torch_cases
 from lstm_ref.grids import torch as grid_torch  # noqa: E402
 from lstm_ref.grids.sweep import run_cases, summarize, summary_lines  # noqa: E402
 from tests.frameworks.torch.broken import one_torch_thread  # noqa: E402, F401 - autouse fixture
-from tests.support.grids import (assert_case_passes, assert_ids_and_seeds_are_unique,  # noqa: E402
+from tests.support.grids import (assert_case_passes, assert_every_pair_covered,  # noqa: E402
+                                 assert_ids_and_seeds_are_unique,
                                  every_combination, sizes_of)
 
 # float16 / bfloat16 on the small grid in the default run (the whole grid with --grid=full).
@@ -71,19 +72,12 @@ GRID_PARAMETERS = {name: OrderedDict(sizes, **grid_torch.OPTIONS) for name, size
 
 @pytest.mark.parametrize("name", GRIDS)
 def test_every_pair_of_values_is_covered(name):
-    cases = grid_torch.cases(name)
-    parameters = GRID_PARAMETERS[name]
-
     def value(case, key):
         return bool(case.proj_size) if key == "proj" else getattr(case, key)
 
-    for a, b in combinations(parameters, 2):
-        have = {(value(c, a), value(c, b)) for c in cases}
-        # A projection needs hidden_size > 1: that one pair cannot be.
-        possible = {(u, v) for u, v in product(parameters[a], parameters[b])
-                    if not ((a, u, b, v) == ("hidden_size", 1, "proj", True))}
-        missing = possible - have
-        assert not missing, f"grid {name}: pairs of {a} and {b} never tested: {sorted(missing)[:5]}"
+    # A projection needs hidden_size > 1: that one pair cannot be.
+    assert_every_pair_covered(name, grid_torch.cases(name), GRID_PARAMETERS[name], value,
+                              impossible={("hidden_size", 1, "proj", True)})
 
 
 def test_full_grid_has_every_combination_of_sizes():
