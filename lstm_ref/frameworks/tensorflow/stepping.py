@@ -3,13 +3,17 @@ packages see every step's state (h_t and c_t), which a layer's call does not ret
 
 On TensorFlow, float32 and float64 sequences of GRAPH_MIN_STEPS steps or more run as one
 ``tf.function`` (a ``tf.while_loop`` with the cell traced once), because stepping a Keras
-cell eagerly costs a Python round trip per step. The graph runs the same cell code;
-TensorFlow's graph optimizer may reorder its arithmetic, which in these formats matters only
-near the format's overflow (lstm_ref.tolerance.OVERFLOW_MARGIN). 16-bit cells, shorter
-sequences, and Keras's torch and JAX backends step eagerly.
+cell eagerly costs a Python round trip per step. The graph runs the same cell code, the ops
+as the cell wrote them: TensorFlow's graph optimizer (Grappler) is off while the loop is
+built and first run, so the stepped states are what the cell's own operations compute, as
+eagerly, not a rewrite of them (it would also cost more than the loop's run: it optimizes
+each new graph). The layer's own run keeps every optimization a user's code gets. 16-bit
+cells, shorter sequences, and Keras's torch and JAX backends step eagerly.
 
 A masked step keeps every state, as keras.backend.rnn and dynamic_rnn's sequence_length do.
 """
+
+import contextlib
 
 import numpy as np
 
@@ -81,7 +85,22 @@ def _graph(step, x, states, mask):
         _, _, seen = tf.while_loop(lambda t, *_: t < time, body, (tf.constant(0), states, seen))
         return [a.stack() for a in seen]
 
-    return [np.swapaxes(a.numpy(), 0, 1) for a in loop(xs, states, valid)]
+    with _unoptimized(tf):
+        stacked = loop(xs, states, valid)
+    return [np.swapaxes(a.numpy(), 0, 1) for a in stacked]
+
+
+@contextlib.contextmanager
+def _unoptimized(tf):
+    """Grappler off for the graphs instantiated inside (a function is optimized when it is
+    first called), back as it was after."""
+    options = tf.config.optimizer.get_experimental_options()
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options(
+            {"disable_meta_optimizer": options.get("disable_meta_optimizer", False)})
 
 
 def _eager(ops, step, x, states, mask):
