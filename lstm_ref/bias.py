@@ -94,11 +94,17 @@ def probe_drift(reference, probe, eps, weight=None):
         weight: the elements S_t is taken over (see :func:`step_bias`).
     """
     reference = np.asarray(reference, np.float64)
-    probes = np.asarray(probe, np.float64).reshape(-1, *reference.shape)
-    drift = np.zeros(reference.shape[1])
-    for copy in probes[1:]:  # the nudged copies: rounding in every direction that amplifies
-        s = np.abs(step_bias(copy, reference, weight))
-        drift = np.fmax(drift, np.where(np.isfinite(s), s, 0.0))
+    probes = np.asarray(probe, np.float64).reshape(-1, *reference.shape)[1:]
+    # step_bias of every nudged copy at once: the weights, signs and totals are the
+    # reference's, the same for every copy.
+    keep = np.isfinite(reference) if weight is None else np.asarray(weight, bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        signs = np.where(keep, np.sign(reference), 0.0)
+        total = np.where(keep, np.abs(reference), 0.0).sum(axis=(0, 2))
+        enough = (total > 0) & measured(reference, keep)
+        signed = np.where(keep, (probes - reference) * signs, 0.0).sum(axis=(1, 3))
+        s = np.abs(np.where(enough, signed / np.where(enough, total, 1.0), 0.0))
+    drift = np.where(np.isfinite(s), s, 0.0).max(axis=0, initial=0.0)
     return np.maximum.accumulate(drift) / eps
 
 

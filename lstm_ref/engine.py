@@ -25,8 +25,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from lstm_ref import tolerance as tolerances
+from lstm_ref._threads import one_blas_thread
 from lstm_ref.bias import bias_bound, carried, resolved, step_bias
 from lstm_ref.tolerance_table import lookup, without_drift_check
+from lstm_ref.checks import as_float_array, as_mask
 from lstm_ref.errors import ShapeError
 from lstm_ref.reference import forward
 from lstm_ref.report import (ALL_STEPS, COMPARED, EXACT, NOT_COMPARED, UNDETERMINED, Mismatch,
@@ -36,7 +38,7 @@ __all__ = ["TENSORS", "REFERENCE_OF", "Observation", "Expectation", "Part", "non
            "tensor_expectations", "compare_parts", "check_tensors", "check_trace",
            "check_observation", "run_reference", "observation_part", "stack_reach",
            "sequence_expectation", "row_cuts", "last_step", "combine", "default_entry",
-           "unit_groups",
+           "unit_groups", "check_inputs",
            "DRIFT_NOTE", "Report", "Mismatch",
            "TensorReport", "ALL_STEPS"]
 
@@ -84,7 +86,8 @@ class Observation:
 
 @dataclass
 class Expectation:
-    """What one tensor should hold, element by element.
+    """What one tensor should hold, element by element. Tensors of equal values may share one
+    (:func:`tensor_expectations`): derive a new one (dataclasses.replace), never assign to it.
 
     Attributes:
         values: (B, S, U) float64 reference values.
@@ -276,18 +279,32 @@ def tensor_expectations(reference, probe, tol, return_sequences=True, layer_tol=
     Returns:
         dict name -> :class:`Expectation`.
     """
-    cut, code = row_cuts(reference, probe, tol, tainted)
-    result = {}
+    fields = _distinct_fields(reference, probe)
+    cut, code = row_cuts(reference, probe, tol, tainted, tuple(dict.fromkeys(fields.values())))
+    result, sequences = {}, {}
     for name in TENSORS:
         entry = tol if name in ("h", "c") or layer_tol is None else layer_tol
-        field_name = REFERENCE_OF[name]
-        probed = None if probe is None else getattr(probe, field_name)
-        expectation = sequence_expectation(getattr(reference, field_name), probed, entry, cut,
-                                           code, tainted, groups)
+        # A tensor whose values are another's (the output where no step is masked, a final
+        # state: the last step of h or c) has that tensor's expectation, computed once.
+        key = (fields[REFERENCE_OF[name]], id(entry))
+        if key not in sequences:
+            probed = None if probe is None else getattr(probe, key[0])
+            sequences[key] = sequence_expectation(getattr(reference, key[0]), probed, entry,
+                                                  cut, code, tainted, groups)
+        expectation = sequences[key]
         if name in FINAL or (name == "output" and not return_sequences):
             expectation = last_step(expectation)
         result[name] = expectation
     return result
+
+
+def _distinct_fields(reference, probe):
+    """Trace field -> the field whose values it has: "outputs" -> "h" where the reference's
+    and the probes' outputs equal their h (no step masked, or masked steps that repeat h),
+    else each field itself."""
+    same = all(np.array_equal(getattr(trace, "outputs"), getattr(trace, "h"), equal_nan=True)
+               for trace in (reference, probe) if trace is not None)
+    return {"h": "h", "c": "c", "outputs": "h" if same else "outputs"}
 
 
 def last_step(expectation):
@@ -436,15 +453,28 @@ def _renamed(tensor, name):
                    first_failure=moved(tensor.first_failure, name), drift=drift)
 
 
+def check_inputs(x, weights, initial_state=None, mask=None):
+    """The reference's own checks of a run's inputs, with its messages, before a framework
+    sees them: x (batch, time, features) and the mask (batch, time) whole, then everything
+    the weights fix (features, the initial state's shapes) by one step of the reference,
+    not the whole run. Returns nothing; raises what :func:`lstm_ref.forward` raises."""
+    x = as_float_array(x, "x", ndim=3, axes="(batch, time, features)")
+    if mask is not None:
+        mask = as_mask(mask, x.shape[0], x.shape[1])[:, :1]
+    forward(x[:, :1], weights, initial_state=initial_state, mask=mask, keep="final")
+
+
 def run_reference(observation, tol):
     """The float64 reference, and the stacked probe run in ``tol.probe``, for what an adapter
     observed."""
     obs = observation
-    reference = forward(obs.x, obs.weights, initial_state=obs.initial_state, mask=obs.mask,
+    with one_blas_thread():
+        reference = forward(obs.x, obs.weights, initial_state=obs.initial_state,
+                            mask=obs.mask, **obs.options)
+        x, state, mask = tolerances.probe_batch(obs.x, obs.initial_state, obs.mask,
+                                                tol.probe)
+        probe = forward(x, obs.weights, initial_state=state, mask=mask, dtype=tol.probe,
                         **obs.options)
-    x, state, mask = tolerances.probe_batch(obs.x, obs.initial_state, obs.mask, tol.probe)
-    probe = forward(x, obs.weights, initial_state=state, mask=mask, dtype=tol.probe,
-                    **obs.options)
     return reference, probe
 
 

@@ -7,6 +7,7 @@ runners from here. Each runner imports its framework when called, not before.
 import importlib
 from dataclasses import dataclass, replace
 
+from lstm_ref._threads import one_blas_thread
 from lstm_ref.errors import OptionError
 from lstm_ref.grids.common import check_grid, select
 
@@ -42,10 +43,16 @@ class Framework:
         return found
 
     def run(self, case, dtype="float32"):
-        """Build and compare one case: its Report."""
+        """Build and compare one case: its Report. NumPy's BLAS runs on one thread meanwhile
+        (lstm_ref._threads: the reference's products are small, and an idle BLAS pool
+        busy-waits beside the framework's threads)."""
         if dtype not in self.dtypes:
             raise OptionError(f"dtype must be one of {self.dtypes} for {self.name}; "
                               f"received {dtype!r}")
+        with one_blas_thread():
+            return self._run(case, dtype)
+
+    def _run(self, case, dtype):
         if self.name in ("keras", "tf_keras"):
             from lstm_ref.frameworks.keras.cases import run_case
 

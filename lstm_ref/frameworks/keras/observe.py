@@ -4,14 +4,13 @@ layer run by an execution path; which kernels it ran; the state a stateful layer
 import numpy as np
 
 from lstm_ref.checks import as_float_array, as_mask
-from lstm_ref.engine import Observation, compare_parts, observation_part
+from lstm_ref.engine import Observation, check_inputs, compare_parts, observation_part
 from lstm_ref.errors import OptionError
 from lstm_ref.frameworks.keras.checks import arithmetic_of, check_keras_observation
 from lstm_ref.frameworks.keras import execution as executions
 from lstm_ref.frameworks.keras.twin import (KerasLSTMTwin, check_state_batch, keras_of,
                                             layer_states)
 from lstm_ref.frameworks.tensorflow.stepping import step_states
-from lstm_ref.reference import forward
 
 __all__ = ["compare_lstm", "compare_from_zero_state", "observe", "prepare_inputs",
            "runs_cudnn", "gpu_visible", "step_cell", "carried_states", "restore_states"]
@@ -105,7 +104,7 @@ def prepare_inputs(layer, twin, x, initial_state, mask, from_zero_state=False):
     if initial_state is not None:
         initial_state = [as_float_array(s, f"initial_state[{i}]", ndim=2).astype(dtype)
                          for i, s in enumerate(initial_state)]
-    forward(x, twin.weights, initial_state=initial_state, mask=mask, keep="final")
+    check_inputs(x, twin.weights, initial_state, mask)
     return x, initial_state, mask, own_state
 
 

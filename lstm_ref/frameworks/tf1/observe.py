@@ -11,14 +11,13 @@ if it has none, x's (its weights are then its initializers' draws).
 import numpy as np
 
 from lstm_ref.checks import as_float_array
-from lstm_ref.engine import Observation, check_observation
+from lstm_ref.engine import Observation, check_inputs, check_observation
 from lstm_ref.errors import OptionError
 from lstm_ref.frameworks.tensorflow.stepping import step_states
 from lstm_ref.frameworks.tensorflow.tf_keras import tensorflow_module
 from lstm_ref.frameworks.tf1.cells import (TF1CellTwin, cell_kind, legacy_cells, lengths_mask,
                                            mask_lengths)
 from lstm_ref.frameworks.tf1.runners import EXECUTIONS, run_sequence
-from lstm_ref.reference import forward
 
 __all__ = ["compare", "observe", "step_cell"]
 def compare(cell, x, initial_state=None, mask=None, tolerance=None, sequence_length=None,
@@ -72,7 +71,7 @@ def observe(cell, x, initial_state=None, mask=None, sequence_length=None, execut
     state = twin.keras_state(tf1_state, batch)
     mask = None if lengths is None else lengths_mask(lengths, batch, time)
     # The reference validates shapes with clear messages before TensorFlow sees anything.
-    forward(x, twin.weights, initial_state=state, mask=mask, keep="final")
+    check_inputs(x, twin.weights, state, mask)
     h, c = step_cell(cell, x, tf1_state, mask)
     outputs, (state_c, state_h) = run_sequence(cell, x, tf1_state, lengths, execution)
     context = {**twin.config, "execution": execution}
