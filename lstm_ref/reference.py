@@ -33,14 +33,14 @@ makes row b NaN from step t on, unless that step is masked (a masked step's new 
 discarded, as tf.where discards them).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lstm_ref import layer_norm, precision
+from lstm_ref import activations, layer_norm, precision
 from lstm_ref.checks import as_bool, as_float_array, as_mask, check_size
 from lstm_ref.errors import OptionError, ShapeError
 from lstm_ref.weights import LSTMWeights
@@ -183,10 +183,11 @@ def step(x_t: ArrayLike, h_prev: ArrayLike, c_prev: ArrayLike, weights: LSTMWeig
 def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: LSTMWeights, mask: np.ndarray | None,
          fmt: precision.Format, keep: str, zero_output_for_mask: bool) -> Trace:
     batch, time, _ = x.shape
-    dt, r = fmt.compute, fmt.round  # r: each operation's result rounded to the format
-    arrays = {name: None if a is None else fmt.to_format(a.astype(dt))
+    dt = fmt.compute
+    # The weights are read-only: in a native format they are used as they are where their
+    # dtype already is the format's.
+    arrays = {name: None if a is None else fmt.to_format(a.astype(dt, copy=not _native(fmt)))
               for name, a in w.arrays.items()}
-    recurrent_kernel = cast(np.ndarray, arrays["recurrent_kernel"])  # never None
     cell = Cell(w, arrays, fmt)
     # With layer_norm the bias is added after the normalisation, in the cell.
     project_arrays = arrays if w.layer_norm is None else {**arrays, "bias": None}
@@ -196,15 +197,53 @@ def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: LSTMWeights, mask: np.n
            "c": np.empty((batch, time, w.units), dt)} if store else {}
     gates = {g: np.empty((batch, time, w.units), dt) for g in "ifco"} if keep == "gates" else None
     pre = np.empty((batch, time, 4 * w.units), dt) if keep == "preactivations" else None
-    output = np.zeros((batch, w.output_size), dt)
-    z = np.empty((batch, 4 * w.units), dt)
-    chunk = time if store else FINAL_CHUNK_STEPS
-    for start in range(0, time, chunk):
-        projected = _project(x[:, start:start + chunk], project_arrays, fmt)
-        for j in range(projected.shape[0]):
-            t = start + j
+    chunks = (_project(x[:, start:start + chunk], project_arrays, fmt)
+              for chunk in [time if store else FINAL_CHUNK_STEPS]
+              for start in range(0, time, chunk))
+    if _native(fmt) and w.layer_norm is None:
+        h, c, output = _run_native(chunks, h, c, cell, arrays, mask, seq, gates, pre,
+                                   zero_output_for_mask)
+    else:
+        h, c, output = _run_rounded(chunks, h, c, cell, arrays, mask, seq, gates, pre,
+                                    zero_output_for_mask)
+
+    def stored(a: np.ndarray) -> np.ndarray:
+        return a.astype(fmt.storage, copy=False)
+
+    sequences = {name: stored(a) for name, a in seq.items()}
+    return Trace(outputs=sequences.get("outputs"), h=sequences.get("h"),
+                 c=sequences.get("c"), final_h=stored(h), final_c=stored(c),
+                 last_output=stored(output), dtype=fmt.name,
+                 gates=None if gates is None else {k: stored(v) for k, v in gates.items()},
+                 preactivations=None if pre is None else stored(pre))
+
+
+def _native(fmt: precision.Format) -> bool:
+    """Whether ``fmt`` is NumPy's own arithmetic (float64, float32): no rounding after an
+    operation and activations evaluated on the compute dtype itself, so a step may compute
+    into preallocated buffers (``out=``) and skip the rounding calls."""
+    return not fmt.emulated and fmt.evaluate_as is fmt.round
+
+
+def _run_rounded(chunks: Iterator[np.ndarray], h: np.ndarray, c: np.ndarray, cell: "Cell",
+                 arrays: dict[str, np.ndarray | None], mask: np.ndarray | None,
+                 seq: dict[str, np.ndarray], gates: dict[str, np.ndarray] | None,
+                 pre: np.ndarray | None,
+                 zero_output_for_mask: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recurrence through :meth:`Cell.__call__`, every operation's result rounded to the
+    format: the emulated formats and layer_norm. Returns the final h, c and output."""
+    r = cell.r
+    recurrent_kernel = cast(np.ndarray, arrays["recurrent_kernel"])  # never None
+    batch = h.shape[0]
+    dt = recurrent_kernel.dtype
+    store = bool(seq)
+    output = np.zeros((batch, cell.w.output_size), dt)
+    z = np.empty((batch, 4 * cell.w.units), dt)
+    t = 0
+    for projected in chunks:
+        for xw in projected:
             # z = x_t W + b (projected) + h R: the matmul writes into z, the sum is in place.
-            z = r(np.add(projected[j], r(np.matmul(h, recurrent_kernel, out=z)), out=z))
+            z = r(np.add(xw, r(np.matmul(h, recurrent_kernel, out=z)), out=z))
             h_new, c_new, step_gates = cell(z, c)
             if pre is not None:
                 pre[:, t] = z
@@ -220,15 +259,230 @@ def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: LSTMWeights, mask: np.n
             if gates is not None:
                 for name, value in step_gates.items():
                     gates[name][:, t] = value
-    def stored(a: np.ndarray) -> np.ndarray:
-        return a.astype(fmt.storage, copy=False)
+            t += 1
+    return h, c, output
 
-    sequences = {name: stored(a) for name, a in seq.items()}
-    return Trace(outputs=sequences.get("outputs"), h=sequences.get("h"),
-                 c=sequences.get("c"), final_h=stored(h), final_c=stored(c),
-                 last_output=stored(output), dtype=fmt.name,
-                 gates=None if gates is None else {k: stored(v) for k, v in gates.items()},
-                 preactivations=None if pre is None else stored(pre))
+
+def _run_native(chunks: Iterator[np.ndarray], h: np.ndarray, c: np.ndarray, cell: "Cell",
+                arrays: dict[str, np.ndarray | None], mask: np.ndarray | None,
+                seq: dict[str, np.ndarray], gates: dict[str, np.ndarray] | None,
+                pre: np.ndarray | None,
+                zero_output_for_mask: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recurrence in NumPy's own arithmetic, the same operations as
+    :meth:`Cell.internals` on the same operands in the same order, computed into buffers
+    allocated once (see :func:`_native_step`). Returns the final h, c and output.
+
+    The first step multiplies the initial h as it was given (a product's summation order
+    can depend on its operand's memory layout); every later h is a C-contiguous buffer,
+    as the freshly allocated h of a step-by-step computation is."""
+    w = cell.w
+    batch, dt = h.shape[0], c.dtype
+    store = bool(seq)
+    step = _native_step(cell, arrays, batch, dt)
+    seq_out, seq_h, seq_c = (seq.get(k) for k in ("outputs", "h", "c"))
+    gate_seqs = None if gates is None else [gates[k] for k in "ifco"]
+    # h and c buffers: a step reads the previous state and writes the new one; unmasked,
+    # the new state may overwrite the old in place (h is read only by the first product,
+    # c only before its new value is written); masked, the previous state is still needed
+    # where the step is masked, so two buffers alternate. The initial state is never
+    # written (it may be the caller's array).
+    h_next = np.empty((batch, w.output_size), dt)
+    c_next = np.empty((batch, w.units), dt)
+    if mask is None:
+        c = np.array(c, dt, order="C")
+        t = 0
+        for projected in chunks:
+            for xw in projected:
+                step(h, c, xw, h_next, c, None if pre is None else pre[:, t],
+                     None if gate_seqs is None else [g[:, t] for g in gate_seqs])
+                h = h_next
+                if store:
+                    seq_h[:, t] = h
+                    seq_c[:, t] = c
+                t += 1
+        if store:
+            np.copyto(seq_out, seq_h)
+        return h, c, h
+    # Keras's masked step: h and c keep their previous values where mask[b, t] is False;
+    # the output repeats the previous output there (or is zero).
+    valid = np.ascontiguousarray(mask.T)[:, :, None]  # (T, B, 1): valid[t] contiguous
+    invalid = ~valid
+    every = valid.all(axis=(1, 2)).tolist()
+    none = (~valid.any(axis=(1, 2))).tolist()
+    # A step masked in every row changes nothing but the output: it is skipped unless its
+    # gates or pre-activations are kept.
+    skip = gates is None and pre is None
+    h_initial, c_initial = h, c
+    h_spare = np.empty_like(h_next)
+    c_spare = np.empty_like(c_next)
+    output = np.zeros((batch, w.output_size), dt)
+    t = 0
+    for projected in chunks:
+        for xw in projected:
+            if not (skip and none[t]):
+                step(h, c, xw, h_next, c_next, None if pre is None else pre[:, t],
+                     None if gate_seqs is None else [g[:, t] for g in gate_seqs])
+                if every[t]:
+                    np.copyto(output, h_next)
+                else:
+                    if zero_output_for_mask:
+                        np.copyto(output, h_next)
+                        np.copyto(output, 0.0, where=invalid[t])
+                    else:
+                        np.copyto(output, h_next, where=valid[t])
+                    np.copyto(h_next, h, where=invalid[t])
+                    np.copyto(c_next, c, where=invalid[t])
+                # The new state becomes the current one; the previous state's buffer (never
+                # the initial state) is the next step's to write.
+                h, h_next = h_next, (h_spare if h is h_initial else h)
+                c, c_next = c_next, (c_spare if c is c_initial else c)
+            elif zero_output_for_mask:
+                output.fill(0.0)
+            if store:
+                seq_out[:, t] = output
+                seq_h[:, t] = h
+                seq_c[:, t] = c
+            t += 1
+    return h, c, output
+
+
+# Activations whose every element depends on that element alone, by function: one call may
+# cover several gates' pre-activations at once (softmax-like ones work on a row's units, so
+# they are called on one gate's (batch, units) block, and a custom callable is too).
+_ELEMENTWISE_FUSABLE = (activations.sigmoid, activations.tanh)
+# The largest batch * units at which the recurrent activation is applied to all four gate
+# blocks at once (see _native_step): measured break-even of three calls' overhead against a
+# block's work, about 3,000 elements on a 2-core AVX-512 Xeon.
+_FUSE_ALL_GATES = 2048
+
+
+def _into(fn: Callable[[np.ndarray], np.ndarray],
+          dt: np.dtype) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``apply(z, out)``: ``fn(z)`` as Format.activate computes it in a native format (the
+    function's result as an array of ``dt``), in ``out`` where it can be computed there
+    (sigmoid and tanh), else a new array (returned either way)."""
+    if fn is activations.sigmoid and dt.itemsize >= 4:
+        one = dt.type(1)
+
+        def sigmoid(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+            # activations.sigmoid's operations, in the same order, in ``out``.
+            np.negative(z, out=out)
+            np.exp(out, out=out)
+            np.add(out, one, out=out)
+            return np.reciprocal(out, out=out)
+        return sigmoid
+    if fn is activations.tanh:
+        return lambda z, out: np.tanh(z, out=out)
+    return lambda z, out: np.asarray(fn(z), dt)
+
+
+def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
+                 dt: np.dtype) -> Callable[..., None]:
+    """One step of :meth:`Cell.internals` (without layer_norm) in a native format, as a
+    function ``step(h, c, xw, h_new, c_new, pre_t, gates_t)``: from the previous h and c
+    and this step's x_t W + b (``xw``, (batch, 4 * units)), it writes the new h and c into
+    ``h_new`` and ``c_new`` (``c_new`` may be ``c`` itself), z into ``pre_t`` and the gates
+    i, f, g, o into the four arrays of ``gates_t`` (where those are not None).
+
+    Every result is the one Cell.internals computes, bit for bit: the same operations, with
+    operands in the same order (a NaN's payload comes from the first operand); an
+    elementwise operation's result does not depend on how its operands are laid out.
+
+    After the sum x_t W + b + h R, z is copied gate-major, (4, batch, units), so every
+    later operation runs over contiguous memory: on a (batch, units) block of a
+    (batch, 4 * units) row-major z NumPy loops row by row, up to twice as slow, and that
+    copy costs about what one such operation loses."""
+    w = cell.w
+    units = w.units
+    recurrent_kernel = cast(np.ndarray, arrays["recurrent_kernel"])
+    hr = np.empty((batch, 4 * units), dt)  # h R, as the product writes it, then z
+    hr_by_gate = hr.reshape(batch, 4, units).transpose(1, 0, 2)
+    z = np.empty((4, batch, units), dt)
+    z_i, z_f, z_c, z_o = z
+    z_ifc = z[:3]
+    ract, act, oact = (a.fn for a in (w.recurrent_activation, w.activation,
+                                      w.output_activation))
+    apply_r, apply_g, apply_h = (_into(fn, dt) for fn in (ract, act, oact))
+    peephole, projection = cell.peephole, cell.projection
+    p_i, p_f, p_o = (None, None, None) if peephole is None else peephole
+    forget_bias = cell.forget_bias
+    clip, cell_clip, proj_clip = w.gate_clip, w.cell_clip, w.proj_clip
+    coupled = w.coupled_gates
+    # An elementwise recurrent activation may cover several gates in one call: i and f are
+    # adjacent in z; where o's pre-activation is final before c_t is (no peepholes), one call
+    # over all four blocks (its value on the c block, and on a coupled pair's unused gate,
+    # is not used) saves the calls' overhead where that outweighs the c block's work
+    # (small batch * units).
+    fusable = ract in _ELEMENTWISE_FUSABLE
+    fused = fusable and peephole is None and batch * units <= _FUSE_ALL_GATES
+    fused_pair = fusable and not fused and coupled is None
+    gate_out = np.empty((4, batch, units), dt)
+    s_i, s_f, s_c, s_o = gate_out
+    g_out, tmp = np.empty((batch, units), dt), np.empty((batch, units), dt)
+    coupled_out = None if coupled is None else np.empty((batch, units), dt)
+    c_clipped = None if clip is None else np.empty((batch, units), dt)
+    m = None if projection is None else np.empty((batch, units), dt)
+    one = dt.type(1)
+
+    def step(h: np.ndarray, c: np.ndarray, xw: np.ndarray, h_new: np.ndarray,
+             c_new: np.ndarray, pre_t: np.ndarray | None,
+             gates_t: list[np.ndarray] | None) -> None:
+        np.matmul(h, recurrent_kernel, out=hr)
+        np.add(xw, hr, out=hr)
+        if pre_t is not None:
+            pre_t[...] = hr
+        np.copyto(z, hr_by_gate)
+        if forget_bias is not None:
+            np.add(z_f, forget_bias, out=z_f)
+        if peephole is not None:
+            np.multiply(p_i, c, out=tmp)
+            np.add(z_i, tmp, out=z_i)
+            np.multiply(p_f, c, out=tmp)
+            np.add(z_f, tmp, out=z_f)
+        if clip is not None:
+            np.clip(z if peephole is None else z_ifc, -clip, clip,
+                    out=z if peephole is None else z_ifc)
+        if fused:
+            apply_r(z, gate_out)
+            i, f, o = s_i, s_f, s_o
+        elif fused_pair:
+            apply_r(z[:2], gate_out[:2])
+            i, f = s_i, s_f
+        elif coupled == "cifg":
+            f = apply_r(z_f, s_f)
+        else:
+            i = apply_r(z_i, s_i)
+            if coupled is None:
+                f = apply_r(z_f, s_f)
+        if coupled == "cifg":
+            i = np.subtract(one, f, out=coupled_out)
+        elif coupled == "input_forget":
+            f = np.subtract(one, i, out=coupled_out)
+        g = apply_g(z_c, g_out)
+        np.multiply(f, c, out=c_new)
+        np.multiply(i, g, out=tmp)
+        np.add(c_new, tmp, out=c_new)
+        if cell_clip is not None:
+            np.clip(c_new, -cell_clip, cell_clip, out=c_new)
+        if not fused:
+            if peephole is not None:
+                np.multiply(p_o, c_new, out=tmp)
+                np.add(z_o, tmp, out=z_o)
+                if clip is not None:
+                    np.clip(z_o, -clip, clip, out=z_o)
+            o = apply_r(z_o, s_o)
+        c_out = c_new if clip is None else np.clip(c_new, -clip, clip, out=c_clipped)
+        m_out = h_new if projection is None else m
+        np.multiply(o, apply_h(c_out, tmp), out=m_out)
+        if projection is not None:
+            np.matmul(m_out, projection, out=h_new)
+            if proj_clip is not None:
+                np.clip(h_new, -proj_clip, proj_clip, out=h_new)
+        if gates_t is not None:
+            for stored, value in zip(gates_t, (i, f, g, o)):
+                stored[...] = value
+
+    return step
 
 
 def _project(x: np.ndarray, arrays: dict[str, np.ndarray | None],
