@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 
 import lstm_ref  # noqa: E402
 from timing import SIZES, median_time, problem  # noqa: E402
+from machine import header  # noqa: E402
 
 
 def reference_times(batch, steps, features, units, dtype, repeats):
@@ -61,6 +62,7 @@ def keras_times(batch, steps, features, units, repeats):
 
 def main(argv):
     repeats = int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else 5
+    print(header())
     print(f"median of {repeats} runs, seconds; ratio = backward / forward")
     print(f"{'B, T, F, U':>18} {'dtype':>7} {'forward':>9} {'backward':>9} {'ratio':>6} "
           f"{'keras fwd':>10} {'keras f+b':>10} {'ratio':>6}")

@@ -36,6 +36,7 @@ from lstm_ref.engine import nonfinite_reach  # noqa: E402
 from lstm_ref.gradient_check import (check_gradients, forward_cuts, probe_gradients,  # noqa: E402
                                      tainted_rows)
 from lstm_ref.backprop import gradients  # noqa: E402
+from machine import header  # noqa: E402
 
 SCALES = (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 1e9)
 MASKS = (None, "right", "left", "middle")
@@ -95,6 +96,7 @@ def main(argv):
     max_time = int(argv[argv.index("--max-time") + 1]) if "--max-time" in argv else 60
     dtype = argv[argv.index("--dtype") + 1] if "--dtype" in argv else "float32"
     tol = tolerance_table.lookup(dtype, "gradients")
+    print(header())
     needs, ratios, failures, inconclusive = [], [], [], 0
     start = time.time()
     indices = range(n)

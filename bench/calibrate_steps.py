@@ -23,6 +23,7 @@ from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
 from lstm_ref.frameworks.keras.observe import observe  # noqa: E402
 from lstm_ref.grids.keras import Case  # noqa: E402
 from lstm_ref.step_check import STEP_TOLERANCES, observation_step_check  # noqa: E402
+from machine import header  # noqa: E402
 
 GATES = ("sigmoid", "hard_sigmoid")
 MASKS = (None, "right", "left", "middle")
@@ -74,6 +75,7 @@ def main(argv):
     dtype = argv[argv.index("--dtype") + 1] if "--dtype" in argv else "float16"
     max_time = int(argv[argv.index("--max-time") + 1]) if "--max-time" in argv else 40
     start, results, failures = time.time(), [], []
+    print(header())
     for index in range(n):
         case, mask = random_case(index, max_time)
         result = measure(case, mask, dtype)

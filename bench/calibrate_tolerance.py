@@ -49,6 +49,7 @@ from lstm_ref.bias import probe_drift, step_bias  # noqa: E402
 from lstm_ref.engine import (REFERENCE_OF, compare_parts, observation_part, row_cuts,  # noqa: E402
                              sequence_expectation)
 from lstm_ref.report import COMPARED  # noqa: E402
+from machine import header  # noqa: E402
 
 FLOORS = [(a, r) for a in (1, 2, 4, 8, 16, 32, 64) for r in (1, 4, 16)]
 # Floors of the step-drift bound (lstm_ref.bias), in eps.
@@ -175,6 +176,7 @@ def main(argv):
     probe = argv[argv.index("--probe") + 1] if "--probe" in argv else None
     cudnn = "--cudnn" in argv
     table = entry(dtype, cudnn, horizon=horizon, probe=probe)
+    print(header())
     worst = dict.fromkeys(FLOORS, (0.0, None))
     band_worst = dict.fromkeys(BANDS, (0.0, None))
     band_cases = dict.fromkeys(BANDS, 0)

@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from lstm_ref.grids import keras as grid  # noqa: E402
 from lstm_ref.frameworks.keras import cases as keras_cases  # noqa: E402
 from lstm_ref.frameworks.keras import twin as keras_twin  # noqa: E402
+from machine import header  # noqa: E402
 
 CASES = [grid.Case(1, 1, 1, 1), grid.Case(7, 3, 2, 9, initial_state=True),
          grid.Case(32, 16, 5, 40), grid.Case(128, 64, 2, 200, initial_state=True)]
@@ -21,6 +22,7 @@ CASES = [grid.Case(1, 1, 1, 1), grid.Case(7, 3, 2, 9, initial_state=True),
 
 def main():
     keras = keras_twin.keras_module()
+    print(header())
     settings = [None]
     if keras.backend.backend() == "torch":
         import torch

@@ -18,6 +18,7 @@ import importlib  # noqa: E402
 import pytest  # noqa: E402
 
 from lstm_ref import engine  # noqa: E402
+from machine import header  # noqa: E402
 
 
 class Recorder:
@@ -66,6 +67,7 @@ class Recorder:
 
 
 def main(argv):
+    print(header())
     recorder = Recorder()
     code = pytest.main(["-q", "-p", "no:cacheprovider", "-m", "keras", "tests", *argv],
                        plugins=[recorder])

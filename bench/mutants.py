@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from machine import header  # noqa: E402
 MUTANTS = [
     ("lstm_ref/reference.py", "i = self.fmt.activate(w.recurrent_activation, z_i)", "i = self.fmt.activate(w.recurrent_activation, z_f)"),
     ("lstm_ref/reference.py", 'projected = r(projected + arrays["bias"])', "projected = r(projected)"),
@@ -58,6 +59,7 @@ MUTANTS = [
 
 def main(argv):
     """Plant every mutant (or those in files whose path contains argv[0]) and run the tests."""
+    print(header())
     chosen = [m for m in MUTANTS if not argv or argv[0] in m[0]]
     missed = 0
     backup = tempfile.mktemp()

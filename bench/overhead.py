@@ -15,7 +15,8 @@ grid G, two kinds of fresh Python process run the grid's cases:
 Each is timed from its process's start to its end, as seen by this script (interpreter start
 and imports included in both: a user pays them). The two run R times, in pairs, the first of
 each pair alternating (alone first, then grid first...), so that a machine slowing down or
-speeding up weighs on both. Each pair's line gives both wall times and their ratio; the last
+speeding up weighs on both. Each pair's line (with the machine's 1-minute load average after
+it: above the core count, other work shared the cores) gives both wall times and their ratio; the last
 line per framework gives the medians and the median of the pairs' ratios grid / alone (the
 goal: at most 1.2).
 
@@ -94,7 +95,8 @@ def measure(name, grid, dtype, repeats):
         errors = f"; errors: alone {len(a['errors'])}, grid {len(g['errors'])}" if (
             a["errors"] or g["errors"]) else ""
         print(f"  pair {index + 1} ({order[0]} first): grid {checked:7.1f} s, alone "
-              f"{alone:7.1f} s, ratio {checked / alone:5.2f}{errors}", flush=True)
+              f"{alone:7.1f} s, ratio {checked / alone:5.2f}; load average "
+              f"{os.getloadavg()[0]:.1f}{errors}", flush=True)
         for line in (a["errors"] + g["errors"])[:3]:
             print(f"    {line}")
     ratio = statistics.median(c / a for a, c in pairs)

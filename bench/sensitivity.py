@@ -46,6 +46,7 @@ from lstm_ref import precision  # noqa: E402
 from lstm_ref.grids.keras import Case  # noqa: E402
 from lstm_ref.step_check import STEP_TOLERANCES  # noqa: E402
 from lstm_ref.tolerance_table import lookup  # noqa: E402
+from machine import header as machine_header  # noqa: E402
 
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
@@ -390,6 +391,7 @@ def main(argv):
     parser.add_argument("--load", help="write the page from figures saved by --save, "
                                        "measuring nothing")
     args = parser.parse_args(argv)
+    print(machine_header())
     if args.load:
         with open(args.load) as saved:
             data = json.load(saved)

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 
 from lstm_ref.frameworks.tf1 import cases as tf1_cases
 from lstm_ref.grids import tf1 as grid_tf1  # noqa: E402
+from machine import header  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,7 @@ def main():
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--max-time", type=int, default=200)
     args = parser.parse_args()
+    print(header())
     start, failed, ratios = time.perf_counter(), [], []
     for index in range(args.n):
         case = random_case(index, args.max_time, args.dtype)
