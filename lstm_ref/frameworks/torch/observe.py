@@ -19,6 +19,8 @@ processing order: time reversed for backward), ``output`` (time order, batch fir
 ``layer{k}.{direction}.h_n`` / ``.c_n`` (the module's h_n and c_n, row by row).
 """
 
+import contextlib
+
 import numpy as np
 
 from lstm_ref.frameworks.torch.twin import (DIRECTIONS, TorchLSTMCellTwin, TorchLSTMTwin, torch_module,
@@ -72,7 +74,8 @@ def compare(layer, x, initial_state=None, mask=None, tolerance=None, lengths=Non
         lengths = mask_lengths(mask, *x64.shape[:2])
     mask64 = None if lengths is None else lengths_mask(lengths, *x64.shape[:2])
     tol, kernels = tolerance or entry(twin.dtype, device), kernels_of(device)
-    actual = _stepped(layer, twin, x64, states, mask64, device)
+    with one_thread(torch_module()):
+        actual = _stepped(layer, twin, x64, states, mask64, device)
     actual.update(_called(layer, twin, x_torch, hx, lengths, unbatched))
     context = {**twin.config, "kernels": kernels,
                "steps": "layer*.forward.*, output: time order; layer*.backward.*: that "
@@ -193,6 +196,22 @@ def reference_expectations(twin, x64, states, mask, tol):
     result.update({part.name(name): e[name] for part, e in zip(parts, per_part)
                    for name in ("state_h", "state_c")})
     return result
+
+
+@contextlib.contextmanager
+def one_thread(torch):
+    """torch's CPU operations on one thread inside, as the caller set them after. The stepped
+    cell's operations are one step of a small batch each: a thread pool costs more than it
+    saves on them, and where the machine is busy its waits for a thread that is not running
+    multiply the time (a default grid on 2 loaded cores: 42 s with torch's 2 threads, 1.6 s
+    with one; docs/findings, "Performance"). The module's own call keeps the caller's
+    threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _stepped(module, twin, x64, states, mask, device):
