@@ -416,9 +416,10 @@ def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
     fusable = ract in _ELEMENTWISE_FUSABLE
     fused = fusable and peephole is None and batch * units <= _FUSE_ALL_GATES
     fused_pair = fusable and not fused and coupled is None
-    gate_out = np.empty((4, batch, units), dt)
-    s_i, s_f, s_c, s_o = gate_out
-    g_out, tmp = np.empty((batch, units), dt), np.empty((batch, units), dt)
+    # sigmoid and tanh are computed in place, in z (which nothing reads after); a fused call
+    # overwrites the c block, so g is computed first, in its own buffer.
+    g_out = np.empty((batch, units), dt) if fused else z_c
+    tmp = np.empty((batch, units), dt)
     coupled_out = None if coupled is None else np.empty((batch, units), dt)
     c_clipped = None if clip is None else np.empty((batch, units), dt)
     m = None if projection is None else np.empty((batch, units), dt)
@@ -442,23 +443,23 @@ def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
         if clip is not None:
             np.clip(z if peephole is None else z_ifc, -clip, clip,
                     out=z if peephole is None else z_ifc)
+        g = apply_g(z_c, g_out)
         if fused:
-            apply_r(z, gate_out)
-            i, f, o = s_i, s_f, s_o
+            apply_r(z, z)
+            i, f, o = z_i, z_f, z_o
         elif fused_pair:
-            apply_r(z[:2], gate_out[:2])
-            i, f = s_i, s_f
+            apply_r(z[:2], z[:2])
+            i, f = z_i, z_f
         elif coupled == "cifg":
-            f = apply_r(z_f, s_f)
+            f = apply_r(z_f, z_f)
         else:
-            i = apply_r(z_i, s_i)
+            i = apply_r(z_i, z_i)
             if coupled is None:
-                f = apply_r(z_f, s_f)
+                f = apply_r(z_f, z_f)
         if coupled == "cifg":
             i = np.subtract(one, f, out=coupled_out)
         elif coupled == "input_forget":
             f = np.subtract(one, i, out=coupled_out)
-        g = apply_g(z_c, g_out)
         np.multiply(f, c, out=c_new)
         np.multiply(i, g, out=tmp)
         np.add(c_new, tmp, out=c_new)
@@ -470,7 +471,7 @@ def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
                 np.add(z_o, tmp, out=z_o)
                 if clip is not None:
                     np.clip(z_o, -clip, clip, out=z_o)
-            o = apply_r(z_o, s_o)
+            o = apply_r(z_o, z_o)
         c_out = c_new if clip is None else np.clip(c_new, -clip, clip, out=c_clipped)
         m_out = h_new if projection is None else m
         np.multiply(o, apply_h(c_out, tmp), out=m_out)
