@@ -445,6 +445,9 @@ def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
                     out=z if peephole is None else z_ifc)
         g = apply_g(z_c, g_out)
         if fused:
+            if g is not g_out:  # an activation's result may be its input (linear): kept
+                np.copyto(g_out, g)
+                g = g_out
             apply_r(z, z)
             i, f, o = z_i, z_f, z_o
         elif fused_pair:

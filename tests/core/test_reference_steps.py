@@ -23,6 +23,8 @@ OPTIONS = {
     "activations": dict(activation="relu", recurrent_activation="hard_sigmoid",
                         output_activation="softsign"),
     "row-wise activation": dict(activation="softmax"),
+    "linear": dict(activation="linear"),
+    "linear gates": dict(recurrent_activation="linear", activation="tanh"),
     "layer_norm": dict(layer_norm=True),
 }
 
