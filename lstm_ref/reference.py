@@ -494,8 +494,10 @@ def _project(x: np.ndarray, arrays: dict[str, np.ndarray | None],
     """x_t @ kernel + bias for every step of ``x`` (batch, steps, features) as one matmul,
     time-major: (steps, batch, 4U), each step's block contiguous. x is converted to the
     format here, a chunk at a time, so keep="final" holds O(batch * units) whatever T."""
-    steps, batch = x.shape[1], x.shape[0]
-    x = fmt.to_format(np.asarray(x.transpose(1, 0, 2), fmt.compute).reshape(steps * batch, -1))
+    batch, steps, features = x.shape
+    time_major = np.empty((steps, batch, features), fmt.compute)  # converted in one copy
+    np.copyto(time_major, x.transpose(1, 0, 2))
+    x = fmt.to_format(time_major.reshape(steps * batch, features))
     projected = fmt.round(x @ arrays["kernel"])
     if arrays["bias"] is not None:
         projected = fmt.round(np.add(projected, arrays["bias"], out=projected))
