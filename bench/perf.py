@@ -37,11 +37,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 import lstm_ref  # noqa: E402
+from machine import header  # noqa: E402
 from timing import SIZES, matmul_flops, median_time, paired_ratio, problem  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEMORY_SIZE = (8, 16, 32)  # batch, features, units of the long-sequence runs
 MEMORY_STEPS = (1_000, 10_000, 100_000)
+
+
+def import_frameworks():
+    """Imports Keras (TensorFlow) and torch where installed."""
+    for name in ("keras", "torch"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
 
 
 def keras_forward(batch, steps, features, units, repeats, reference):
@@ -190,15 +200,10 @@ def suite_table():
 
 def main(argv):
     repeats = int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else 5
-    try:
-        import threadpoolctl
-
-        blas = [f"{i['internal_api']} {i.get('architecture', '')} {i['num_threads']} threads"
-                for i in threadpoolctl.threadpool_info()]
-    except ImportError:
-        blas = ["(threadpoolctl not installed)"]
-    print(f"numpy {np.__version__}, BLAS: {', '.join(blas)}, {os.cpu_count()} CPUs; "
-          f"medians of {repeats}\n")
+    if "--no-keras" not in argv:  # imported first, so the header names their threads
+        import_frameworks()
+    print(header())
+    print(f"medians of {repeats}\n")
     frameworks = forward_table(repeats, "--no-keras" not in argv)
     gflops_table(repeats, frameworks)
     memory_table()
