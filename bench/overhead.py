@@ -22,7 +22,8 @@ goal: at most 1.2).
 
 The dtype defaults to float32; the export grid runs its artifacts in float32 whatever is
 asked; with "all", a framework without the dtype is skipped. A case that raises is counted in
-both processes (the line says how many) and the run goes on.
+both processes (the line says how many) and the run goes on; a process that dies (a crash,
+memory) is reported with how many cases it had run, and its pair gives no ratio.
 
 The header names the machine (bench/machine.py). These machines are shared and their speed
 varies: quote the ratios of one run, not the seconds.
@@ -58,7 +59,11 @@ def worker(mode, name, grid, dtype):
     else:
         run = framework(name).run
     errors = []
-    for case in grid_cases(name, grid):
+    began = time.perf_counter()
+    for index, case in enumerate(grid_cases(name, grid)):
+        if index and index % 100 == 0:  # progress on stderr: where a process that dies got to
+            print(f"[{mode} {name} {grid}] {index} cases, {time.perf_counter() - began:.0f} s",
+                  file=sys.stderr, flush=True)
         try:
             with contextlib.redirect_stdout(sys.stderr):  # what frameworks print while saving
                 run(case, dtype)
@@ -68,7 +73,8 @@ def worker(mode, name, grid, dtype):
 
 
 def timed(mode, name, grid, dtype):
-    """(seconds from the process's start to its end, its JSON result)."""
+    """(seconds from the process's start to its end, its JSON result); the result is None
+    where the process failed, and the line saying how is printed."""
     command = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--framework",
                name, "--grid", grid, "--dtype", dtype]
     start = time.perf_counter()
@@ -76,22 +82,29 @@ def timed(mode, name, grid, dtype):
                           cwd=ROOT, check=False)
     seconds = time.perf_counter() - start
     try:
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        return seconds, json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise SystemExit(f"{mode} {name} {grid}: the process failed (rc {done.returncode}):\n"
-                         f"{tail}")
-    return seconds, result
+        lines = done.stderr.strip().splitlines()
+        progress = [line for line in lines if line.startswith(f"[{mode} ")]
+        print(f"  {mode} process failed after {seconds:.1f} s (rc {done.returncode}); "
+              f"{progress[-1] if progress else 'before its 100th case'}; its last line: "
+              f"{lines[-1] if lines else '(none)'}", flush=True)
+        return seconds, None
 
 
 def measure(name, grid, dtype, repeats):
-    """R pairs for one framework; prints them and the medians, returns the median ratio."""
+    """R pairs for one framework; prints them and the medians, returns the median ratio (None
+    where a process failed)."""
     pairs = []
     for index in range(repeats):
         order = ("alone", "grid") if index % 2 == 0 else ("grid", "alone")
         got = {mode: timed(mode, name, grid, dtype) for mode in order}
         (alone, a), (checked, g) = got["alone"], got["grid"]
-        pairs.append((alone, checked))
+        if a is None or g is None:
+            print(f"  pair {index + 1}: grid {checked:7.1f} s{'' if g else ' (failed)'}, alone "
+                  f"{alone:7.1f} s{'' if a else ' (failed)'}: no ratio", flush=True)
+            continue
+        pairs.append((alone, checked, g["cases"]))
         errors = f"; errors: alone {len(a['errors'])}, grid {len(g['errors'])}" if (
             a["errors"] or g["errors"]) else ""
         print(f"  pair {index + 1} ({order[0]} first): grid {checked:7.1f} s, alone "
@@ -99,10 +112,13 @@ def measure(name, grid, dtype, repeats):
               f"{os.getloadavg()[0]:.1f}{errors}", flush=True)
         for line in (a["errors"] + g["errors"])[:3]:
             print(f"    {line}")
-    ratio = statistics.median(c / a for a, c in pairs)
-    print(f"{name} {grid} ({g['cases']} cases, {dtype}): median grid "
-          f"{statistics.median(c for _, c in pairs):.1f} s, alone "
-          f"{statistics.median(a for a, _ in pairs):.1f} s, ratio grid / alone {ratio:.2f} "
+    if not pairs:
+        print(f"{name} {grid}: no pair completed", flush=True)
+        return None
+    ratio = statistics.median(c / a for a, c, _ in pairs)
+    print(f"{name} {grid} ({pairs[0][2]} cases, {dtype}): median grid "
+          f"{statistics.median(c for _, c, _ in pairs):.1f} s, alone "
+          f"{statistics.median(a for a, _, _ in pairs):.1f} s, ratio grid / alone {ratio:.2f} "
           f"({'within' if ratio <= GOAL else 'over'} the goal of {GOAL})", flush=True)
     return ratio
 
@@ -137,8 +153,8 @@ def main(argv):
         print(f"\n{name}:", flush=True)
         ratios[name] = measure(name, args.grid, dtype, args.repeats)
     if len(ratios) > 1:
-        print("\nmedian ratio grid / alone: " + ", ".join(f"{n} {r:.2f}"
-                                                        for n, r in ratios.items()))
+        print("\nmedian ratio grid / alone: " + ", ".join(
+            f"{n} {r:.2f}" if r is not None else f"{n} -" for n, r in ratios.items()))
     return 0
 
 
