@@ -115,5 +115,7 @@ def _eager(ops, step, x, states, mask):
             new = [ops.where(valid, n, s) for n, s in zip(new, states)]
         states = new
         for values, state in zip(seen, states):
-            values.append(ops.convert_to_numpy(state))
-    return [np.stack(values, axis=1) for values in seen]
+            values.append(state)
+    # Read back after the loop: on a backend that dispatches asynchronously (JAX), a read per
+    # step would wait for every step before dispatching the next.
+    return [np.stack([ops.convert_to_numpy(v) for v in values], axis=1) for values in seen]
