@@ -269,13 +269,20 @@ def row_horizons(reference, probe, horizon=HORIZON, tainted=None, floor=0.0):
     past = np.zeros((batch, time), bool)
     if probe is not None:
         limit = np.finfo(probe.dtype).max / OVERFLOW_MARGIN
-        probe = probe.reshape(-1, *reference.shape).astype(np.float64)
+        probe = probe.reshape(-1, *reference.shape)
+        finite = np.isfinite(reference)
         with np.errstate(invalid="ignore", over="ignore"):  # NaN > limit: False
-            near_max = (np.abs(probe) > limit).any(axis=(0, 3))
-            left = (~np.isfinite(probe) & np.isfinite(reference)).any(axis=(0, 3))
-            deviation = np.abs(probe - reference)
-            deviation = np.where(np.isfinite(deviation), deviation, 0.0).max(axis=(0, 3))
-            scale = np.where(np.isfinite(reference), np.abs(reference), 0.0).max(axis=2)
+            # In the probes' own format (the comparisons are exact in it): NaN is dropped
+            # by fmax, so a row is near the maximum where any element is.
+            magnitude = np.abs(probe)
+            near_max = np.fmax.reduce(magnitude, axis=(0, 3), initial=0) > limit
+            left = (~np.isfinite(magnitude) & finite).any(axis=(0, 3))
+            deviation = np.abs(np.subtract(probe, reference, dtype=np.float64))
+            # Non-finite deviations (a non-finite probe or reference) are dropped: fmax
+            # drops NaN, and inf is made NaN first.
+            deviation[deviation == np.inf] = np.nan
+            deviation = np.fmax.reduce(deviation, axis=(0, 3), initial=0.0)
+            scale = np.where(finite, np.abs(reference), 0.0).max(axis=2)
         past = near_max | left | (deviation > np.maximum(horizon * scale, floor))
     cut = np.full(batch, time)
     code = np.zeros(batch, np.uint8)
