@@ -54,6 +54,7 @@ def pytest_configure(config):
     # tests/frameworks/keras/test_grid.py) reads its grid from the environment.
     os.environ["LSTM_REF_GRID"] = config.getoption("--grid")
     if _xdist_controller(config):
+        _steal_work(config)
         return  # it runs no test; importing TensorFlow here would delay the workers' start
     if XDIST_WORKER and _has("threadpoolctl"):
         # At run time: NumPy's OpenBLAS was loaded (by lstm_ref's pytest plugin) before this
@@ -144,6 +145,16 @@ def rng(seed):
 @pytest.fixture(scope="session")
 def grid_name(request):
     return request.config.getoption("--grid")
+
+
+def _steal_work(config):
+    """-n N without a --dist of the caller's: xdist's "worksteal" instead of "load". Tests
+    take from a millisecond to several seconds, and a worker that runs out takes over the
+    other's queue instead of waiting for it (docs/findings/2026-12-04-checking-costs.md)."""
+    given = [arg for arg in config.invocation_params.args if isinstance(arg, str)]
+    if config.option.dist == "load" and not any(
+            arg == "-d" or arg.startswith("--dist") for arg in given):
+        config.option.dist = "worksteal"
 
 
 def _xdist_controller(config):
