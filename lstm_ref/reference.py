@@ -279,7 +279,8 @@ def _run_native(chunks: Iterator[np.ndarray], h: np.ndarray, c: np.ndarray, cell
     batch, dt = h.shape[0], c.dtype
     store = bool(seq)
     step = _native_step(cell, arrays, batch, dt)
-    seq_out, seq_h, seq_c = (seq.get(k) for k in ("outputs", "h", "c"))
+    # Stored (``store``) only where the caller asked for sequences: then all three are there.
+    seq_out, seq_h, seq_c = (seq[k] if store else np.empty(0) for k in ("outputs", "h", "c"))
     gate_seqs = None if gates is None else [gates[k] for k in "ifco"]
     # h and c buffers: a step reads the previous state and writes the new one; unmasked,
     # the new state may overwrite the old in place (h is read only by the first product,
@@ -307,8 +308,8 @@ def _run_native(chunks: Iterator[np.ndarray], h: np.ndarray, c: np.ndarray, cell
     # the output repeats the previous output there (or is zero).
     valid = np.ascontiguousarray(mask.T)[:, :, None]  # (T, B, 1): valid[t] contiguous
     invalid = ~valid
-    every = valid.all(axis=(1, 2)).tolist()
-    none = (~valid.any(axis=(1, 2))).tolist()
+    every: list[bool] = np.all(valid, axis=(1, 2)).tolist()
+    none: list[bool] = (~np.any(valid, axis=(1, 2))).tolist()
     # A step masked in every row changes nothing but the output: it is skipped unless its
     # gates or pre-activations are kept.
     skip = gates is None and pre is None
@@ -404,7 +405,6 @@ def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
                                       w.output_activation))
     apply_r, apply_g, apply_h = (_into(fn, dt) for fn in (ract, act, oact))
     peephole, projection = cell.peephole, cell.projection
-    p_i, p_f, p_o = (None, None, None) if peephole is None else peephole
     forget_bias = cell.forget_bias
     clip, cell_clip, proj_clip = w.gate_clip, w.cell_clip, w.proj_clip
     coupled = w.coupled_gates
@@ -436,6 +436,7 @@ def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
         if forget_bias is not None:
             np.add(z_f, forget_bias, out=z_f)
         if peephole is not None:
+            p_i, p_f, _ = peephole
             np.multiply(p_i, c, out=tmp)
             np.add(z_i, tmp, out=z_i)
             np.multiply(p_f, c, out=tmp)
@@ -470,13 +471,13 @@ def _native_step(cell: "Cell", arrays: dict[str, np.ndarray | None], batch: int,
             np.clip(c_new, -cell_clip, cell_clip, out=c_new)
         if not fused:
             if peephole is not None:
-                np.multiply(p_o, c_new, out=tmp)
+                np.multiply(peephole[2], c_new, out=tmp)
                 np.add(z_o, tmp, out=z_o)
                 if clip is not None:
                     np.clip(z_o, -clip, clip, out=z_o)
             o = apply_r(z_o, z_o)
         c_out = c_new if clip is None else np.clip(c_new, -clip, clip, out=c_clipped)
-        m_out = h_new if projection is None else m
+        m_out = h_new if m is None else m  # m exists where there is a projection
         np.multiply(o, apply_h(c_out, tmp), out=m_out)
         if projection is not None:
             np.matmul(m_out, projection, out=h_new)
