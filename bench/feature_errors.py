@@ -13,8 +13,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import importlib  # noqa: E402
-
 import pytest  # noqa: E402
 
 from lstm_ref import engine  # noqa: E402
@@ -27,25 +25,26 @@ class Recorder:
 
     def __init__(self):
         self.current = None
+        self.original = engine.check_tensors
         self.seen = collections.defaultdict(lambda: {"reports": 0, "failed": 0, "worst": None,
                                                      "ratio": None})
 
     def pytest_runtest_setup(self, item):
         self.current = item.nodeid.split("::")[0]
+        self.patch()  # modules a test imports lazily
 
-    def pytest_sessionstart(self, session):
-        original = engine.check_tensors
-        modules = [engine] + [importlib.import_module(f"lstm_ref.{name}") for name in
-                              ("gradient_check", "golden", "adapters.keras_model")]
+    def patch(self):
+        """Every module that imported check_tensors by name holds its own reference: each
+        lstm_ref module loaded by now gets the recording one."""
+        for name, module in list(sys.modules.items()):
+            if (name == "lstm_ref" or name.startswith("lstm_ref.")) and \
+                    getattr(module, "check_tensors", None) is self.original:
+                module.check_tensors = self.recording
 
-        def recording(*args, **kwargs):
-            report = original(*args, **kwargs)
-            self.record(report)
-            return report
-
-        for module in modules:
-            if getattr(module, "check_tensors", None) is original:
-                module.check_tensors = recording
+    def recording(self, *args, **kwargs):
+        report = self.original(*args, **kwargs)
+        self.record(report)
+        return report
 
     def record(self, report):
         if report.tolerance is None:  # golden drift's own comparison
