@@ -2,7 +2,8 @@
 
     lstm-ref verify [--framework keras|tf_keras|tf1|torch|onnx|flax|export]
                     [--grid small|default|full] [--only PATTERN] [--dtype DTYPE] [--seed N]
-                    [--list] [--json PATH] [--junit-xml PATH] [--report DIR] [-v]
+                    [--list] [--json PATH] [--junit-xml PATH] [--report DIR] [--workers N]
+                    [-v]
     lstm-ref golden record PATH [--grid G] [--only PATTERN] [--dtype DTYPE]
     lstm-ref golden check PATH [--json PATH] [--junit-xml PATH]
     lstm-ref explain --units U --features F [--batch B --time T --bidirectional --proj P]
@@ -91,6 +92,10 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", metavar="PATH", help="write the run as JSON")
     verify.add_argument("--junit-xml", metavar="PATH", help="write the run as JUnit XML")
     verify.add_argument("--report", metavar="DIR", help="write an HTML report with plots")
+    verify.add_argument("--workers", type=_workers, default=0, metavar="N",
+                        help="run the cases in N worker processes (default 0: in this "
+                             "process); a case that crashes its worker fails alone, with the "
+                             "signal, and the run goes on")
     verify.add_argument("-v", "--verbose", action="store_true", help="a line for every case")
     verify.add_argument("-q", "--quiet", action="store_true",
                         help="no progress line on a terminal (it is never written to a pipe or a file)")
@@ -182,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           json_path=args.json, junit_path=args.junit_xml,
                           report_dir=args.report, framework_name=args.framework,
                           list_only=args.list, known_path=args.known_divergences,
-                          quiet=args.quiet)
+                          quiet=args.quiet, workers=args.workers)
     except LSTMRefError as exc:
         print(f"lstm-ref: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -234,11 +239,22 @@ def quiet_frameworks(tensorflow: bool = False) -> None:
         os.close(devnull)
 
 
+def _workers(text: str) -> int:
+    """--workers: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; received {text!r}")
+    return value
+
+
 def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO | None = None,
                dtype: str = "float32", seed: int = 0, json_path: str | None = None,
                junit_path: str | None = None, report_dir: str | None = None,
                framework_name: str = "keras", list_only: bool = False,
-               known_path: str | None = None, quiet: bool = False) -> int:
+               known_path: str | None = None, quiet: bool = False, workers: int = 0) -> int:
     """``lstm-ref verify``: returns the exit code (see the module docstring)."""
     out = out or sys.stdout
     chosen = framework(framework_name)
@@ -284,7 +300,8 @@ def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO |
             print(f"ok           {case_id} (worst err/bound "
                   f"{cast(Report, run.report).worst_ratio:.3f})", file=out)
 
-    runs = run_cases(framework_name, cases, dtype, progress=each, known=divergences)
+    runs = run_cases(framework_name, cases, dtype, progress=each, known=divergences,
+                     workers=workers)
     progress.done()
     elapsed = time.perf_counter() - start
     summary = summarize(runs)

@@ -1,11 +1,11 @@
 """Running a grid, and the summary of a run: shared by ``lstm-ref verify`` for every
 framework, the benchmarks and the soaks."""
 
-import time
 from dataclasses import dataclass, field
 
 from lstm_ref import known as known_divergences
 from lstm_ref.grids.registry import framework as framework_named
+from lstm_ref.grids.workers import framework_runner, run_all
 from lstm_ref.report import ALL_STEPS, FAILED, INCONCLUSIVE, PASSED
 
 __all__ = ["ERROR", "XFAIL", "XPASS", "VERDICTS", "CaseRun", "run_cases", "GridSummary",
@@ -38,7 +38,7 @@ class CaseRun:
         return verdict
 
 
-def run_cases(framework, cases, dtype="float32", progress=None, known=()):
+def run_cases(framework, cases, dtype="float32", progress=None, known=(), workers=0):
     """Run every case on a framework (lstm_ref.grids.registry name) and return a CaseRun per
     case, in order. A case that raises is recorded with its error (exceptions of the
     framework's own code count as a failure of that case); KeyboardInterrupt stops the run.
@@ -47,21 +47,27 @@ def run_cases(framework, cases, dtype="float32", progress=None, known=()):
         framework: a name of lstm_ref.grids.registry.FRAMEWORKS.
         cases: the cases (lstm_ref.grids.registry.grid_cases).
         dtype: the dtype every case runs in.
-        progress: None, or ``progress(run)`` called after each case.
+        progress: None, or ``progress(run)`` called after each case (in the order the cases
+            end).
         known: lstm_ref.known Divergences: a case one matches is XFAIL or XPASS.
+        workers: 0 runs the cases in this process (until its memory maps near the system's
+            limit: the rest then run in a worker process); N > 0 in N worker processes, where
+            a case that kills its process is an error and the run goes on
+            (lstm_ref.grids.workers).
     """
-    runner = framework_named(framework)
-    runs = []
-    for case in cases:
-        start = time.perf_counter()
-        try:
-            report, error = runner.run(case, dtype), None
-        except Exception as exc:  # noqa: BLE001 - a framework error fails that case, named
-            report, error = None, f"{type(exc).__name__}: {exc}"
-        divergence = known_divergences.match(list(known), framework, dtype, case.as_dict())
-        runs.append(CaseRun(case, report, time.perf_counter() - start, error, divergence))
+    framework_named(framework)  # an unknown name is one error, not one per case
+    cases = list(cases)
+    known = list(known)
+    runs = [None] * len(cases)
+
+    def ended(index, outcome):
+        case = cases[index]
+        divergence = known_divergences.match(known, framework, dtype, case.as_dict())
+        runs[index] = CaseRun(case, outcome.value, outcome.seconds, outcome.error, divergence)
         if progress is not None:
-            progress(runs[-1])
+            progress(runs[index])
+
+    run_all(framework_runner(framework, dtype), cases, workers, ended)
     return runs
 
 

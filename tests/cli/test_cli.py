@@ -392,3 +392,31 @@ def test_the_help_gives_each_grids_size_as_the_grids_build_it(grid):
         assert sizes[index] == len(cases), name
         checked += 1
     assert checked and set(cli.GRID_SIZES) == set(registry.FRAMEWORKS)
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_verify_refuses_a_worker_count_that_is_not_one(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["verify", "--workers", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument --workers: expected an integer >= 0; received {value!r}" in err
+
+
+@pytest.mark.keras
+def test_verify_in_worker_processes_prints_what_a_run_here_prints(capsys):
+    argv = ["verify", "--grid", "small", "--only", "units7-features", "-v"]
+    assert cli.main(argv) == 0
+    here = capsys.readouterr().out
+    assert cli.main([*argv, "--workers", "2"]) == 0
+    there = capsys.readouterr().out
+
+    def cases(out):  # the case lines (workers print them as the cases end)
+        return sorted(line for line in out.splitlines() if line.startswith("ok "))
+
+    assert len(cases(here)) >= 2 and cases(there) == cases(here)
+
+    def summary(out):  # less the seconds
+        return re.sub(r"[\d.]+ s\b", "", out.split("\n\n", 1)[1])
+
+    assert summary(there) == summary(here)
