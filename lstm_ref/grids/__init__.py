@@ -8,7 +8,9 @@ one sweep and summary.
 - :mod:`~lstm_ref.grids.export`: deployed artifacts (TFLite, SavedModel, tf2onnx,
   torch.onnx.export), its cases and the runner that exports and compares one;
 - :mod:`~lstm_ref.grids.registry`: framework name -> its cases and how to run one;
-- :mod:`~lstm_ref.grids.sweep`: run a grid, and the summary of a run.
+- :mod:`~lstm_ref.grids.sweep`: run a grid, and the summary of a run;
+- :mod:`~lstm_ref.grids.workers`: cases in worker processes, a run that outlives a crash or
+  the system's limit on memory maps.
 """
 
 from lstm_ref.grids.common import GRIDS, seed_of, select
