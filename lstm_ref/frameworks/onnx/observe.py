@@ -5,8 +5,7 @@ onnxruntime returns Y (every h_t) and the final Y_h, Y_c, not c_t at every step.
 shows them all the same: the state after step t of the forward direction is Y_h, Y_c of a run
 on the prefix X[:t + 1] (sequence_lens clipped to t + 1), and the reverse direction's state
 after it has processed time steps T - 1 .. s is Y_h, Y_c of a run on the suffix X[s:]
-(sequence_lens reduced by s). That is O(T^2) work, fine at test sizes; 16 prefixes (suffixes)
-run at once, as copies of the batch (see :func:`_replicas`).
+(sequence_lens reduced by s). That is O(T^2) work, fine at test sizes.
 
 The Report's tensors: per direction (named as the twin names them: forward, reverse,
 backward) ``<direction>.h`` and ``<direction>.c``, the state after every step in that
