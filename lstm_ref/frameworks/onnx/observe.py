@@ -180,58 +180,28 @@ def _stepped(node, fed):
         node, {"X", "sequence_lens", "initial_h", "initial_c", *weights})
     sess = session(stepper_model, node)
     names = DIRECTION_NAMES[node.attributes["direction"]]
-    batch_axis = 0 if layout else 1  # of X, and of the states
     result = {}
     for d, name in enumerate(names):
         backwards = name != "forward"
         h, c = np.empty((batch, time, hidden)), np.empty((batch, time, hidden))
-        for first in range(0, time, _REPLICAS):
-            steps = range(first, min(first + _REPLICAS, time))
-            X_run, lens_run = _replicas(X, lens, steps, time, layout, backwards)
-            copies = len(steps)
-            feeds = {"X": X_run, "sequence_lens": lens_run,
-                     **{key: np.concatenate([value] * copies, axis=batch_axis)
-                        for key, value in states.items()}, **weights}
+        for k in range(time):
+            if backwards:  # processing step k handles time T - 1 - k: run the suffix from it
+                start = time - 1 - k
+                part = X[:, start:] if layout else X[start:]
+                run_lens = np.clip(lens - start, 0, None)
+            else:
+                part = X[:, :k + 1] if layout else X[:k + 1]
+                run_lens = np.minimum(lens, k + 1)
+            feeds = {"X": part, "sequence_lens": run_lens.astype(np.int32), **states, **weights}
             _, Y_h, Y_c = run(sess, _feeds(feeds), node)
-            run_lens = lens_run.reshape(copies, batch)
             for target, value, key in ((h, Y_h, "initial_h"), (c, Y_c, "initial_c")):
-                value = (value[:, d] if layout else value[d]).reshape(copies, batch, hidden)
+                value = value[:, d] if layout else value[d]
                 initial = states[key][:, d] if layout else states[key][d]
-                for j, k in enumerate(steps):
-                    # A row none of whose steps has run yet holds its initial state
-                    # (onnxruntime reports 0 for a row of length 0, see
-                    # lstm_ref.frameworks.onnx.twin).
-                    target[:, k] = np.where((run_lens[j] == 0)[:, None], initial, value[j])
+                # A row none of whose steps has run yet holds its initial state (onnxruntime
+                # reports 0 for a row of length 0, see lstm_ref.frameworks.onnx.twin).
+                target[:, k] = np.where((run_lens == 0)[:, None], initial, value)
         result[f"{name}.h"], result[f"{name}.c"] = h, c
     return result
-
-
-# Prefixes (suffixes) run together, as copies of the batch: one onnxruntime run for this many
-# steps' states instead of one run each (the longest copy sets the run's length, so a few
-# more steps are computed than one run per prefix computes).
-_REPLICAS = 16
-
-
-def _replicas(X, lens, steps, time, layout, backwards):
-    """X and sequence_lens for one run that holds, for each processing step k of ``steps``,
-    a copy of the batch whose state after its last step is the direction's state after
-    step k: the prefix X[:k + 1] (forward), or the suffix X[T - 1 - k:] (reverse: it starts
-    at time T - 1 - k). Each copy has k + 1 steps, zero-padded at the end to the longest;
-    sequence_lens (the node's lengths, clipped to the copy's) keeps the padding out of
-    both directions."""
-    length = steps[-1] + 1
-    copies, lengths = [], []
-    for k in steps:
-        start = time - 1 - k if backwards else 0
-        part = X[:, start:start + k + 1] if layout else X[start:start + k + 1]
-        if k + 1 < length:
-            pad = list(part.shape)
-            pad[1 if layout else 0] = length - (k + 1)
-            part = np.concatenate([part, np.zeros(pad, part.dtype)], axis=1 if layout else 0)
-        copies.append(part)
-        lengths.append(np.clip(lens - start, 0, k + 1))
-    return (np.concatenate(copies, axis=0 if layout else 1),
-            np.concatenate(lengths).astype(np.int32))
 
 
 def to_steps(array, layout, states=False):
