@@ -9,6 +9,7 @@ installed framework's is, or a recorded tensor had nothing the reference determi
 compare its drift on; else PASSED. A recording passes only when every case does.
 """
 
+import functools
 import os
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -17,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from lstm_ref.engine import TENSORS, check_observation
-from lstm_ref.errors import LSTMRefError
+from lstm_ref.errors import GoldenError, LSTMRefError
 from lstm_ref.frameworks.keras import golden as keras_golden
 from lstm_ref.files import StrPath
 from lstm_ref.golden.drift import DriftExcess, TensorDrift, drift
 from lstm_ref.golden.format import load_case, read_manifest
 from lstm_ref.golden.record import Progress, stale_staging
+from lstm_ref.grids.workers import Outcome, run_all
 from lstm_ref.grids.keras import Case
 from lstm_ref.report import FAILED, INCONCLUSIVE, PASSED, Report
 
@@ -262,15 +264,31 @@ def check(path: StrPath, progress: Progress | None = None) -> GoldenResult:
     manifest = read_manifest(path)
     for entry in manifest["cases"]:
         load_case(path, entry)  # validation pass: refuse before running anything
-    results = []
-    for done, entry in enumerate(manifest["cases"], 1):
-        case, arrays = load_case(path, entry)  # again: what runs is what was hashed
-        results.append(_check_case(keras_golden, manifest, entry, case, arrays))
+    entries = manifest["cases"]
+    results: list[Any] = [None] * len(entries)
+
+    def ended(index: int, outcome: Outcome) -> None:
+        if outcome.error is not None:  # from a worker: here, the exception propagates
+            raise GoldenError(f"cannot check case {entries[index]['id']}: {outcome.error}")
+        results[index] = outcome.value
         if progress is not None:
-            progress(done, len(manifest["cases"]), entry["id"])
+            progress(sum(result is not None for result in results), len(entries),
+                     entries[index]["id"])
+
+    # In this process, until its memory maps near the system's limit (XLA's compiled code
+    # stays mapped): the rest then in a worker process (lstm_ref.grids.workers).
+    run_all(functools.partial(_check_in, os.path.abspath(path), manifest), entries,
+            on_outcome=ended, catch=False)
     return GoldenResult(path=os.fspath(path), manifest=manifest,
                         installed=keras_golden.environment(), cases=results,
                         stale=stale_staging(path))
+
+
+def _check_in(path: str, manifest: dict[str, Any], entry: dict[str, Any]) -> "CaseResult":
+    """One recorded case checked on Keras, as a worker process can call it: its files read
+    again (what runs is what was hashed)."""
+    case, arrays = load_case(path, entry)
+    return _check_case(keras_golden, manifest, entry, case, arrays)
 
 
 def _check_case(framework: ModuleType, manifest: dict[str, Any], entry: dict[str, Any],

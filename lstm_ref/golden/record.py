@@ -10,6 +10,7 @@ lstm_ref.golden.check never reports an INCONCLUSIVE recording as passed.
 """
 
 import datetime
+import functools
 import glob
 import hashlib
 import io
@@ -31,6 +32,7 @@ from lstm_ref.golden.format import DTYPES, FORMAT, MANIFEST, storable
 from lstm_ref.grids import keras as grids
 from lstm_ref.frameworks.keras import golden as keras_golden
 from lstm_ref.grids.common import GRIDS, select
+from lstm_ref.grids.workers import Outcome, run_all
 from lstm_ref.report import FAILED, INCONCLUSIVE, Report
 
 __all__ = ["Progress", "record", "stale_staging", "reference_entry"]
@@ -74,11 +76,20 @@ def record(path: StrPath, grid: str = "small", pattern: str | None = None,
     except OutputError as exc:
         raise GoldenError(f"cannot write a recording: {exc}") from exc
     try:
-        entries = []
-        for done, case in enumerate(cases, 1):
-            entries.append(_record_case(keras_golden, case, dtype, staging))
+        entries: list[Any] = [None] * len(cases)
+
+        def ended(index: int, outcome: Outcome) -> None:
+            if outcome.error is not None:  # from a worker: here, the exception propagates
+                raise GoldenError(f"cannot record case {cases[index].id}: {outcome.error}")
+            entries[index] = outcome.value
             if progress is not None:
-                progress(done, len(cases), case.id)
+                progress(sum(entry is not None for entry in entries), len(cases),
+                         cases[index].id)
+
+        # In this process, until its memory maps near the system's limit (XLA's compiled
+        # code stays mapped): the rest then in a worker process (lstm_ref.grids.workers).
+        run_all(functools.partial(_record_in, dtype, staging), cases, on_outcome=ended,
+                catch=False)
         manifest = {"format": FORMAT, **keras_golden.environment(), "grid": grid,
                     "pattern": pattern, "dtype": dtype, "created": _now(), "cases": entries}
         _write_bytes(os.path.join(staging, MANIFEST), _to_json(manifest).encode())
@@ -130,6 +141,11 @@ def _select_cases(grid: str, pattern: str | None, dtype: str) -> list[grids.Case
     if not cases:
         raise GoldenError(f"no case of grid {grid!r} matches the pattern {pattern!r}")
     return cases
+
+
+def _record_in(dtype: str, folder: str, case: grids.Case) -> dict[str, Any]:
+    """:func:`_record_case` on Keras, as a worker process can call it."""
+    return _record_case(keras_golden, case, dtype, folder)
 
 
 def _record_case(framework: ModuleType, case: grids.Case, dtype: str,

@@ -70,16 +70,18 @@ class Outcome:
         self.value, self.error, self.seconds = value, error, seconds
 
 
-def _attempt(run, case):
+def _attempt(run, case, catch=True):
     start = time.perf_counter()
     try:
         value, error = run(case), None
     except Exception as exc:  # noqa: BLE001 - the case's own error, named in its outcome
+        if not catch:
+            raise
         value, error = None, f"{type(exc).__name__}: {exc}"
     return Outcome(value, error, time.perf_counter() - start)
 
 
-def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE):
+def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE, catch=True):
     """``run(case)`` for every case: a list of :class:`Outcome`, in the order of ``cases``.
 
     Args:
@@ -92,6 +94,8 @@ def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE):
         on_outcome: None, or ``on_outcome(index, outcome)`` called as each case ends (in
             the order they end, with workers).
         share: the share of the memory-map limit a process stops at.
+        catch: False lets an exception of ``run`` in this process end the run (in a worker,
+            it is the case's ``error`` whatever ``catch`` says: the caller decides).
 
     KeyboardInterrupt ends the run (and its workers).
     """
@@ -111,7 +115,7 @@ def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE):
         for start, case in enumerate(cases):
             if near_map_limit(share):
                 break
-            done(start, _attempt(run, case))
+            done(start, _attempt(run, case, catch))
         else:
             return outcomes
     _run_in_workers(run, list(enumerate(cases))[start:], workers, done, share)

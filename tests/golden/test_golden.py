@@ -93,6 +93,32 @@ def test_the_small_grid_round_trips(tmp_path):
 
 @pytest.mark.keras
 @pytest.mark.framework
+def test_a_recording_handed_to_a_worker_is_the_recording_made_here(tmp_path, monkeypatch):
+    """Near the system's memory-map limit, record and check go on in a worker process
+    (lstm_ref.grids.workers): the same files, bit for bit, and the same results."""
+    from lstm_ref.grids import workers
+
+    here = golden.record(tmp_path / "here", grid="small", pattern="batch1-time9")
+    calls = []
+
+    def near(share):  # this process: near the limit after its first case
+        calls.append(share)
+        return len(calls) > 1
+
+    monkeypatch.setattr(workers, "near_map_limit", near)
+    there = golden.record(tmp_path / "there", grid="small", pattern="batch1-time9")
+    assert len(here["cases"]) >= 3 and len(calls) == 2
+    assert [e["sha256"] for e in there["cases"]] == [e["sha256"] for e in here["cases"]]
+    assert [e["reference"] for e in there["cases"]] == [e["reference"] for e in here["cases"]]
+    calls.clear()
+    result = golden.check(tmp_path / "here")
+    assert len(calls) == 2 and result.passed, result.summary()
+    assert [c.case_id for c in result.cases] == [e["id"] for e in here["cases"]]
+    assert all(c.identical for c in result.cases), result.summary()
+
+
+@pytest.mark.keras
+@pytest.mark.framework
 def test_drift_bound_is_twice_the_reference_bound(checked):
     """Same kernels both times: the drift bound is exactly 2 b_t, per step."""
     for case in checked.cases:

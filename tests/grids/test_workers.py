@@ -58,6 +58,13 @@ def test_a_case_that_crashes_its_worker_fails_alone_and_the_run_goes_on():
     assert outcomes[0].value[1] != outcomes[2].value[1] == outcomes[3].value[1]
 
 
+def test_without_catch_an_error_here_ends_the_run_and_one_in_a_worker_is_its_outcome():
+    with pytest.raises(RuntimeError, match="the framework's own error"):
+        run_all(pid_of, ["a", "raise", "b"], catch=False)
+    outcomes = run_all(pid_of, ["a", "raise"], workers=1, catch=False)
+    assert outcomes[1].error == "RuntimeError: the framework's own error"
+
+
 @LINUX_MAPS
 def test_a_worker_past_its_share_of_the_map_limit_retires_after_its_case():
     # share 0: every worker is past it after its first case, so each case gets a fresh one.
