@@ -300,8 +300,14 @@ def run_verify(grid_name: str, pattern: str | None, verbose: bool, out: TextIO |
             print(f"ok           {case_id} (worst err/bound "
                   f"{cast(Report, run.report).worst_ratio:.3f})", file=out)
 
+    def handover(remaining: int) -> None:
+        progress.clear()
+        print(f"note: this process nears the system's limit on memory maps (vm.max_map_count; "
+              f"XLA keeps every compiled function mapped): the {remaining} cases left run in a "
+              f"worker process", file=out)
+
     runs = run_cases(framework_name, cases, dtype, progress=each, known=divergences,
-                     workers=workers)
+                     workers=workers, on_handover=handover)
     progress.done()
     elapsed = time.perf_counter() - start
     summary = summarize(runs)

@@ -38,7 +38,8 @@ class CaseRun:
         return verdict
 
 
-def run_cases(framework, cases, dtype="float32", progress=None, known=(), workers=0):
+def run_cases(framework, cases, dtype="float32", progress=None, known=(), workers=0,
+              on_handover=None):
     """Run every case on a framework (lstm_ref.grids.registry name) and return a CaseRun per
     case, in order. A case that raises is recorded with its error (exceptions of the
     framework's own code count as a failure of that case); KeyboardInterrupt stops the run.
@@ -54,6 +55,8 @@ def run_cases(framework, cases, dtype="float32", progress=None, known=(), worker
             limit: the rest then run in a worker process); N > 0 in N worker processes, where
             a case that kills its process is an error and the run goes on
             (lstm_ref.grids.workers).
+        on_handover: None, or ``on_handover(remaining)`` when this process hands the
+            ``remaining`` cases to a worker process.
     """
     framework_named(framework)  # an unknown name is one error, not one per case
     cases = list(cases)
@@ -67,7 +70,8 @@ def run_cases(framework, cases, dtype="float32", progress=None, known=(), worker
         if progress is not None:
             progress(runs[index])
 
-    run_all(framework_runner(framework, dtype), cases, workers, ended)
+    run_all(framework_runner(framework, dtype), cases, workers, ended,
+            on_handover=on_handover)
     return runs
 
 

@@ -81,7 +81,8 @@ def _attempt(run, case, catch=True):
     return Outcome(value, error, time.perf_counter() - start)
 
 
-def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE, catch=True):
+def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE, catch=True,
+            on_handover=None):
     """``run(case)`` for every case: a list of :class:`Outcome`, in the order of ``cases``.
 
     Args:
@@ -96,6 +97,8 @@ def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE, catch=True)
         share: the share of the memory-map limit a process stops at.
         catch: False lets an exception of ``run`` in this process end the run (in a worker,
             it is the case's ``error`` whatever ``catch`` says: the caller decides).
+        on_handover: None, or ``on_handover(remaining)`` called when this process hands the
+            ``remaining`` cases to a worker (``workers=0`` only).
 
     KeyboardInterrupt ends the run (and its workers).
     """
@@ -114,6 +117,8 @@ def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE, catch=True)
         workers = 1
         for start, case in enumerate(cases):
             if near_map_limit(share):
+                if on_handover is not None:
+                    on_handover(len(cases) - start)
                 break
             done(start, _attempt(run, case, catch))
         else:
