@@ -25,6 +25,8 @@ import signal
 import time
 from multiprocessing.connection import wait
 
+from lstm_ref.errors import OptionError
+
 __all__ = ["MAP_SHARE", "Outcome", "framework_runner", "map_count", "map_limit",
            "near_map_limit", "run_all"]
 
@@ -103,7 +105,7 @@ def run_all(run, cases, workers=0, on_outcome=None, share=MAP_SHARE, catch=True,
     KeyboardInterrupt ends the run (and its workers).
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
-        raise ValueError(f"workers must be an int >= 0; received {workers!r}")
+        raise OptionError(f"workers must be an int >= 0; received {workers!r}")
     cases = list(cases)
     outcomes = [None] * len(cases)
 

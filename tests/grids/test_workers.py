@@ -100,7 +100,7 @@ def test_the_map_count_is_this_process_s_own():
 
 @pytest.mark.parametrize("bad", [-1, True, 1.5, "2"])
 def test_workers_must_be_a_count(bad):
-    with pytest.raises(ValueError, match=rf"workers must be an int >= 0; received {bad!r}"):
+    with pytest.raises(OptionError, match=rf"workers must be an int >= 0; received {bad!r}"):
         run_all(pid_of, ["a"], workers=bad)
 
 
