@@ -405,7 +405,7 @@ def test_verify_refuses_a_worker_count_that_is_not_one(value, capsys):
 
 @pytest.mark.keras
 def test_verify_in_worker_processes_prints_what_a_run_here_prints(capsys):
-    argv = ["verify", "--grid", "small", "--only", "units7-features", "-v"]
+    argv = ["verify", "--grid", "small", "--only", "units7-features3-batch2", "-v"]
     assert cli.main(argv) == 0
     here = capsys.readouterr().out
     assert cli.main([*argv, "--workers", "2"]) == 0

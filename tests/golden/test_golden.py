@@ -93,12 +93,12 @@ def test_the_small_grid_round_trips(tmp_path):
 
 @pytest.mark.keras
 @pytest.mark.framework
-def test_a_recording_handed_to_a_worker_is_the_recording_made_here(tmp_path, monkeypatch):
+def test_a_recording_handed_to_a_worker_is_the_recording_made_here(recording, tmp_path,
+                                                                   monkeypatch):
     """Near the system's memory-map limit, record and check go on in a worker process
     (lstm_ref.grids.workers): the same files, bit for bit, and the same results."""
     from lstm_ref.grids import workers
 
-    here = golden.record(tmp_path / "here", grid="small", pattern="batch1-time9")
     calls = []
 
     def near(share):  # this process: near the limit after its first case
@@ -106,12 +106,13 @@ def test_a_recording_handed_to_a_worker_is_the_recording_made_here(tmp_path, mon
         return len(calls) > 1
 
     monkeypatch.setattr(workers, "near_map_limit", near)
-    there = golden.record(tmp_path / "there", grid="small", pattern="batch1-time9")
+    there = record_cases(tmp_path / "there")
+    here = manifest_of(recording)
     assert len(here["cases"]) >= 3 and len(calls) == 2
     assert [e["sha256"] for e in there["cases"]] == [e["sha256"] for e in here["cases"]]
     assert [e["reference"] for e in there["cases"]] == [e["reference"] for e in here["cases"]]
     calls.clear()
-    result = golden.check(tmp_path / "here")
+    result = golden.check(recording)
     assert len(calls) == 2 and result.passed, result.summary()
     assert [c.case_id for c in result.cases] == [e["id"] for e in here["cases"]]
     assert all(c.identical for c in result.cases), result.summary()
